@@ -1,0 +1,6 @@
+# The two commands of the README: `make dev` runs the product locally, `make test` runs every test.
+.PHONY: test dev bench
+test:
+	./scripts/test.sh
+bench:
+	./scripts/bench.sh

