@@ -446,6 +446,8 @@ fn any_doctype_is_refused_even_without_entities_or_when_unclosed() {
         "<!DOCTYPE xml><xml><AppId>wx1</AppId></xml>",
         "<!doctype xml><xml></xml>",
         "<!DOCTYPE xml [ <!ENTITY a \"b\">",
+        "<xml><!DOCTYPE x><AppId>wx1</AppId></xml>",
+        "<xml></xml><!DOCTYPE x>",
     ] {
         let result = ComponentEvent::parse(xml);
 
