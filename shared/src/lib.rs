@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod event;
 pub mod ids;
 pub mod secret;
 
