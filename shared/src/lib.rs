@@ -11,5 +11,6 @@ pub mod secret;
 
 pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};
 pub use config::Config;
+pub use crypto::{CryptoError, MessageCrypto};
 pub use ids::{AuthorizerAppId, ComponentAppId};
 pub use secret::Secret;

@@ -1,9 +1,25 @@
 //! WeChat message crypto ("WXBizMsgCrypt"): signatures, the AES-256-CBC cipher with 32-byte PKCS#7
-//! padding, and the encrypted reply envelope. See PROTOCOL.md §2 of the project notes.
+//! padding, the XML envelopes, and [`MessageCrypto`] which runs every check of a push or reply.
+//! See PROTOCOL.md §2 of the project notes.
 
+mod cipher;
+mod envelope;
+mod error;
 mod key;
+mod push;
+mod signature;
 
+pub use cipher::{
+    MAX_CIPHERTEXT_LEN, decode_ciphertext, decrypt_ciphertext, decrypt_message, encrypt_message,
+    random16,
+};
+pub use envelope::{Envelope, MAX_BODY_LEN, parse_envelope, push_envelope, reply_envelope};
+pub use error::{CryptoError, EnvelopeError, SignatureKind};
 pub use key::{AesKey, InvalidAesKey};
+pub use push::{MessageCrypto, OutgoingPush, PushQuery, VerifiedPush, random_nonce};
+pub use signature::{
+    msg_signature, plain_signature, sha1_signature, verify_msg_signature, verify_plain_signature,
+};
 
 use subtle::ConstantTimeEq;
 
