@@ -235,7 +235,7 @@ fn account_from(value: &AttributeValue) -> Result<AccountInfo> {
 }
 
 fn func_info_value(func_info: &[u32]) -> AttributeValue {
-    AttributeValue::L(func_info.iter().map(|id| n(id)).collect())
+    AttributeValue::L(func_info.iter().map(n).collect())
 }
 
 fn authorizer_from(item: &Item) -> Result<Authorizer> {
