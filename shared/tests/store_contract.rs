@@ -972,7 +972,9 @@ async fn audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one<S
 mod dynamodb_only {
     use super::*;
     use aws_sdk_dynamodb::types::{IndexStatus, TimeToLiveStatus};
-    use wxcomponent::store::schema::{TTL, TableDefinition};
+    use wxcomponent::store::schema::{
+        SchemaError, TEMPLATE_YAML, TTL, TableDefinition, create_table_from_template,
+    };
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn the_test_table_is_the_table_of_template_yaml() {
@@ -1017,6 +1019,13 @@ mod dynamodb_only {
         assert_eq!(names, ["by_status", "due"]);
         assert_eq!(ttl.attribute_name(), Some(TTL));
         assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+
+        // Local runs may create it again: reported, not fatal.
+        assert!(matches!(
+            create_table_from_template(&client, TEMPLATE_YAML, table).await,
+            Err(SchemaError::AlreadyExists(_))
+        ));
+        assert!(!defined.ensure_table(&client, table).await.unwrap());
         fixture.finish().await;
     }
 

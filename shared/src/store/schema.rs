@@ -56,6 +56,8 @@ pub enum SchemaError {
     Yaml(#[source] yaml_serde::Error),
     #[error("the template's table definition is missing or malformed at {0}")]
     Malformed(String),
+    #[error("table {0} already exists")]
+    AlreadyExists(String),
     #[error("DynamoDB {operation} failed while creating table {table}")]
     Create {
         operation: &'static str,
@@ -255,7 +257,15 @@ impl TableDefinition {
             .billing_mode(self.billing_mode.clone())
             .send()
             .await
-            .map_err(|e| fail("CreateTable")(e.into()))?;
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception())
+                {
+                    SchemaError::AlreadyExists(table_name.to_owned())
+                } else {
+                    fail("CreateTable")(e.into())
+                }
+            })?;
         client
             .wait_until_table_exists()
             .table_name(table_name)
@@ -280,8 +290,25 @@ impl TableDefinition {
     }
 }
 
+impl TableDefinition {
+    /// Like [`TableDefinition::create_table`], but a table of that name that already exists is
+    /// fine (for repeated local runs). Returns whether it was created. It does not compare the
+    /// existing table's schema.
+    pub async fn ensure_table(
+        &self,
+        client: &Client,
+        table_name: &str,
+    ) -> Result<bool, SchemaError> {
+        match self.create_table(client, table_name).await {
+            Ok(()) => Ok(true),
+            Err(SchemaError::AlreadyExists(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Reads the table definition from `template` and creates it as `table_name` (for `make dev` and
-/// the tests).
+/// the tests); [`SchemaError::AlreadyExists`] if there is one.
 pub async fn create_table_from_template(
     client: &Client,
     template: &str,
