@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod event;
 pub mod ids;
 pub mod secret;
+pub mod store;
 
 pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};
 pub use config::Config;

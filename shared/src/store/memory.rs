@@ -1,0 +1,383 @@
+//! The in-memory adapter: the same rules as the DynamoDB adapter, in a mutex. For unit tests of the
+//! services; the contract suite keeps the two in step.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::*;
+use crate::clock::Clock;
+
+/// Every capability of [`Store`](super::Store), in process memory.
+pub struct MemoryStore {
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    tickets: HashMap<ComponentAppId, Ticket>,
+    component_tokens: HashMap<ComponentAppId, ComponentToken>,
+    leases: HashMap<(ComponentAppId, LeaseKey), Lease>,
+    // Ordered like DynamoDB orders sort keys, so listings page identically.
+    authorizers: BTreeMap<(ComponentAppId, AuthorizerAppId), Authorizer>,
+    // Event id → when it stops counting.
+    events: HashMap<(ComponentAppId, String), EpochSeconds>,
+    audits: HashMap<(ComponentAppId, AuthorizerAppId), AuditState>,
+}
+
+impl MemoryStore {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent maps (every write is one insert).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now(&self) -> EpochSeconds {
+        self.clock.now()
+    }
+
+    /// Stores authorizers as given, unconditionally (the counterpart of
+    /// [`DynamoStore::import_authorizers`](super::DynamoStore::import_authorizers)).
+    pub fn import_authorizers(&self, component: &ComponentAppId, authorizers: &[Authorizer]) {
+        let mut state = self.state();
+        for a in authorizers {
+            state
+                .authorizers
+                .insert((component.clone(), a.appid.clone()), a.clone());
+        }
+    }
+}
+
+impl TicketStore for MemoryStore {
+    async fn latest_ticket(&self, component: &ComponentAppId) -> Result<Option<Ticket>> {
+        let now = self.now();
+        Ok(self
+            .state()
+            .tickets
+            .get(component)
+            .filter(|t| t.received_at + TICKET_VALIDITY_SECS > now)
+            .cloned())
+    }
+
+    async fn put_ticket(&self, component: &ComponentAppId, ticket: &Ticket) -> Result<()> {
+        let mut state = self.state();
+        if let Some(stored) = state.tickets.get(component)
+            && stored.received_at > ticket.received_at
+        {
+            return Err(StoreError::Conflict);
+        }
+        state.tickets.insert(component.clone(), ticket.clone());
+        Ok(())
+    }
+}
+
+impl ComponentTokenStore for MemoryStore {
+    async fn component_token(&self, component: &ComponentAppId) -> Result<Option<ComponentToken>> {
+        let now = self.now();
+        Ok(self
+            .state()
+            .component_tokens
+            .get(component)
+            .filter(|t| t.token.expires_at > now)
+            .cloned())
+    }
+
+    async fn replace_component_token(
+        &self,
+        component: &ComponentAppId,
+        token: &ExpiringToken,
+        replaces: Option<u64>,
+    ) -> Result<u64> {
+        let now = self.now();
+        let mut state = self.state();
+        let stored = state.component_tokens.get(component);
+        let allowed = match (replaces, stored) {
+            (Some(seen), Some(stored)) => stored.version == seen,
+            (Some(_), None) => false,
+            (None, Some(stored)) => stored.token.expires_at <= now,
+            (None, None) => true,
+        };
+        if !allowed {
+            return Err(StoreError::Conflict);
+        }
+        let version = stored.map_or(0, |s| s.version) + 1;
+        state.component_tokens.insert(
+            component.clone(),
+            ComponentToken {
+                token: token.clone(),
+                version,
+            },
+        );
+        Ok(version)
+    }
+}
+
+impl LeaseStore for MemoryStore {
+    async fn try_acquire_lease(
+        &self,
+        component: &ComponentAppId,
+        key: &LeaseKey,
+        owner: &LeaseOwner,
+        ttl_secs: i64,
+    ) -> Result<Lease> {
+        let now = self.now();
+        let mut state = self.state();
+        let slot = (component.clone(), key.clone());
+        if let Some(held) = state.leases.get(&slot)
+            && held.expires_at > now
+            && held.owner != *owner
+        {
+            return Err(StoreError::LeaseHeld);
+        }
+        let lease = Lease {
+            key: key.clone(),
+            owner: owner.clone(),
+            expires_at: now + ttl_secs,
+        };
+        state.leases.insert(slot, lease.clone());
+        Ok(lease)
+    }
+
+    async fn release_lease(
+        &self,
+        component: &ComponentAppId,
+        key: &LeaseKey,
+        owner: &LeaseOwner,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut state = self.state();
+        let slot = (component.clone(), key.clone());
+        match state.leases.get(&slot) {
+            Some(held) if held.owner == *owner => {
+                state.leases.remove(&slot);
+                Ok(())
+            }
+            Some(held) if held.expires_at > now => Err(StoreError::LeaseHeld),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+}
+
+impl AuthorizerStore for MemoryStore {
+    async fn record_authorization(
+        &self,
+        component: &ComponentAppId,
+        grant: &AuthorizationGrant,
+    ) -> Result<Authorizer> {
+        let now = self.now();
+        let mut state = self.state();
+        let slot = (component.clone(), grant.appid.clone());
+        let previous = state.authorizers.get(&slot);
+        let authorizer = Authorizer {
+            appid: grant.appid.clone(),
+            status: AuthorizerStatus::Authorized,
+            refresh_token: grant.refresh_token.clone(),
+            refresh_token_version: previous.map_or(0, |p| p.refresh_token_version) + 1,
+            access_token: grant.access_token.clone(),
+            func_info: grant.func_info.clone(),
+            account: grant
+                .account
+                .clone()
+                .or_else(|| previous.and_then(|p| p.account.clone())),
+            authorized_at: now,
+            updated_at: now,
+        };
+        state.authorizers.insert(slot, authorizer.clone());
+        Ok(authorizer)
+    }
+
+    async fn update_authorizer_tokens(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        refresh: &TokenRefresh,
+    ) -> Result<Authorizer> {
+        let now = self.now();
+        let mut state = self.state();
+        let stored = state
+            .authorizers
+            .get_mut(&(component.clone(), appid.clone()))
+            .ok_or(StoreError::NotFound)?;
+        if stored.refresh_token_version > refresh.based_on_version
+            || stored.status != AuthorizerStatus::Authorized
+        {
+            return Err(StoreError::Conflict);
+        }
+        stored.access_token = refresh.access_token.clone();
+        if let Some(token) = &refresh.refresh_token {
+            stored.refresh_token = token.clone();
+            stored.refresh_token_version = refresh.based_on_version + 1;
+        }
+        stored.updated_at = now;
+        Ok(stored.clone())
+    }
+
+    async fn set_authorizer_status(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        status: AuthorizerStatus,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut state = self.state();
+        let stored = state
+            .authorizers
+            .get_mut(&(component.clone(), appid.clone()))
+            .ok_or(StoreError::NotFound)?;
+        stored.status = status;
+        stored.updated_at = now;
+        Ok(())
+    }
+
+    async fn set_account_info(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        account: &AccountInfo,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut state = self.state();
+        let stored = state
+            .authorizers
+            .get_mut(&(component.clone(), appid.clone()))
+            .ok_or(StoreError::NotFound)?;
+        stored.account = Some(account.clone());
+        stored.updated_at = now;
+        Ok(())
+    }
+
+    async fn authorizer(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> Result<Option<Authorizer>> {
+        Ok(self
+            .state()
+            .authorizers
+            .get(&(component.clone(), appid.clone()))
+            .cloned())
+    }
+}
+
+impl DueTokens for MemoryStore {
+    async fn authorizer_tokens_due(
+        &self,
+        component: &ComponentAppId,
+        due_by: EpochSeconds,
+        limit: usize,
+    ) -> Result<Vec<DueToken>> {
+        let state = self.state();
+        let mut due: Vec<DueToken> = state
+            .authorizers
+            .iter()
+            .filter(|((c, _), a)| {
+                c == component
+                    && a.status == AuthorizerStatus::Authorized
+                    && a.access_token.expires_at <= due_by
+            })
+            .map(|(_, a)| DueToken {
+                appid: a.appid.clone(),
+                expires_at: a.access_token.expires_at,
+            })
+            .collect();
+        due.sort_by(|a, b| (a.expires_at, &a.appid).cmp(&(b.expires_at, &b.appid)));
+        due.truncate(limit);
+        Ok(due)
+    }
+}
+
+impl AuthorizerDirectory for MemoryStore {
+    async fn list_authorizers(
+        &self,
+        component: &ComponentAppId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<Authorizer>> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let after = cursor.map(Cursor::last_appid).transpose()?;
+        let state = self.state();
+        let mut items: Vec<Authorizer> = state
+            .authorizers
+            .iter()
+            .filter(|((c, appid), _)| c == component && after.as_ref().is_none_or(|a| appid > a))
+            .map(|(_, a)| a.clone())
+            .take(limit + 1)
+            .collect();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|a| Cursor::after(&a.appid))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn count_authorizers_by_status(
+        &self,
+        component: &ComponentAppId,
+    ) -> Result<StatusCounts> {
+        let state = self.state();
+        let mut counts = StatusCounts::default();
+        for status in AuthorizerStatus::ALL {
+            let n = state
+                .authorizers
+                .iter()
+                .filter(|((c, _), a)| c == component && a.status == status)
+                .count();
+            counts.set(status, n as u64);
+        }
+        Ok(counts)
+    }
+}
+
+impl EventLog for MemoryStore {
+    async fn record_event_once(&self, component: &ComponentAppId, event_id: &str) -> Result<()> {
+        let now = self.now();
+        let mut state = self.state();
+        let slot = (component.clone(), event_id.to_owned());
+        if state.events.get(&slot).is_some_and(|until| *until > now) {
+            return Err(StoreError::Duplicate);
+        }
+        state.events.insert(slot, now + EVENT_RETENTION_SECS);
+        Ok(())
+    }
+}
+
+impl AuditStore for MemoryStore {
+    async fn audit_state(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> Result<Option<AuditState>> {
+        Ok(self
+            .state()
+            .audits
+            .get(&(component.clone(), appid.clone()))
+            .cloned())
+    }
+
+    async fn put_audit_state(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        audit: &AuditState,
+    ) -> Result<()> {
+        let mut state = self.state();
+        let slot = (component.clone(), appid.clone());
+        if state
+            .audits
+            .get(&slot)
+            .is_some_and(|stored| stored.audit_id > audit.audit_id)
+        {
+            return Err(StoreError::Conflict);
+        }
+        state.audits.insert(slot, audit.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,577 @@
+//! Storage: everything the platform must remember between invocations, behind small traits.
+//!
+//! One trait per capability (ticket, component token, refresh leases, authorizers, the refresher's
+//! due index, the authorizer directory, processed events, mini program audits), so a use case asks for
+//! exactly what it touches. Two adapters implement all of them with the same semantics:
+//! [`DynamoStore`] (the product) and [`MemoryStore`] (unit tests of the services). The contract suite in
+//! `shared/tests/store_contract.rs` runs against both.
+//!
+//! Every record is keyed by the component appid first, so several components can share one table.
+//! The rules that protect merchants' refresh tokens (versions, leases, once-only events) are enforced
+//! by the store itself with conditional writes, never by the caller reading and then writing.
+//!
+//! Times are [`EpochSeconds`] from the [`Clock`](crate::Clock) the adapter was built with. DynamoDB's
+//! TTL deletes expired items late (up to days), so every read treats an expired item as absent.
+
+use std::fmt;
+use std::future::Future;
+
+use crate::clock::EpochSeconds;
+use crate::ids::{AuthorizerAppId, ComponentAppId};
+use crate::secret::Secret;
+
+pub mod dynamo;
+pub mod memory;
+pub mod schema;
+
+pub use dynamo::{DueQueryStats, DynamoStore};
+pub use memory::MemoryStore;
+
+/// A component_verify_ticket older than this counts as absent (WeChat: valid 12 h).
+pub const TICKET_VALIDITY_SECS: i64 = 12 * 3600;
+/// How long a processed event id is remembered. WeChat retries within seconds; days is generous.
+pub const EVENT_RETENTION_SECS: i64 = 3 * 86_400;
+/// The largest page [`AuthorizerDirectory::list_authorizers`] returns; larger limits are clamped.
+pub const MAX_PAGE_SIZE: usize = 100;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What can go wrong in a store. The first variants are outcomes callers branch on; none of them
+/// ever carries a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the stored value is newer than (or different from) the one the
+    /// caller based its write on. The stored value was left as it was.
+    #[error("the stored value changed since it was read; nothing was written")]
+    Conflict,
+    /// Another owner holds an unexpired lease.
+    #[error("the lease is held by another owner")]
+    LeaseHeld,
+    /// The record to update does not exist.
+    #[error("no such record")]
+    NotFound,
+    /// The event id was already recorded.
+    #[error("the event was already processed")]
+    Duplicate,
+    /// A pagination cursor this store did not issue.
+    #[error("the pagination cursor is invalid")]
+    InvalidCursor,
+    /// A stored item that this code cannot read (missing or malformed attribute).
+    #[error("a stored {item} item has a missing or malformed `{attribute}` attribute")]
+    Corrupt {
+        item: &'static str,
+        attribute: &'static str,
+    },
+    /// The backend failed (network, throttling, permissions, missing table...).
+    #[error("DynamoDB {operation} failed")]
+    Backend {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
+
+/// The latest component_verify_ticket and when it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub value: Secret,
+    pub received_at: EpochSeconds,
+}
+
+/// An access token with its absolute expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiringToken {
+    pub value: Secret,
+    pub expires_at: EpochSeconds,
+}
+
+/// The stored component access token. `version` changes on every write, so a caller can replace
+/// exactly the token it saw (compare-and-swap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentToken {
+    pub token: ExpiringToken,
+    pub version: u64,
+}
+
+/// What a refresh lease protects: one lease per token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LeaseKey {
+    ComponentToken,
+    AuthorizerToken(AuthorizerAppId),
+}
+
+/// Who holds a lease: a random id per worker invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeaseOwner(String);
+
+impl LeaseOwner {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// A fresh random owner id.
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LeaseOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A lease that was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub key: LeaseKey,
+    pub owner: LeaseOwner,
+    pub expires_at: EpochSeconds,
+}
+
+/// Where an authorizer stands with the component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthorizerStatus {
+    Authorized,
+    /// The merchant revoked the authorization (`unauthorized` event). The record and its refresh
+    /// token are kept.
+    Unauthorized,
+    /// WeChat refused the refresh token (61023): the merchant has to authorize again.
+    ReauthorizationRequired,
+}
+
+impl AuthorizerStatus {
+    pub const ALL: [AuthorizerStatus; 3] = [
+        AuthorizerStatus::Authorized,
+        AuthorizerStatus::Unauthorized,
+        AuthorizerStatus::ReauthorizationRequired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizerStatus::Authorized => "authorized",
+            AuthorizerStatus::Unauthorized => "unauthorized",
+            AuthorizerStatus::ReauthorizationRequired => "reauthorization_required",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+impl fmt::Display for AuthorizerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Official account or mini program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    OfficialAccount,
+    MiniProgram,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::OfficialAccount => "official_account",
+            AccountKind::MiniProgram => "mini_program",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [AccountKind::OfficialAccount, AccountKind::MiniProgram]
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+    }
+}
+
+/// The public facts about an authorizer's account (from api_get_authorizer_info).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountInfo {
+    pub nick_name: String,
+    /// The `gh_...` original id.
+    pub user_name: String,
+    pub kind: AccountKind,
+    /// `service_type_info.id`.
+    pub service_type: i64,
+    /// `verify_type_info.id`.
+    pub verify_type: i64,
+    pub principal_name: String,
+    pub head_img: String,
+    pub qrcode_url: String,
+}
+
+/// Everything stored about one authorizer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorizer {
+    pub appid: AuthorizerAppId,
+    pub status: AuthorizerStatus,
+    pub refresh_token: Secret,
+    /// Starts at 1 and grows with every new refresh token; never goes back.
+    pub refresh_token_version: u64,
+    pub access_token: ExpiringToken,
+    /// The permission set ids granted (`func_info[].funcscope_category.id`).
+    pub func_info: Vec<u32>,
+    pub account: Option<AccountInfo>,
+    pub authorized_at: EpochSeconds,
+    pub updated_at: EpochSeconds,
+}
+
+/// The result of an authorization (api_query_auth), as stored by
+/// [`AuthorizerStore::record_authorization`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationGrant {
+    pub appid: AuthorizerAppId,
+    pub access_token: ExpiringToken,
+    pub refresh_token: Secret,
+    pub func_info: Vec<u32>,
+    /// Kept as stored when `None`.
+    pub account: Option<AccountInfo>,
+}
+
+/// The result of refreshing an authorizer token (api_authorizer_token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRefresh {
+    /// The refresh token version the caller used; the write fails with [`StoreError::Conflict`] if
+    /// a newer one is stored.
+    pub based_on_version: u64,
+    pub access_token: ExpiringToken,
+    /// A new refresh token, stored as version `based_on_version + 1`. `None` keeps the stored one.
+    pub refresh_token: Option<Secret>,
+}
+
+/// An authorizer token that expires soon, as found by [`DueTokens::authorizer_tokens_due`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueToken {
+    pub appid: AuthorizerAppId,
+    pub expires_at: EpochSeconds,
+}
+
+/// An opaque position in a listing. Hand back what you were given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(String);
+
+impl Cursor {
+    /// Wraps a cursor string received from a client; checked when used.
+    pub fn from_string(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Both adapters order authorizers by appid and resume after the last one returned.
+    pub(crate) fn after(appid: &AuthorizerAppId) -> Self {
+        Self(hex::encode(appid.as_str()))
+    }
+
+    pub(crate) fn last_appid(&self) -> Result<AuthorizerAppId> {
+        let bytes = hex::decode(&self.0).map_err(|_| StoreError::InvalidCursor)?;
+        let text = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
+        AuthorizerAppId::parse(text).map_err(|_| StoreError::InvalidCursor)
+    }
+}
+
+/// One page of a listing; `next` is `None` on the last page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+/// How many authorizers are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub authorized: u64,
+    pub unauthorized: u64,
+    pub reauthorization_required: u64,
+}
+
+impl StatusCounts {
+    pub fn get(&self, status: AuthorizerStatus) -> u64 {
+        match status {
+            AuthorizerStatus::Authorized => self.authorized,
+            AuthorizerStatus::Unauthorized => self.unauthorized,
+            AuthorizerStatus::ReauthorizationRequired => self.reauthorization_required,
+        }
+    }
+
+    pub(crate) fn set(&mut self, status: AuthorizerStatus, count: u64) {
+        match status {
+            AuthorizerStatus::Authorized => self.authorized = count,
+            AuthorizerStatus::Unauthorized => self.unauthorized = count,
+            AuthorizerStatus::ReauthorizationRequired => self.reauthorization_required = count,
+        }
+    }
+}
+
+/// Where a mini program's latest code audit stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Delayed,
+    Withdrawn,
+}
+
+impl AuditStatus {
+    const ALL: [AuditStatus; 5] = [
+        AuditStatus::Pending,
+        AuditStatus::Succeeded,
+        AuditStatus::Failed,
+        AuditStatus::Delayed,
+        AuditStatus::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditStatus::Pending => "pending",
+            AuditStatus::Succeeded => "succeeded",
+            AuditStatus::Failed => "failed",
+            AuditStatus::Delayed => "delayed",
+            AuditStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+/// The latest code audit of a mini program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditState {
+    /// WeChat's `auditid`; grows with every submission.
+    pub audit_id: u64,
+    pub status: AuditStatus,
+    /// Why it failed or was delayed.
+    pub reason: Option<String>,
+    pub submitted_at: EpochSeconds,
+    pub updated_at: EpochSeconds,
+}
+
+/// The latest component_verify_ticket.
+pub trait TicketStore: Send + Sync {
+    /// The latest ticket, or `None` if there is none younger than [`TICKET_VALIDITY_SECS`].
+    fn latest_ticket(
+        &self,
+        component: &ComponentAppId,
+    ) -> impl Future<Output = Result<Option<Ticket>>> + Send;
+
+    /// Stores a ticket unless a more recently received one is stored ([`StoreError::Conflict`]).
+    fn put_ticket(
+        &self,
+        component: &ComponentAppId,
+        ticket: &Ticket,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The component access token.
+pub trait ComponentTokenStore: Send + Sync {
+    /// The stored token, or `None` if there is none or it has expired.
+    fn component_token(
+        &self,
+        component: &ComponentAppId,
+    ) -> impl Future<Output = Result<Option<ComponentToken>>> + Send;
+
+    /// Stores a new token if the stored one is still the one the caller saw: `replaces` is the
+    /// version the caller read, or `None` if it saw no valid token. Returns the new version;
+    /// [`StoreError::Conflict`] if someone else stored a token meanwhile.
+    fn replace_component_token(
+        &self,
+        component: &ComponentAppId,
+        token: &ExpiringToken,
+        replaces: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+}
+
+/// Refresh leases: one worker refreshes a token at a time.
+pub trait LeaseStore: Send + Sync {
+    /// Takes the lease for `ttl_secs` if nobody else holds an unexpired one (the holder itself may
+    /// take it again to extend it). [`StoreError::LeaseHeld`] otherwise.
+    fn try_acquire_lease(
+        &self,
+        component: &ComponentAppId,
+        key: &LeaseKey,
+        owner: &LeaseOwner,
+        ttl_secs: i64,
+    ) -> impl Future<Output = Result<Lease>> + Send;
+
+    /// Gives the lease back. Only its owner can: [`StoreError::LeaseHeld`] if another owner holds
+    /// it, [`StoreError::NotFound`] if nobody does.
+    fn release_lease(
+        &self,
+        component: &ComponentAppId,
+        key: &LeaseKey,
+        owner: &LeaseOwner,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Authorizer records. Never deleted: a refresh token, once lost, costs a re-authorization.
+pub trait AuthorizerStore: Send + Sync {
+    /// Creates the authorizer (refresh token version 1) or, on re-authorization, stores the new
+    /// grant as the next version and sets the status back to authorized.
+    fn record_authorization(
+        &self,
+        component: &ComponentAppId,
+        grant: &AuthorizationGrant,
+    ) -> impl Future<Output = Result<Authorizer>> + Send;
+
+    /// Stores a refreshed access token (and a new refresh token, if any). Fails with
+    /// [`StoreError::Conflict`] if a newer refresh token version is stored or the authorizer is no
+    /// longer authorized, [`StoreError::NotFound`] if there is no such authorizer.
+    fn update_authorizer_tokens(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        refresh: &TokenRefresh,
+    ) -> impl Future<Output = Result<Authorizer>> + Send;
+
+    /// Sets the status. Any status other than authorized takes the authorizer out of the due
+    /// index, so the refresher leaves it alone; the record and refresh token stay.
+    fn set_authorizer_status(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        status: AuthorizerStatus,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stores the account facts. [`StoreError::NotFound`] if there is no such authorizer.
+    fn set_account_info(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        account: &AccountInfo,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    fn authorizer(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> impl Future<Output = Result<Option<Authorizer>>> + Send;
+}
+
+/// The refresher's view: which authorizer tokens expire soon. Reads only those (no Scan).
+pub trait DueTokens: Send + Sync {
+    /// Authorized authorizers whose access token expires at or before `due_by`, earliest first,
+    /// at most `limit`.
+    fn authorizer_tokens_due(
+        &self,
+        component: &ComponentAppId,
+        due_by: EpochSeconds,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DueToken>>> + Send;
+}
+
+/// The API's view: listing and counting authorizers.
+pub trait AuthorizerDirectory: Send + Sync {
+    /// Authorizers ordered by appid, `limit` (at most [`MAX_PAGE_SIZE`]) per page.
+    fn list_authorizers(
+        &self,
+        component: &ComponentAppId,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> impl Future<Output = Result<Page<Authorizer>>> + Send;
+
+    /// How many authorizers are in each status (one count query per status; see docs/store.md).
+    fn count_authorizers_by_status(
+        &self,
+        component: &ComponentAppId,
+    ) -> impl Future<Output = Result<StatusCounts>> + Send;
+}
+
+/// Processed push events, for idempotency.
+pub trait EventLog: Send + Sync {
+    /// Records the event id; [`StoreError::Duplicate`] if it was recorded within the last
+    /// [`EVENT_RETENTION_SECS`].
+    fn record_event_once(
+        &self,
+        component: &ComponentAppId,
+        event_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Mini program code audit state.
+pub trait AuditStore: Send + Sync {
+    fn audit_state(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> impl Future<Output = Result<Option<AuditState>>> + Send;
+
+    /// Stores the state unless the stored one is for a later audit ([`StoreError::Conflict`]).
+    fn put_audit_state(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        state: &AuditState,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Every capability at once, for wiring and tests.
+pub trait Store:
+    TicketStore
+    + ComponentTokenStore
+    + LeaseStore
+    + AuthorizerStore
+    + DueTokens
+    + AuthorizerDirectory
+    + EventLog
+    + AuditStore
+{
+}
+
+impl<T> Store for T where
+    T: TicketStore
+        + ComponentTokenStore
+        + LeaseStore
+        + AuthorizerStore
+        + DueTokens
+        + AuthorizerDirectory
+        + EventLog
+        + AuditStore
+{
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_refuses_junk() {
+        let appid = AuthorizerAppId::parse("wx1234567890abcdef").unwrap();
+        let cursor = Cursor::after(&appid);
+        assert_eq!(
+            Cursor::from_string(cursor.as_str()).last_appid().unwrap(),
+            appid
+        );
+        assert!(matches!(
+            Cursor::from_string("zz").last_appid(),
+            Err(StoreError::InvalidCursor)
+        ));
+        assert!(matches!(
+            Cursor::from_string(hex::encode("a b")).last_appid(),
+            Err(StoreError::InvalidCursor)
+        ));
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_stored_names() {
+        for status in AuthorizerStatus::ALL {
+            assert_eq!(AuthorizerStatus::parse(status.as_str()), Some(status));
+        }
+        for status in AuditStatus::ALL {
+            assert_eq!(AuditStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(AuthorizerStatus::parse("gone"), None);
+    }
+}

@@ -1,0 +1,1103 @@
+//! One contract for every store adapter: each test below is an `async fn` over any [`Store`], run once
+//! against the in-memory adapter and once against DynamoDB Local through the real SDK (a fresh table
+//! created from template.yaml per test). Nothing is mocked at the DynamoDB API level.
+
+mod support;
+
+use std::sync::Arc;
+
+use tokio::sync::Barrier;
+use wxcomponent::AuthorizerAppId;
+use wxcomponent::Secret;
+use wxcomponent::store::*;
+
+use support::{Fixture, T0, random_authorizer, random_component};
+
+macro_rules! contract_suite {
+    ($($test:ident),* $(,)?) => {
+        mod in_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let fixture = crate::support::memory_fixture();
+                    super::$test(&fixture).await;
+                    fixture.finish().await;
+                }
+            )*
+        }
+
+        mod dynamodb_local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let fixture = crate::support::dynamo_fixture().await;
+                    super::$test(&fixture).await;
+                    fixture.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+contract_suite!(
+    ticket_is_absent_until_stored_and_again_once_twelve_hours_old,
+    an_older_ticket_never_replaces_a_newer_one,
+    each_component_keeps_its_own_ticket_token_and_authorizers,
+    component_token_is_replaced_only_if_the_caller_saw_the_stored_version,
+    an_expired_component_token_counts_as_absent_and_may_be_replaced_without_a_version,
+    a_lease_is_exclusive_until_it_expires_and_its_holder_may_extend_it,
+    only_the_owner_can_release_a_lease,
+    thirty_two_racers_for_one_lease_yield_exactly_one_winner,
+    authorization_creates_version_one_and_reauthorization_stores_the_next_version,
+    a_stale_refresh_token_write_conflicts_and_the_newer_value_stays,
+    thirty_two_writers_of_successive_refresh_token_versions_leave_the_highest,
+    an_access_token_refresh_without_a_new_refresh_token_keeps_token_and_version,
+    an_unauthorized_authorizer_keeps_its_record_and_leaves_the_due_index,
+    updates_to_an_unknown_authorizer_are_not_found,
+    account_info_is_stored_and_kept_across_reauthorization,
+    listing_pages_through_every_authorizer_with_an_opaque_cursor,
+    a_forged_cursor_is_refused,
+    authorizers_are_counted_by_status,
+    the_due_query_returns_authorized_tokens_expiring_by_the_deadline_earliest_first,
+    an_event_id_is_accepted_once_and_again_only_after_its_retention,
+    audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one,
+);
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+fn token(value: &str, expires_at: i64) -> ExpiringToken {
+    ExpiringToken {
+        value: Secret::new(value),
+        expires_at,
+    }
+}
+
+fn grant(appid: &AuthorizerAppId, refresh: &str, expires_at: i64) -> AuthorizationGrant {
+    AuthorizationGrant {
+        appid: appid.clone(),
+        access_token: token(&format!("at-{refresh}"), expires_at),
+        refresh_token: Secret::new(refresh),
+        func_info: vec![1, 15, 18],
+        account: None,
+    }
+}
+
+fn account(nick: &str) -> AccountInfo {
+    AccountInfo {
+        nick_name: nick.to_owned(),
+        user_name: "gh_3c884a361561".to_owned(),
+        kind: AccountKind::MiniProgram,
+        service_type: 0,
+        verify_type: 0,
+        principal_name: "Example Ltd".to_owned(),
+        head_img: "https://example.com/head.png".to_owned(),
+        qrcode_url: String::new(),
+    }
+}
+
+async fn authorize<S: Store>(
+    f: &Fixture<S>,
+    appid: &AuthorizerAppId,
+    expires_at: i64,
+) -> Authorizer {
+    f.store
+        .record_authorization(&f.component, &grant(appid, "rt-1", expires_at))
+        .await
+        .unwrap()
+}
+
+fn appids(due: &[DueToken]) -> Vec<AuthorizerAppId> {
+    due.iter().map(|d| d.appid.clone()).collect()
+}
+
+// ---- ticket -----------------------------------------------------------------------------------
+
+async fn ticket_is_absent_until_stored_and_again_once_twelve_hours_old<S: Store>(f: &Fixture<S>) {
+    assert_eq!(f.store.latest_ticket(&f.component).await.unwrap(), None);
+
+    let ticket = Ticket {
+        value: Secret::new("ticket@@@1"),
+        received_at: T0,
+    };
+    f.store.put_ticket(&f.component, &ticket).await.unwrap();
+    assert_eq!(
+        f.store.latest_ticket(&f.component).await.unwrap(),
+        Some(ticket)
+    );
+
+    f.clock.advance(TICKET_VALIDITY_SECS - 1);
+    assert!(f.store.latest_ticket(&f.component).await.unwrap().is_some());
+    f.clock.advance(1);
+    assert_eq!(f.store.latest_ticket(&f.component).await.unwrap(), None);
+}
+
+async fn an_older_ticket_never_replaces_a_newer_one<S: Store>(f: &Fixture<S>) {
+    let newer = Ticket {
+        value: Secret::new("newer"),
+        received_at: T0 + 600,
+    };
+    let older = Ticket {
+        value: Secret::new("older"),
+        received_at: T0,
+    };
+    f.store.put_ticket(&f.component, &newer).await.unwrap();
+
+    let err = f.store.put_ticket(&f.component, &older).await.unwrap_err();
+
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert_eq!(
+        f.store.latest_ticket(&f.component).await.unwrap(),
+        Some(newer)
+    );
+}
+
+async fn each_component_keeps_its_own_ticket_token_and_authorizers<S: Store>(f: &Fixture<S>) {
+    let other = random_component();
+    let appid = random_authorizer();
+    for (component, n) in [(&f.component, "1"), (&other, "2")] {
+        let ticket = Ticket {
+            value: Secret::new(format!("ticket-{n}")),
+            received_at: T0,
+        };
+        f.store.put_ticket(component, &ticket).await.unwrap();
+        f.store
+            .replace_component_token(component, &token(&format!("ct-{n}"), T0 + 7200), None)
+            .await
+            .unwrap();
+        f.store
+            .record_authorization(component, &grant(&appid, &format!("rt-{n}"), T0 + 7200))
+            .await
+            .unwrap();
+    }
+
+    let mine = f.store.latest_ticket(&f.component).await.unwrap().unwrap();
+    let theirs = f.store.latest_ticket(&other).await.unwrap().unwrap();
+    assert_eq!(mine.value.expose(), "ticket-1");
+    assert_eq!(theirs.value.expose(), "ticket-2");
+    let ct = f.store.component_token(&other).await.unwrap().unwrap();
+    assert_eq!(ct.token.value.expose(), "ct-2");
+    let a = f
+        .store
+        .authorizer(&f.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.refresh_token.expose(), "rt-1");
+    assert_eq!(a.refresh_token_version, 1);
+}
+
+// ---- component token --------------------------------------------------------------------------
+
+async fn component_token_is_replaced_only_if_the_caller_saw_the_stored_version<S: Store>(
+    f: &Fixture<S>,
+) {
+    assert_eq!(f.store.component_token(&f.component).await.unwrap(), None);
+    let v1 = f
+        .store
+        .replace_component_token(&f.component, &token("ct-1", T0 + 7200), None)
+        .await
+        .unwrap();
+    // Two workers saw v1 fail with 40001; the first to replace it wins.
+    let v2 = f
+        .store
+        .replace_component_token(&f.component, &token("ct-2", T0 + 7300), Some(v1))
+        .await
+        .unwrap();
+    assert!(v2 > v1);
+
+    let late = f
+        .store
+        .replace_component_token(&f.component, &token("ct-3", T0 + 7400), Some(v1))
+        .await
+        .unwrap_err();
+    let blind = f
+        .store
+        .replace_component_token(&f.component, &token("ct-4", T0 + 7400), None)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(late, StoreError::Conflict), "{late:?}");
+    assert!(matches!(blind, StoreError::Conflict), "{blind:?}");
+    let stored = f
+        .store
+        .component_token(&f.component)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.token, token("ct-2", T0 + 7300));
+    assert_eq!(stored.version, v2);
+}
+
+async fn an_expired_component_token_counts_as_absent_and_may_be_replaced_without_a_version<
+    S: Store,
+>(
+    f: &Fixture<S>,
+) {
+    let v1 = f
+        .store
+        .replace_component_token(&f.component, &token("ct-1", T0 + 7200), None)
+        .await
+        .unwrap();
+    f.clock.set(T0 + 7200);
+
+    assert_eq!(f.store.component_token(&f.component).await.unwrap(), None);
+    let v2 = f
+        .store
+        .replace_component_token(&f.component, &token("ct-2", T0 + 14_400), None)
+        .await
+        .unwrap();
+
+    assert!(v2 > v1);
+    let stored = f
+        .store
+        .component_token(&f.component)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.token.value.expose(), "ct-2");
+}
+
+// ---- leases -----------------------------------------------------------------------------------
+
+async fn a_lease_is_exclusive_until_it_expires_and_its_holder_may_extend_it<S: Store>(
+    f: &Fixture<S>,
+) {
+    let key = LeaseKey::ComponentToken;
+    let (a, b) = (LeaseOwner::random(), LeaseOwner::random());
+
+    let lease = f
+        .store
+        .try_acquire_lease(&f.component, &key, &a, 30)
+        .await
+        .unwrap();
+    assert_eq!(lease.expires_at, T0 + 30);
+    let err = f
+        .store
+        .try_acquire_lease(&f.component, &key, &b, 30)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseHeld), "{err:?}");
+
+    // Other tokens have their own leases.
+    let other_key = LeaseKey::AuthorizerToken(random_authorizer());
+    f.store
+        .try_acquire_lease(&f.component, &other_key, &b, 30)
+        .await
+        .unwrap();
+
+    f.clock.advance(20);
+    let extended = f
+        .store
+        .try_acquire_lease(&f.component, &key, &a, 30)
+        .await
+        .unwrap();
+    assert_eq!(extended.expires_at, T0 + 50);
+    f.clock.advance(29);
+    assert!(matches!(
+        f.store.try_acquire_lease(&f.component, &key, &b, 30).await,
+        Err(StoreError::LeaseHeld)
+    ));
+
+    f.clock.advance(1);
+    let taken = f
+        .store
+        .try_acquire_lease(&f.component, &key, &b, 30)
+        .await
+        .unwrap();
+    assert_eq!(taken.owner, b);
+}
+
+async fn only_the_owner_can_release_a_lease<S: Store>(f: &Fixture<S>) {
+    let key = LeaseKey::AuthorizerToken(random_authorizer());
+    let (a, b) = (LeaseOwner::random(), LeaseOwner::random());
+    f.store
+        .try_acquire_lease(&f.component, &key, &a, 60)
+        .await
+        .unwrap();
+
+    let err = f
+        .store
+        .release_lease(&f.component, &key, &b)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseHeld), "{err:?}");
+    assert!(matches!(
+        f.store.try_acquire_lease(&f.component, &key, &b, 60).await,
+        Err(StoreError::LeaseHeld)
+    ));
+
+    f.store.release_lease(&f.component, &key, &a).await.unwrap();
+    let err = f
+        .store
+        .release_lease(&f.component, &key, &a)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    f.store
+        .try_acquire_lease(&f.component, &key, &b, 60)
+        .await
+        .unwrap();
+}
+
+async fn thirty_two_racers_for_one_lease_yield_exactly_one_winner<S: Store + 'static>(
+    f: &Fixture<S>,
+) {
+    let key = LeaseKey::AuthorizerToken(random_authorizer());
+    let start = Arc::new(Barrier::new(32));
+    let mut racers = Vec::new();
+    for _ in 0..32 {
+        let (store, component, key, start) = (
+            f.store.clone(),
+            f.component.clone(),
+            key.clone(),
+            start.clone(),
+        );
+        racers.push(tokio::spawn(async move {
+            let owner = LeaseOwner::random();
+            start.wait().await;
+            let result = store.try_acquire_lease(&component, &key, &owner, 60).await;
+            (owner, result)
+        }));
+    }
+
+    let mut winners = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            (owner, Ok(lease)) => winners.push((owner, lease)),
+            (_, Err(StoreError::LeaseHeld)) => {}
+            (_, Err(e)) => panic!("unexpected error: {e:?}"),
+        }
+    }
+
+    assert_eq!(winners.len(), 1, "exactly one racer may win");
+    let (owner, lease) = &winners[0];
+    assert_eq!(&lease.owner, owner);
+    f.store
+        .release_lease(&f.component, &key, owner)
+        .await
+        .unwrap();
+}
+
+// ---- authorizers ------------------------------------------------------------------------------
+
+async fn authorization_creates_version_one_and_reauthorization_stores_the_next_version<S: Store>(
+    f: &Fixture<S>,
+) {
+    let appid = random_authorizer();
+
+    let first = f
+        .store
+        .record_authorization(&f.component, &grant(&appid, "rt-1", T0 + 7200))
+        .await
+        .unwrap();
+    assert_eq!(first.appid, appid);
+    assert_eq!(first.status, AuthorizerStatus::Authorized);
+    assert_eq!(first.refresh_token_version, 1);
+    assert_eq!(first.access_token, token("at-rt-1", T0 + 7200));
+    assert_eq!(first.func_info, vec![1, 15, 18]);
+    assert_eq!((first.authorized_at, first.updated_at), (T0, T0));
+    assert_eq!(
+        f.store.authorizer(&f.component, &appid).await.unwrap(),
+        Some(first)
+    );
+
+    f.clock.advance(100);
+    let again = f
+        .store
+        .record_authorization(&f.component, &grant(&appid, "rt-2", T0 + 7300))
+        .await
+        .unwrap();
+    assert_eq!(again.refresh_token_version, 2);
+    assert_eq!(again.refresh_token.expose(), "rt-2");
+    assert_eq!(again.authorized_at, T0 + 100);
+}
+
+async fn a_stale_refresh_token_write_conflicts_and_the_newer_value_stays<S: Store>(f: &Fixture<S>) {
+    let appid = random_authorizer();
+    authorize(f, &appid, T0 + 7200).await;
+    let newer = TokenRefresh {
+        based_on_version: 1,
+        access_token: token("at-2", T0 + 7300),
+        refresh_token: Some(Secret::new("rt-2")),
+    };
+    let stored = f
+        .store
+        .update_authorizer_tokens(&f.component, &appid, &newer)
+        .await
+        .unwrap();
+    assert_eq!(stored.refresh_token_version, 2);
+
+    // A second worker that also read version 1 arrives late.
+    let stale = TokenRefresh {
+        based_on_version: 1,
+        access_token: token("at-stale", T0 + 7250),
+        refresh_token: Some(Secret::new("rt-stale")),
+    };
+    let err = f
+        .store
+        .update_authorizer_tokens(&f.component, &appid, &stale)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    let kept = f
+        .store
+        .authorizer(&f.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.refresh_token.expose(), "rt-2");
+    assert_eq!(kept.refresh_token_version, 2);
+    assert_eq!(kept.access_token, token("at-2", T0 + 7300));
+}
+
+async fn thirty_two_writers_of_successive_refresh_token_versions_leave_the_highest<
+    S: Store + 'static,
+>(
+    f: &Fixture<S>,
+) {
+    let appid = random_authorizer();
+    authorize(f, &appid, T0 + 7200).await;
+    // Writer k replaces version k with version k + 1; they start together in random order.
+    let mut order: Vec<u64> = (1..=32).collect();
+    order.sort_by_cached_key(|_| uuid::Uuid::new_v4());
+    let start = Arc::new(Barrier::new(order.len()));
+    let mut writers = Vec::new();
+    for k in order {
+        let (store, component, appid, start) = (
+            f.store.clone(),
+            f.component.clone(),
+            appid.clone(),
+            start.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            let refresh = TokenRefresh {
+                based_on_version: k,
+                access_token: token(&format!("at-{}", k + 1), T0 + 7200 + k as i64),
+                refresh_token: Some(Secret::new(format!("rt-{}", k + 1))),
+            };
+            start.wait().await;
+            store
+                .update_authorizer_tokens(&component, &appid, &refresh)
+                .await
+        }));
+    }
+
+    let mut written = 0;
+    for writer in writers {
+        match writer.await.unwrap() {
+            Ok(_) => written += 1,
+            Err(StoreError::Conflict) => {}
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+
+    assert!(written >= 1);
+    let stored = f
+        .store
+        .authorizer(&f.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.refresh_token_version, 33);
+    assert_eq!(stored.refresh_token.expose(), "rt-33");
+    assert_eq!(stored.access_token, token("at-33", T0 + 7232));
+}
+
+async fn an_access_token_refresh_without_a_new_refresh_token_keeps_token_and_version<S: Store>(
+    f: &Fixture<S>,
+) {
+    let appid = random_authorizer();
+    authorize(f, &appid, T0 + 7200).await;
+    f.clock.advance(6000);
+
+    let stored = f
+        .store
+        .update_authorizer_tokens(
+            &f.component,
+            &appid,
+            &TokenRefresh {
+                based_on_version: 1,
+                access_token: token("at-2", T0 + 13_200),
+                refresh_token: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(stored.refresh_token.expose(), "rt-1");
+    assert_eq!(stored.refresh_token_version, 1);
+    assert_eq!(stored.access_token, token("at-2", T0 + 13_200));
+    assert_eq!(stored.updated_at, T0 + 6000);
+    assert_eq!(stored.authorized_at, T0);
+    assert_eq!(
+        f.store.authorizer(&f.component, &appid).await.unwrap(),
+        Some(stored)
+    );
+}
+
+async fn an_unauthorized_authorizer_keeps_its_record_and_leaves_the_due_index<S: Store>(
+    f: &Fixture<S>,
+) {
+    let appid = random_authorizer();
+    authorize(f, &appid, T0 + 100).await;
+    assert_eq!(
+        appids(
+            &f.store
+                .authorizer_tokens_due(&f.component, T0 + 600, 10)
+                .await
+                .unwrap()
+        ),
+        vec![appid.clone()]
+    );
+
+    f.store
+        .set_authorizer_status(&f.component, &appid, AuthorizerStatus::Unauthorized)
+        .await
+        .unwrap();
+
+    let kept = f
+        .store
+        .authorizer(&f.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.status, AuthorizerStatus::Unauthorized);
+    assert_eq!(kept.refresh_token.expose(), "rt-1");
+    assert_eq!(kept.refresh_token_version, 1);
+    let due = f
+        .store
+        .authorizer_tokens_due(&f.component, T0 + 600, 10)
+        .await
+        .unwrap();
+    assert!(due.is_empty(), "{due:?}");
+    // A refresher that read it before the revocation must not write it back.
+    let err = f
+        .store
+        .update_authorizer_tokens(
+            &f.component,
+            &appid,
+            &TokenRefresh {
+                based_on_version: 1,
+                access_token: token("at-2", T0 + 7300),
+                refresh_token: Some(Secret::new("rt-2")),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+
+    f.store
+        .set_authorizer_status(
+            &f.component,
+            &appid,
+            AuthorizerStatus::ReauthorizationRequired,
+        )
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .authorizer_tokens_due(&f.component, T0 + 600, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Setting it back to authorized puts its token back on the refresher's list.
+    f.store
+        .set_authorizer_status(&f.component, &appid, AuthorizerStatus::Authorized)
+        .await
+        .unwrap();
+    let due = f
+        .store
+        .authorizer_tokens_due(&f.component, T0 + 600, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due,
+        vec![DueToken {
+            appid,
+            expires_at: T0 + 100
+        }]
+    );
+}
+
+async fn updates_to_an_unknown_authorizer_are_not_found<S: Store>(f: &Fixture<S>) {
+    let appid = random_authorizer();
+    let refresh = TokenRefresh {
+        based_on_version: 1,
+        access_token: token("at", T0 + 7200),
+        refresh_token: None,
+    };
+
+    let results = [
+        f.store
+            .update_authorizer_tokens(&f.component, &appid, &refresh)
+            .await
+            .map(|_| ()),
+        f.store
+            .set_authorizer_status(&f.component, &appid, AuthorizerStatus::Unauthorized)
+            .await,
+        f.store
+            .set_account_info(&f.component, &appid, &account("nobody"))
+            .await,
+    ];
+
+    for result in results {
+        assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    }
+    assert_eq!(
+        f.store.authorizer(&f.component, &appid).await.unwrap(),
+        None
+    );
+}
+
+async fn account_info_is_stored_and_kept_across_reauthorization<S: Store>(f: &Fixture<S>) {
+    let appid = random_authorizer();
+    authorize(f, &appid, T0 + 7200).await;
+
+    f.store
+        .set_account_info(&f.component, &appid, &account("Shop"))
+        .await
+        .unwrap();
+    f.store
+        .record_authorization(&f.component, &grant(&appid, "rt-2", T0 + 7200))
+        .await
+        .unwrap();
+    let kept = f
+        .store
+        .authorizer(&f.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.account, Some(account("Shop")));
+
+    let mut with_account = grant(&appid, "rt-3", T0 + 7200);
+    with_account.account = Some(account("Shop 2"));
+    let replaced = f
+        .store
+        .record_authorization(&f.component, &with_account)
+        .await
+        .unwrap();
+    assert_eq!(replaced.account, Some(account("Shop 2")));
+}
+
+async fn listing_pages_through_every_authorizer_with_an_opaque_cursor<S: Store>(f: &Fixture<S>) {
+    let mut expected: Vec<AuthorizerAppId> = Vec::new();
+    for _ in 0..7 {
+        let appid = random_authorizer();
+        authorize(f, &appid, T0 + 7200).await;
+        expected.push(appid);
+    }
+    f.store
+        .set_authorizer_status(&f.component, &expected[2], AuthorizerStatus::Unauthorized)
+        .await
+        .unwrap();
+    // Another component's authorizers never show up.
+    f.store
+        .record_authorization(
+            &random_component(),
+            &grant(&random_authorizer(), "x", T0 + 1),
+        )
+        .await
+        .unwrap();
+    expected.sort();
+
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = f
+            .store
+            .list_authorizers(&f.component, 3, cursor.as_ref())
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.into_iter().map(|a| a.appid));
+        match page.next {
+            Some(next) => cursor = Some(Cursor::from_string(next.as_str())),
+            None => break,
+        }
+    }
+
+    assert_eq!(seen, expected, "every authorizer once, in appid order");
+    assert_eq!(pages, 3);
+    let exact = f
+        .store
+        .list_authorizers(&f.component, 7, None)
+        .await
+        .unwrap();
+    assert_eq!(exact.items.len(), 7);
+    assert_eq!(exact.next, None, "no cursor to an empty page");
+}
+
+async fn a_forged_cursor_is_refused<S: Store>(f: &Fixture<S>) {
+    for forged in ["", "not-hex", "2f2e2e2f"] {
+        let result = f
+            .store
+            .list_authorizers(&f.component, 10, Some(&Cursor::from_string(forged)))
+            .await;
+        assert!(
+            matches!(result, Err(StoreError::InvalidCursor)),
+            "{forged:?}: {result:?}"
+        );
+    }
+}
+
+async fn authorizers_are_counted_by_status<S: Store>(f: &Fixture<S>) {
+    let mut appids = Vec::new();
+    for _ in 0..6 {
+        let appid = random_authorizer();
+        authorize(f, &appid, T0 + 7200).await;
+        appids.push(appid);
+    }
+    f.store
+        .set_authorizer_status(&f.component, &appids[0], AuthorizerStatus::Unauthorized)
+        .await
+        .unwrap();
+    f.store
+        .set_authorizer_status(&f.component, &appids[1], AuthorizerStatus::Unauthorized)
+        .await
+        .unwrap();
+    f.store
+        .set_authorizer_status(
+            &f.component,
+            &appids[2],
+            AuthorizerStatus::ReauthorizationRequired,
+        )
+        .await
+        .unwrap();
+    authorize(f, &appids[1], T0 + 7200).await;
+    authorize(
+        &f.as_component(random_component()),
+        &random_authorizer(),
+        T0,
+    )
+    .await;
+
+    let counts = f
+        .store
+        .count_authorizers_by_status(&f.component)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        counts,
+        StatusCounts {
+            authorized: 4,
+            unauthorized: 1,
+            reauthorization_required: 1,
+        }
+    );
+}
+
+async fn the_due_query_returns_authorized_tokens_expiring_by_the_deadline_earliest_first<
+    S: Store,
+>(
+    f: &Fixture<S>,
+) {
+    let [a, b, c, revoked, reauth] = std::array::from_fn(|_| random_authorizer());
+    authorize(f, &b, T0 + 200).await;
+    authorize(f, &a, T0 + 100).await;
+    authorize(f, &c, T0 + 5000).await;
+    authorize(f, &revoked, T0 + 50).await;
+    authorize(f, &reauth, T0 + 60).await;
+    f.store
+        .set_authorizer_status(&f.component, &revoked, AuthorizerStatus::Unauthorized)
+        .await
+        .unwrap();
+    f.store
+        .set_authorizer_status(
+            &f.component,
+            &reauth,
+            AuthorizerStatus::ReauthorizationRequired,
+        )
+        .await
+        .unwrap();
+    authorize(
+        &f.as_component(random_component()),
+        &random_authorizer(),
+        T0,
+    )
+    .await;
+
+    let due = f
+        .store
+        .authorizer_tokens_due(&f.component, T0 + 300, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due,
+        vec![
+            DueToken {
+                appid: a.clone(),
+                expires_at: T0 + 100
+            },
+            DueToken {
+                appid: b.clone(),
+                expires_at: T0 + 200
+            },
+        ]
+    );
+    let first = f
+        .store
+        .authorizer_tokens_due(&f.component, T0 + 300, 1)
+        .await
+        .unwrap();
+    assert_eq!(appids(&first), vec![a.clone()]);
+    assert!(
+        f.store
+            .authorizer_tokens_due(&f.component, T0 + 300, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Refreshing moves a token out of the window; an earlier expiry moves one in.
+    f.store
+        .update_authorizer_tokens(
+            &f.component,
+            &a,
+            &TokenRefresh {
+                based_on_version: 1,
+                access_token: token("at-a2", T0 + 7300),
+                refresh_token: None,
+            },
+        )
+        .await
+        .unwrap();
+    f.store
+        .update_authorizer_tokens(
+            &f.component,
+            &c,
+            &TokenRefresh {
+                based_on_version: 1,
+                access_token: token("at-c2", T0 + 250),
+                refresh_token: None,
+            },
+        )
+        .await
+        .unwrap();
+    let due = f
+        .store
+        .authorizer_tokens_due(&f.component, T0 + 300, 10)
+        .await
+        .unwrap();
+    assert_eq!(appids(&due), vec![b, c]);
+}
+
+// ---- events and audits ------------------------------------------------------------------------
+
+async fn an_event_id_is_accepted_once_and_again_only_after_its_retention<S: Store>(f: &Fixture<S>) {
+    let id = format!("authorized:{}:1700000000", random_authorizer());
+    f.store.record_event_once(&f.component, &id).await.unwrap();
+
+    let err = f
+        .store
+        .record_event_once(&f.component, &id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate), "{err:?}");
+    // Ids are per component.
+    f.store
+        .record_event_once(&random_component(), &id)
+        .await
+        .unwrap();
+
+    f.clock.advance(EVENT_RETENTION_SECS - 1);
+    assert!(matches!(
+        f.store.record_event_once(&f.component, &id).await,
+        Err(StoreError::Duplicate)
+    ));
+    // Past its TTL the item counts as absent, even though no emulator deletes it.
+    f.clock.advance(1);
+    f.store.record_event_once(&f.component, &id).await.unwrap();
+}
+
+async fn audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one<S: Store>(
+    f: &Fixture<S>,
+) {
+    let appid = random_authorizer();
+    assert_eq!(
+        f.store.audit_state(&f.component, &appid).await.unwrap(),
+        None
+    );
+    let pending = AuditState {
+        audit_id: 42,
+        status: AuditStatus::Pending,
+        reason: None,
+        submitted_at: T0,
+        updated_at: T0,
+    };
+    f.store
+        .put_audit_state(&f.component, &appid, &pending)
+        .await
+        .unwrap();
+    let failed = AuditState {
+        status: AuditStatus::Failed,
+        reason: Some("类目不符".to_owned()),
+        updated_at: T0 + 3600,
+        ..pending.clone()
+    };
+    f.store
+        .put_audit_state(&f.component, &appid, &failed)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.audit_state(&f.component, &appid).await.unwrap(),
+        Some(failed.clone())
+    );
+
+    let older = AuditState {
+        audit_id: 41,
+        status: AuditStatus::Succeeded,
+        ..pending
+    };
+    let err = f
+        .store
+        .put_audit_state(&f.component, &appid, &older)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert_eq!(
+        f.store.audit_state(&f.component, &appid).await.unwrap(),
+        Some(failed)
+    );
+}
+
+// ---- DynamoDB only: one schema, and a due query that reads only what is due ---------------------
+
+mod dynamodb_only {
+    use super::*;
+    use aws_sdk_dynamodb::types::{IndexStatus, TimeToLiveStatus};
+    use wxcomponent::store::schema::{
+        SchemaError, TEMPLATE_YAML, TTL, TableDefinition, create_table_from_template,
+    };
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_test_table_is_the_table_of_template_yaml() {
+        let fixture = crate::support::dynamo_fixture().await;
+        let client = crate::support::dynamodb_client().await;
+        let table = fixture.store.table_name();
+        let defined = TableDefinition::from_bundled_template().unwrap();
+
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .table
+            .unwrap();
+        let ttl = client
+            .describe_time_to_live()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap()
+            .time_to_live_description
+            .unwrap();
+
+        assert_eq!(described.key_schema(), defined.key_schema.as_slice());
+        let mut names: Vec<_> = described
+            .global_secondary_indexes()
+            .iter()
+            .map(|g| {
+                assert_eq!(g.index_status(), Some(&IndexStatus::Active));
+                let wanted = defined
+                    .global_secondary_indexes
+                    .iter()
+                    .find(|d| Some(d.index_name()) == g.index_name())
+                    .expect("index from the template");
+                assert_eq!(g.key_schema(), wanted.key_schema());
+                g.index_name().unwrap().to_owned()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names, ["by_status", "due"]);
+        assert_eq!(ttl.attribute_name(), Some(TTL));
+        assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+
+        // Local runs may create it again: reported, not fatal.
+        assert!(matches!(
+            create_table_from_template(&client, TEMPLATE_YAML, table).await,
+            Err(SchemaError::AlreadyExists(_))
+        ));
+        assert!(!defined.ensure_table(&client, table).await.unwrap());
+        fixture.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_due_query_reads_only_the_due_items_among_two_thousand_authorizers() {
+        let f = crate::support::dynamo_fixture().await;
+        const AUTHORIZERS: i64 = 2_000;
+        const DUE: i64 = 7;
+        // Due tokens expire within the next minutes, the rest spread over the next hours; a
+        // hundred revoked authorizers with early expiries are not in the index at all.
+        let mut authorizers: Vec<Authorizer> = (0..AUTHORIZERS)
+            .map(|i| {
+                let expires_at = if i < DUE {
+                    T0 + 60 + i
+                } else {
+                    T0 + 3600 + i * 3
+                };
+                Authorizer {
+                    appid: random_authorizer(),
+                    status: AuthorizerStatus::Authorized,
+                    refresh_token: Secret::new(format!("rt-{i}")),
+                    refresh_token_version: 1,
+                    access_token: token(&format!("at-{i}"), expires_at),
+                    func_info: vec![1],
+                    account: None,
+                    authorized_at: T0 - 3600,
+                    updated_at: T0 - 3600,
+                }
+            })
+            .collect();
+        authorizers.extend((0..100).map(|i| Authorizer {
+            appid: random_authorizer(),
+            status: AuthorizerStatus::Unauthorized,
+            refresh_token: Secret::new("rt"),
+            refresh_token_version: 1,
+            access_token: token("at", T0 + i),
+            func_info: vec![],
+            account: None,
+            authorized_at: T0 - 3600,
+            updated_at: T0 - 3600,
+        }));
+        f.store
+            .import_authorizers(&f.component, &authorizers)
+            .await
+            .unwrap();
+        assert_eq!(
+            f.store
+                .count_authorizers_by_status(&f.component)
+                .await
+                .unwrap()
+                .authorized,
+            AUTHORIZERS as u64
+        );
+
+        let (due, stats) = f
+            .store
+            .authorizer_tokens_due_with_stats(&f.component, T0 + 600, 100)
+            .await
+            .unwrap();
+
+        eprintln!(
+            "due query over {AUTHORIZERS} authorized (+100 revoked) authorizers: {} due returned, \
+             {stats:?}",
+            due.len()
+        );
+        assert_eq!(due.len() as i64, DUE);
+        assert!(due.windows(2).all(|w| w[0].expires_at <= w[1].expires_at));
+        assert_eq!(
+            stats.scanned_count, DUE as u64,
+            "the query must read only the due items"
+        );
+        assert_eq!(stats.queries, wxcomponent::store::dynamo::DUE_SHARDS);
+        f.finish().await;
+    }
+}
