@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod ids;
 pub mod secret;
+pub mod wechat;
 
 pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};
 pub use config::Config;
