@@ -1,1 +1,3 @@
-//! Test harness.
+//! Test harness: the WeChat simulator (and, later, DynamoDB Local helpers).
+
+pub mod sim;
