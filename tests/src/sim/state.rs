@@ -21,7 +21,8 @@ pub struct RecordedCall {
     pub query: BTreeMap<String, String>,
     /// The body, when it was JSON.
     pub body: Option<Value>,
-    /// Whether the path and method were a WeChat endpoint the sim knows.
+    /// Whether the path and method were a WeChat endpoint the sim knows (a call answered by an
+    /// injected fault never reaches the endpoint and counts as matched).
     pub matched: bool,
 }
 
