@@ -9,6 +9,7 @@ pub mod event;
 pub mod ids;
 pub mod secret;
 pub mod store;
+pub mod wechat;
 
 pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};
 pub use config::Config;

@@ -1,1 +1,4 @@
-//! Test harness.
+//! Test harness: the WeChat simulator (and, later, DynamoDB Local helpers).
+
+pub mod sim;
+pub mod wechat;

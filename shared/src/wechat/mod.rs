@@ -1,0 +1,27 @@
+//! The WeChat API client: the component APIs and the machinery later API groups share.
+//!
+//! One [`WechatClient`] per process, built from a base URL (a simulator's in tests), with connect and
+//! per-attempt timeouts and a bounded, jittered [`RetryPolicy`]. Endpoints that need the component's
+//! token take a [`ComponentAccessToken`]; those that act for an authorizer take an
+//! [`AuthorizerAccessToken`]. Errors ([`WechatError`]) and logs carry API paths, never URLs, bodies,
+//! tokens, tickets, codes or secrets.
+
+mod client;
+mod component;
+mod error;
+mod message;
+mod openapi;
+mod retry;
+mod tokens;
+
+pub use client::{ClientConfig, Credential, Endpoint, NoToken, RawResponse, WechatClient};
+pub use component::{
+    AUTHORIZER_LIST_MAX_PAGE, Authorization, AuthorizationSummary, AuthorizerInfo,
+    AuthorizerInfoResponse, AuthorizerListItem, AuthorizerListPage, AuthorizerOption,
+    AuthorizerOptionName, AuthorizerTokens, FuncInfo, IdOnly, PreAuthCode,
+};
+pub use error::{DecodeDetail, WechatError, errcode};
+pub use message::{CustomMessage, CustomMessageBody, TextContent};
+pub use openapi::ApiQuota;
+pub use retry::RetryPolicy;
+pub use tokens::{AuthorizerAccessToken, ComponentAccessToken};

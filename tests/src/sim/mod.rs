@@ -1,0 +1,259 @@
+//! A WeChat simulator on 127.0.0.1: the component APIs with WeChat's semantics, every call recorded,
+//! faults injectable per endpoint, and time taken from an injectable clock.
+//!
+//! Tests start it in-process with [`WechatSim::start`] and drive it through its methods; the
+//! `wechat-sim` binary serves the same thing with control routes under `/__sim/...`
+//! (see [`server`] for the list).
+
+mod faults;
+mod push;
+mod server;
+mod state;
+
+pub use faults::{Fault, FaultRule, Times};
+pub use push::PushTargets;
+pub use state::{AuthorizerGrant, RecordedCall, SentMessage};
+
+use state::State;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use wxcomponent::{Clock, ManualClock};
+
+/// The simulated component and WeChat's lifetimes. Durations in seconds of sim time.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub component_appid: String,
+    pub component_secret: String,
+    /// The message `Token`, for signing pushes.
+    pub token: String,
+    /// The 43-character EncodingAESKey, for encrypting pushes.
+    pub encoding_aes_key: String,
+    pub component_token_expires_in: i64,
+    pub authorizer_token_expires_in: i64,
+    pub pre_auth_code_expires_in: i64,
+    pub auth_code_expires_in: i64,
+    pub ticket_lifetime: i64,
+    /// How long a superseded token keeps working.
+    pub token_overlap: i64,
+    /// Whether `api_authorizer_token` hands out a new refresh token (invalidating the old one).
+    pub rotate_refresh_tokens: bool,
+    /// Daily limit reported by `/cgi-bin/openapi/quota/get`.
+    pub daily_quota: i64,
+    /// Where pushes go once they are implemented.
+    pub push: PushTargets,
+}
+
+impl SimConfig {
+    pub fn new(component_appid: impl Into<String>, component_secret: impl Into<String>) -> Self {
+        Self {
+            component_appid: component_appid.into(),
+            component_secret: component_secret.into(),
+            token: "sim-message-token".into(),
+            encoding_aes_key: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG".into(),
+            component_token_expires_in: 7200,
+            authorizer_token_expires_in: 7200,
+            pre_auth_code_expires_in: 1800,
+            auth_code_expires_in: 600,
+            ticket_lifetime: 12 * 3600,
+            token_overlap: 300,
+            rotate_refresh_tokens: false,
+            daily_quota: 10_000,
+            push: PushTargets::default(),
+        }
+    }
+
+    /// A component with a random appid and secret, so tests do not share one.
+    pub fn random() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Self::new(format!("wx{}", &id[..16]), format!("secret-{id}"))
+    }
+}
+
+/// The sim's time: a test's manual clock, or the system clock.
+#[derive(Clone)]
+pub(crate) struct SimClock {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) manual: Option<ManualClock>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    pub(crate) clock: SimClock,
+}
+
+impl Shared {
+    /// The state, even if a panicking test thread poisoned the lock.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running simulator. Stops serving when dropped.
+pub struct WechatSim {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WechatSim {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl WechatSim {
+    /// Starts on a free port of 127.0.0.1, with time from `clock` (advance it to expire things).
+    pub async fn start(config: SimConfig, clock: ManualClock) -> std::io::Result<Self> {
+        let sim_clock = SimClock {
+            clock: Arc::new(clock.clone()),
+            manual: Some(clock),
+        };
+        Self::serve(config, sim_clock, 0).await
+    }
+
+    /// Starts on `port` (0 for any free one) with the system clock, as the binary does.
+    pub async fn start_with_system_clock(config: SimConfig, port: u16) -> std::io::Result<Self> {
+        let sim_clock = SimClock {
+            clock: Arc::new(wxcomponent::SystemClock),
+            manual: None,
+        };
+        Self::serve(config, sim_clock, port).await
+    }
+
+    async fn serve(config: SimConfig, clock: SimClock, port: u16) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(config, clock.clock.clone())),
+            clock,
+        });
+        let task = tokio::spawn(server::serve(listener, shared.clone()));
+        Ok(Self { addr, shared, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/`, for `WECHAT_API_BASE_URL`.
+    pub fn base_url(&self) -> url::Url {
+        let text = format!("http://{}/", self.addr);
+        url::Url::parse(&text).unwrap_or_else(|e| panic!("{text} is not a URL: {e}"))
+    }
+
+    pub fn config(&self) -> SimConfig {
+        self.shared.lock().config.clone()
+    }
+
+    // ----- tickets and tokens -----
+
+    /// Makes `ticket` known and current, as if WeChat had just pushed it.
+    pub fn set_ticket(&self, ticket: &str) {
+        self.shared.lock().set_ticket(ticket);
+    }
+
+    /// Makes up a new ticket, known and current, and returns it.
+    pub fn issue_ticket(&self) -> String {
+        self.shared.lock().issue_ticket()
+    }
+
+    pub fn current_ticket(&self) -> Option<String> {
+        self.shared.lock().current_ticket.clone()
+    }
+
+    /// How many times `api_start_push_ticket` succeeded.
+    pub fn push_ticket_requests(&self) -> u32 {
+        self.shared.lock().push_ticket_requests
+    }
+
+    /// The latest component token the sim issued.
+    pub fn component_token(&self) -> Option<String> {
+        self.shared.lock().current_component_token.clone()
+    }
+
+    // ----- authorizers -----
+
+    /// A merchant authorizes the component for `authorizer_appid`: returns the auth code that the
+    /// redirect (and the `authorized` event) would carry.
+    pub fn authorize(&self, authorizer_appid: &str) -> String {
+        self.shared.lock().authorize(authorizer_appid)
+    }
+
+    /// An authorized account with a fresh access token, without going through `api_query_auth`.
+    pub fn add_authorizer(&self, authorizer_appid: &str) -> AuthorizerGrant {
+        self.shared.lock().add_authorizer(authorizer_appid)
+    }
+
+    /// The merchant revokes the authorization: its calls answer 61003 / 40001 from now on.
+    pub fn revoke(&self, authorizer_appid: &str) {
+        self.shared.lock().revoke(authorizer_appid);
+    }
+
+    pub fn refresh_token_of(&self, authorizer_appid: &str) -> Option<String> {
+        self.shared.lock().refresh_token_of(authorizer_appid)
+    }
+
+    /// The account's `gh_...` user name.
+    pub fn user_name_of(&self, authorizer_appid: &str) -> Option<String> {
+        self.shared.lock().user_name_of(authorizer_appid)
+    }
+
+    // ----- recorded calls -----
+
+    /// Every WeChat call received, in order (control routes are not recorded).
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.shared.lock().calls.clone()
+    }
+
+    pub fn calls_to(&self, path: &str) -> Vec<RecordedCall> {
+        self.shared
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.path == path)
+            .cloned()
+            .collect()
+    }
+
+    pub fn call_count(&self, path: &str) -> usize {
+        self.shared
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| c.path == path)
+            .count()
+    }
+
+    /// Calls to paths (or methods) the sim does not know. A test should end with none.
+    pub fn unmatched(&self) -> Vec<RecordedCall> {
+        self.shared
+            .lock()
+            .calls
+            .iter()
+            .filter(|c| !c.matched)
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        self.shared.lock().calls.clear();
+    }
+
+    /// Customer-service messages sent through `/cgi-bin/message/custom/send`.
+    pub fn messages(&self) -> Vec<SentMessage> {
+        self.shared.lock().messages.clone()
+    }
+
+    // ----- faults -----
+
+    /// Applies `fault` to calls to `path` (`"*"` for all) `times` times.
+    pub fn inject(&self, path: &str, fault: Fault, times: Times) {
+        self.shared.lock().faults.add(path, fault, times);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+}
