@@ -8,7 +8,7 @@ ensure_python_tools
 log "criterion: verify + decrypt + parse one component_verify_ticket push"
 cargo bench -p wxcomponent --bench push -- --noplot
 ours=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median"]["point_estimate"])' \
-  target/criterion/component_verify_ticket_push/verify_decrypt_parse/new/estimates.json)
+  target/criterion/component_verify_ticket_push_verify_decrypt_parse/new/estimates.json)
 
 log "wechatpy: the same push"
 theirs=$("$WXC_PYTHON" shared/benches/wechatpy_push.py | python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ns"])')
