@@ -482,7 +482,7 @@ pub trait AuthorizerDirectory: Send + Sync {
         cursor: Option<&Cursor>,
     ) -> impl Future<Output = Result<Page<Authorizer>>> + Send;
 
-    /// How many authorizers are in each status (one count query per status; see docs/store.md).
+    /// How many authorizers are in each status (one count query per status; see the README's storage section).
     fn count_authorizers_by_status(
         &self,
         component: &ComponentAppId,
