@@ -15,9 +15,13 @@ ensure_rust_components() {
   fi
 }
 
-# Python tools in one virtualenv: wechatpy (interop tests and the benchmark peer).
+# Python tools in one virtualenv: wechatpy (interop tests and the benchmark peer), the AWS SAM CLI and
+# cfn-lint (template checks, `sam build`), and cargo-lambda with its ziglang (the arm64 Lambda builds).
+# One virtualenv on purpose: cargo-lambda finds zig only through the `python3` that has ziglang.
+# Pinned to the versions this was checked with; the stamp makes a second call a no-op.
+PYTHON_TOOLS="wechatpy==1.8.18 cryptography aws-sam-cli==1.170.0 cfn-lint==1.58.0 cargo-lambda==1.9.2"
 ensure_python_tools() {
-  local want="wechatpy==1.8.18 cryptography $*"
+  local want="$PYTHON_TOOLS $*"
   local stamp="$VENV/.installed"
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating $VENV"
