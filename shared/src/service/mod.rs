@@ -5,11 +5,31 @@
 //! replaces a token WeChat rejected (40001 / 40014 / 42001) only if it is still the stored one, and
 //! completes authorizations idempotently. Its errors ([`TokenError`]) are for callers to branch on;
 //! mapping them to HTTP statuses is the function adapters' business.
+//!
+//! [`PushService`] handles WeChat's pushes (tickets, authorization events, the message URL and the
+//! full-network release test), acting on each push once through the [`PushLedger`].
+//! [`AuthFlow`] is the merchant's side of authorization: launch page, jump to WeChat, callback.
 
+mod auth_flow;
 mod authorization;
 mod error;
+mod ledger;
+mod ledger_dynamo;
+mod push;
 mod tokens;
 
+pub use auth_flow::{
+    AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
+    CallbackOutcome, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE, Device,
+    NoCallbackUrl, RequestOrigin, code_rejected_page, error_page, escape_html, launch_page,
+    success_page,
+};
 pub use authorization::{AuthLinks, AuthType, AuthorizationLinkRequest, authorization_links};
 pub use error::TokenError;
+pub use ledger::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, Retention};
+pub use ledger_dynamo::DynamoPushLedger;
+pub use push::{
+    OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_API_SUFFIX,
+    RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT, RELEASE_TEST_TEXT_REPLY, ReplyRandomness,
+};
 pub use tokens::{RefreshOutcome, TokenService, TokenSettings};

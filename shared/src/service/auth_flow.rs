@@ -1,0 +1,545 @@
+//! The merchant-facing authorization flow (PROTOCOL.md §5): the launch page, the jump to WeChat's
+//! authorization page, and the callback.
+//!
+//! WeChat serves its authorization page only when it is reached by a click from a page on the
+//! registered launch domain, so the flow is three steps:
+//! 1. the launch page (ours) with an "Authorize" link: that click is the one WeChat checks;
+//! 2. `go`: a fresh pre-auth code per click (they are single use) and a 302 to the PC page, or to
+//!    the mobile page for WeChat's in-app browser and phones; the browser keeps the launch page as
+//!    the referrer across the redirect;
+//! 3. the callback: the auth code is exchanged and the authorizer stored (the same use case as the
+//!    `authorized` push, idempotent per code), then a page naming the account.
+//!
+//! Every page is a small self-contained HTML document; every interpolated value is escaped (the
+//! account name comes from WeChat and is treated as untrusted).
+
+use std::fmt::Write as _;
+
+use tracing::Instrument;
+
+use super::authorization::{AuthType, AuthorizationLinkRequest, authorization_links};
+use super::error::TokenError;
+use super::tokens::TokenService;
+use crate::ids::AuthorizerAppId;
+use crate::secret::Secret;
+use crate::store::{Authorizer, Store};
+
+/// Where WeChat's authorization pages live, by default.
+pub const DEFAULT_PC_AUTH_PAGE_BASE: &str = "https://mp.weixin.qq.com";
+pub const DEFAULT_MOBILE_AUTH_PAGE_BASE: &str = "https://open.weixin.qq.com";
+
+/// The path of the callback, relative to where the launch page is served.
+pub const CALLBACK_PATH: &str = "/auth/callback";
+
+/// The flow's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFlowSettings {
+    /// The `redirect_uri` given to WeChat; derived from the request when `None`.
+    pub callback_url: Option<url::Url>,
+    /// Where to send the merchant after a successful authorization (`?appid=` is appended);
+    /// a success page is shown when `None`.
+    pub success_url: Option<url::Url>,
+    /// Replaces `https://mp.weixin.qq.com` in PC links (a simulator's URL locally).
+    pub pc_page_base: url::Url,
+    /// Replaces `https://open.weixin.qq.com` in mobile links.
+    pub mobile_page_base: url::Url,
+}
+
+impl Default for AuthFlowSettings {
+    fn default() -> Self {
+        Self {
+            callback_url: None,
+            success_url: None,
+            pc_page_base: url::Url::parse(DEFAULT_PC_AUTH_PAGE_BASE).expect("a valid URL"),
+            mobile_page_base: url::Url::parse(DEFAULT_MOBILE_AUTH_PAGE_BASE).expect("a valid URL"),
+        }
+    }
+}
+
+/// Which of WeChat's two authorization pages a browser can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    /// A computer: the PC page, where the merchant scans a QR code.
+    Pc,
+    /// WeChat's in-app browser on a phone, or a phone browser.
+    Mobile,
+}
+
+impl Device {
+    /// WeChat's in-app browser says `MicroMessenger` (the desktop app adds `WindowsWechat` or
+    /// `MacWechat` and gets the PC page); phones say `Mobile`, `Android`, `iPhone` or `iPad`.
+    pub fn from_user_agent(user_agent: Option<&str>) -> Self {
+        let Some(ua) = user_agent else {
+            return Self::Pc;
+        };
+        let ua = ua.to_ascii_lowercase();
+        let desktop_wechat = ua.contains("windowswechat") || ua.contains("macwechat");
+        let in_wechat = ua.contains("micromessenger") && !desktop_wechat;
+        let phone = ["mobile", "android", "iphone", "ipad"]
+            .iter()
+            .any(|marker| ua.contains(marker));
+        if in_wechat || (phone && !desktop_wechat) {
+            Self::Mobile
+        } else {
+            Self::Pc
+        }
+    }
+}
+
+/// What the merchant asked for on the launch page (`auth_type`, `biz_appid`, `category_id_list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthStart {
+    pub auth_type: AuthType,
+    pub biz_appid: Option<AuthorizerAppId>,
+    pub category_id_list: Vec<u32>,
+}
+
+/// A launch query that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthStartError {
+    #[error("auth_type must be 1, 2 or 3")]
+    AuthType,
+    #[error("biz_appid is not an appid")]
+    BizAppId,
+    #[error("category_id_list must be numbers separated by '|' or ','")]
+    CategoryIds,
+}
+
+impl AuthStart {
+    /// Reads the launch query. `auth_type` defaults to 3 (both kinds of account); blank values
+    /// count as absent.
+    pub fn from_query<I, K, V>(pairs: I) -> Result<Self, AuthStartError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut start = Self {
+            auth_type: AuthType::Both,
+            biz_appid: None,
+            category_id_list: Vec::new(),
+        };
+        for (name, value) in pairs {
+            let value = value.as_ref().trim();
+            if value.is_empty() {
+                continue;
+            }
+            match name.as_ref() {
+                "auth_type" => {
+                    start.auth_type = value
+                        .parse()
+                        .ok()
+                        .and_then(AuthType::from_code)
+                        .ok_or(AuthStartError::AuthType)?;
+                }
+                "biz_appid" => {
+                    start.biz_appid =
+                        Some(AuthorizerAppId::parse(value).map_err(|_| AuthStartError::BizAppId)?);
+                }
+                "category_id_list" => {
+                    start.category_id_list = value
+                        .split(['|', ','])
+                        .map(|id| id.trim().parse().map_err(|_| AuthStartError::CategoryIds))
+                        .collect::<Result<_, _>>()?;
+                }
+                _ => {}
+            }
+        }
+        Ok(start)
+    }
+
+    /// The same request as a query string (for the launch page's link).
+    pub fn query_string(&self) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("auth_type", &self.auth_type.code().to_string());
+        if let Some(biz) = &self.biz_appid {
+            query.append_pair("biz_appid", biz.as_str());
+        }
+        if !self.category_id_list.is_empty() {
+            let ids: Vec<String> = self.category_id_list.iter().map(u32::to_string).collect();
+            query.append_pair("category_id_list", &ids.join("|"));
+        }
+        query.finish()
+    }
+}
+
+/// How the browser reached us, for deriving the callback URL: `scheme://host` plus any prefix
+/// (an API Gateway stage) in front of the routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOrigin {
+    pub scheme: String,
+    pub host: String,
+    pub path_prefix: String,
+}
+
+/// Why no callback URL could be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no AUTH_CALLBACK_URL is set and the request does not name a usable host")]
+pub struct NoCallbackUrl;
+
+/// Why the callback could not complete the authorization.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error("the callback carries no auth_code")]
+    MissingCode,
+    /// 61009 / 61010: expired, used or invalid; the merchant has to start again.
+    #[error("WeChat refused the authorization code")]
+    CodeRejected(#[source] TokenError),
+    /// Anything else (WeChat or the store failed); trying again may work.
+    #[error("the authorization could not be completed")]
+    Failed(#[source] TokenError),
+}
+
+/// What the callback shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// The success page (HTML).
+    Page(String),
+    /// A redirect to `AUTH_SUCCESS_URL` with the appid.
+    Redirect(String),
+}
+
+/// The flow's use cases over the token service. Cheap to clone.
+pub struct AuthFlow<S> {
+    tokens: TokenService<S>,
+    settings: AuthFlowSettings,
+}
+
+impl<S> Clone for AuthFlow<S> {
+    fn clone(&self) -> Self {
+        Self {
+            tokens: self.tokens.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+impl<S: Store + 'static> AuthFlow<S> {
+    pub fn new(tokens: TokenService<S>, settings: AuthFlowSettings) -> Self {
+        Self { tokens, settings }
+    }
+
+    pub fn settings(&self) -> &AuthFlowSettings {
+        &self.settings
+    }
+
+    /// The `redirect_uri`: `AUTH_CALLBACK_URL` when set, else the request's origin and prefix
+    /// followed by `/auth/callback`.
+    pub fn callback_url(&self, origin: Option<&RequestOrigin>) -> Result<url::Url, NoCallbackUrl> {
+        if let Some(url) = &self.settings.callback_url {
+            return Ok(url.clone());
+        }
+        let origin = origin.ok_or(NoCallbackUrl)?;
+        if !matches!(origin.scheme.as_str(), "http" | "https")
+            || origin.host.is_empty()
+            || origin
+                .host
+                .bytes()
+                .any(|b| !(b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)))
+        {
+            return Err(NoCallbackUrl);
+        }
+        let text = format!(
+            "{}://{}{}{CALLBACK_PATH}",
+            origin.scheme,
+            origin.host,
+            origin.path_prefix.trim_end_matches('/')
+        );
+        url::Url::parse(&text).map_err(|_| NoCallbackUrl)
+    }
+
+    /// Mints a pre-auth code and returns the authorization page URL for `device`.
+    pub async fn authorization_url(
+        &self,
+        start: &AuthStart,
+        device: Device,
+        redirect_uri: &url::Url,
+    ) -> Result<String, TokenError> {
+        let span = tracing::info_span!("start_authorization", component = %self.tokens.component_appid(), auth_type = start.auth_type.code(), ?device);
+        async {
+            let pre_auth_code = self.tokens.create_pre_auth_code().await?;
+            let links = authorization_links(&AuthorizationLinkRequest {
+                component_appid: self.tokens.component_appid(),
+                pre_auth_code: &pre_auth_code.code,
+                redirect_uri,
+                auth_type: start.auth_type,
+                biz_appid: start.biz_appid.as_ref(),
+                category_id_list: &start.category_id_list,
+            });
+            tracing::info!("authorization link issued");
+            Ok(match device {
+                Device::Pc => rebase(
+                    &links.pc,
+                    DEFAULT_PC_AUTH_PAGE_BASE,
+                    &self.settings.pc_page_base,
+                ),
+                Device::Mobile => rebase(
+                    &links.mobile,
+                    DEFAULT_MOBILE_AUTH_PAGE_BASE,
+                    &self.settings.mobile_page_base,
+                ),
+            })
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The callback: exchanges `auth_code` and stores the authorizer (idempotent per code).
+    pub async fn complete<I, K, V>(&self, query: I) -> Result<CallbackOutcome, CallbackError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let code = query
+            .into_iter()
+            .find(|(name, _)| name.as_ref() == "auth_code")
+            .map(|(_, value)| value.as_ref().trim().to_owned())
+            .filter(|code| !code.is_empty())
+            .ok_or(CallbackError::MissingCode)?;
+        let authorizer = self
+            .tokens
+            .complete_authorization(&Secret::new(code))
+            .await
+            .map_err(|e| match e {
+                TokenError::AuthCodeRejected { .. } => CallbackError::CodeRejected(e),
+                TokenError::Wechat(ref w) if w.is_auth_code_invalid() => {
+                    CallbackError::CodeRejected(e)
+                }
+                other => CallbackError::Failed(other),
+            })?;
+        Ok(match &self.settings.success_url {
+            Some(url) => {
+                let mut url = url.clone();
+                url.query_pairs_mut()
+                    .append_pair("appid", authorizer.appid.as_str());
+                CallbackOutcome::Redirect(url.into())
+            }
+            None => CallbackOutcome::Page(success_page(&authorizer)),
+        })
+    }
+}
+
+/// `link` with `default_base` replaced by `base` (the two are equal in production).
+fn rebase(link: &str, default_base: &str, base: &url::Url) -> String {
+    match link.strip_prefix(default_base) {
+        Some(rest) => format!("{}{rest}", base.as_str().trim_end_matches('/')),
+        None => link.to_owned(),
+    }
+}
+
+// ----- pages ---------------------------------------------------------------------------------
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A complete page around `body` (already escaped HTML).
+fn page(title: &str, body: &str) -> String {
+    let mut html = String::with_capacity(900 + body.len());
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"origin\">\
+         <title>{}</title><style>\
+         body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}}\
+         a.button{{display:inline-block;padding:.75rem 1.5rem;background:#07c160;color:#fff;\
+         border-radius:.4rem;text-decoration:none;font-size:1.1rem}}\
+         </style></head><body>{body}</body></html>\n",
+        escape_html(title)
+    );
+    html
+}
+
+/// The launch page: one link to `auth/go` with the request's options. The link is relative, so
+/// it works under any prefix (an API Gateway stage, `cargo lambda watch`'s `/lambda-url/<fn>`).
+pub fn launch_page(start: &AuthStart) -> String {
+    let href = format!("auth/go?{}", start.query_string());
+    page(
+        "Authorize",
+        &format!(
+            "<h1>Authorize the platform</h1>\
+             <p>Authorize this platform to manage your official account or mini program. \
+             WeChat asks you to confirm with the account administrator's WeChat.</p>\
+             <p><a class=\"button\" id=\"authorize\" href=\"{}\">Authorize</a></p>",
+            escape_html(&href)
+        ),
+    )
+}
+
+/// Shown after a successful authorization; names the account (escaped).
+pub fn success_page(authorizer: &Authorizer) -> String {
+    let name = authorizer
+        .account
+        .as_ref()
+        .map(|a| a.nick_name.as_str())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or(authorizer.appid.as_str());
+    page(
+        "Authorized",
+        &format!(
+            "<h1>Authorized</h1><p>The platform now manages <strong id=\"account\">{}</strong> \
+             ({}). You can close this page.</p>",
+            escape_html(name),
+            escape_html(authorizer.appid.as_str())
+        ),
+    )
+}
+
+/// Shown for an expired, used or invalid auth code, with a link to start again.
+pub fn code_rejected_page() -> String {
+    page(
+        "Authorization expired",
+        "<h1>This authorization link has expired</h1>\
+         <p>The authorization code is no longer valid (it expires after a few minutes and works \
+         once). Please start again.</p><p><a class=\"button\" href=\"../auth\">Start again</a></p>",
+    )
+}
+
+/// A short page for other failures; `message` is a fixed text, never error details.
+pub fn error_page(title: &str, message: &str, retry_href: &str) -> String {
+    page(
+        title,
+        &format!(
+            "<h1>{}</h1><p>{}</p><p><a class=\"button\" href=\"{}\">Try again</a></p>",
+            escape_html(title),
+            escape_html(message),
+            escape_html(retry_href)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::EpochSeconds;
+    use crate::store::{AccountInfo, AccountKind, AuthorizerStatus, ExpiringToken};
+
+    #[test]
+    fn wechat_in_app_browsers_and_phones_get_the_mobile_page_computers_the_pc_page() {
+        let mobile = [
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.40(0x18002831) NetType/WIFI Language/zh_CN",
+            "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Linux; U; Android 12) MicroMessenger/8.0.38",
+        ];
+        let pc = [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/81.0 Safari/537.36 NetType/WIFI MicroMessenger/7.0.20.1781(0x6700143B) WindowsWechat(0x6309001c) XWEB/8391",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) MicroMessenger/3.8.0(0x13080010) MacWechat/3.8.0",
+            "curl/8.5.0",
+        ];
+        for ua in mobile {
+            assert_eq!(Device::from_user_agent(Some(ua)), Device::Mobile, "{ua}");
+        }
+        for ua in pc {
+            assert_eq!(Device::from_user_agent(Some(ua)), Device::Pc, "{ua}");
+        }
+        assert_eq!(Device::from_user_agent(None), Device::Pc);
+    }
+
+    #[test]
+    fn the_launch_query_is_parsed_with_defaults_and_bad_values_are_refused() {
+        let empty: [(&str, &str); 0] = [];
+        let start = AuthStart::from_query(empty).unwrap();
+        assert_eq!(start.auth_type, AuthType::Both);
+        assert_eq!(start.query_string(), "auth_type=3");
+
+        let start = AuthStart::from_query([
+            ("auth_type", "2"),
+            ("biz_appid", "wxd101a85aa106f53e"),
+            ("category_id_list", "1|17"),
+        ])
+        .unwrap();
+        assert_eq!(start.auth_type, AuthType::MiniPrograms);
+        assert_eq!(start.category_id_list, vec![1, 17]);
+        assert_eq!(
+            start.query_string(),
+            "auth_type=2&biz_appid=wxd101a85aa106f53e&category_id_list=1%7C17"
+        );
+
+        for (name, value, error) in [
+            ("auth_type", "4", AuthStartError::AuthType),
+            ("auth_type", "x", AuthStartError::AuthType),
+            ("biz_appid", "<script>", AuthStartError::BizAppId),
+            ("category_id_list", "1|a", AuthStartError::CategoryIds),
+        ] {
+            assert_eq!(AuthStart::from_query([(name, value)]), Err(error));
+        }
+    }
+
+    #[test]
+    fn pages_escape_everything_they_interpolate() {
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        let now: EpochSeconds = 1;
+        let authorizer = Authorizer {
+            appid: AuthorizerAppId::parse("wx1234567890abcdef").unwrap(),
+            status: AuthorizerStatus::Authorized,
+            refresh_token: Secret::new("r"),
+            refresh_token_version: 1,
+            access_token: ExpiringToken {
+                value: Secret::new("a"),
+                expires_at: now,
+            },
+            func_info: vec![],
+            account: Some(AccountInfo {
+                nick_name: "<img src=x onerror=alert(1)>\"Shop\"".into(),
+                user_name: "gh_1".into(),
+                kind: AccountKind::OfficialAccount,
+                service_type: 2,
+                verify_type: 0,
+                principal_name: String::new(),
+                head_img: String::new(),
+                qrcode_url: String::new(),
+            }),
+            authorized_at: now,
+            updated_at: now,
+        };
+        let html = success_page(&authorizer);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;&quot;Shop&quot;"));
+        let launch = launch_page(&AuthStart {
+            auth_type: AuthType::Both,
+            biz_appid: None,
+            category_id_list: vec![1, 2],
+        });
+        assert!(launch.contains(r#"href="auth/go?auth_type=3&amp;category_id_list=1%7C2""#));
+    }
+
+    #[test]
+    fn links_are_rebased_onto_the_configured_page_origin() {
+        let base = url::Url::parse("http://127.0.0.1:9100/").unwrap();
+        assert_eq!(
+            rebase(
+                "https://mp.weixin.qq.com/cgi-bin/componentloginpage?a=1",
+                DEFAULT_PC_AUTH_PAGE_BASE,
+                &base
+            ),
+            "http://127.0.0.1:9100/cgi-bin/componentloginpage?a=1"
+        );
+        let default = url::Url::parse(DEFAULT_PC_AUTH_PAGE_BASE).unwrap();
+        assert_eq!(
+            rebase(
+                "https://mp.weixin.qq.com/x",
+                DEFAULT_PC_AUTH_PAGE_BASE,
+                &default
+            ),
+            "https://mp.weixin.qq.com/x"
+        );
+    }
+}

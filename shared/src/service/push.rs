@@ -1,0 +1,691 @@
+//! Handling WeChat's pushes: the authorization event URL and the message URL (PROTOCOL.md §2, §3,
+//! §6). The function adapter hands over the query and the body; this module checks, decrypts,
+//! parses, decides what the push means, acts on it once, and says what to answer.
+//!
+//! The rules:
+//! - every check of [`MessageCrypto::open_push`] (size, signatures, base64, padding, appid
+//!   trailer), then the timestamp against the clock (a generous window: a replay guard, not a
+//!   clock check), then the event's own `AppId` against ours; any failure is an error and nothing
+//!   is written;
+//! - a `component_verify_ticket` is one conditional store write, no ledger and no WeChat call: the
+//!   write is idempotent by itself and ordered by `CreateTime`, so a late retry of an older ticket
+//!   never replaces a newer one;
+//! - every other push is acted on once through the [`PushLedger`]: claimed, acted on, and marked
+//!   done only after the action succeeded; a failure releases the claim, so WeChat's retry acts
+//!   again. A retry of a push that was done is answered exactly as the first delivery;
+//! - the full-network release test (§6) is recognised by its message text, whatever the account.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use super::error::TokenError;
+use super::ledger::{Claim, PushLedger, PushRecord, Retention};
+use super::tokens::{TokenService, error_chain};
+use crate::clock::{Clock, EpochSeconds};
+use crate::crypto::{CryptoError, MAX_BODY_LEN, MessageCrypto, PushQuery, random_nonce, random16};
+use crate::event::{AuthorizerMessage, ComponentEvent, ComponentEventKind, EventError, MessageKind};
+use crate::ids::{AuthorizerAppId, ComponentAppId};
+use crate::secret::Secret;
+use crate::store::{AuditState, AuditStatus, AuthorizerStatus, Store, StoreError, Ticket};
+use crate::wechat::CustomMessage;
+
+/// The release test's text message and the passive reply it expects (PROTOCOL.md §6.2).
+pub const RELEASE_TEST_TEXT: &str = "TESTCOMPONENT_MSG_TYPE_TEXT";
+pub const RELEASE_TEST_TEXT_REPLY: &str = "TESTCOMPONENT_MSG_TYPE_TEXT_callback";
+/// The prefix of the release test's auth code message (§6.3).
+pub const RELEASE_TEST_QUERY_AUTH_CODE: &str = "QUERY_AUTH_CODE:";
+/// What the release test's customer-service message appends to the code.
+pub const RELEASE_TEST_API_SUFFIX: &str = "_from_api";
+
+/// Unknown component notifications (ICP filing, wxa auth...) are kept this long.
+const UNKNOWN_EVENT_RETENTION_SECS: i64 = 90 * 86_400;
+
+/// How pushes are handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSettings {
+    /// How long a claim keeps other deliveries of the same push away if its holder dies.
+    pub claim_lease_secs: i64,
+    /// Pushes whose `timestamp` is further than this from the clock are refused; `None` accepts
+    /// any. WeChat's clock drifts and retries come late, so the window is a day.
+    pub max_clock_skew_secs: Option<i64>,
+    /// The most the release test's query-auth and customer-service send may take before the
+    /// reply goes out (WeChat waits 5 s for the whole answer).
+    pub release_test_budget: Duration,
+    /// Kept free before the Lambda deadline, for answering.
+    pub deadline_margin: Duration,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            claim_lease_secs: 30,
+            max_clock_skew_secs: Some(86_400),
+            release_test_budget: Duration::from_millis(3500),
+            deadline_margin: Duration::from_millis(300),
+        }
+    }
+}
+
+/// Where the random parts of an encrypted reply come from (injected so tests can fix them).
+pub trait ReplyRandomness: Send + Sync {
+    fn nonce(&self) -> String;
+    fn random16(&self) -> [u8; 16];
+}
+
+/// The operating system's randomness.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandomness;
+
+impl ReplyRandomness for OsRandomness {
+    fn nonce(&self) -> String {
+        random_nonce()
+    }
+    fn random16(&self) -> [u8; 16] {
+        random16()
+    }
+}
+
+/// What to answer WeChat with (always HTTP 200).
+#[derive(Clone, PartialEq, Eq)]
+pub enum PushReply {
+    /// The literal `success`.
+    Success,
+    /// An empty body.
+    Empty,
+    /// An encrypted passive reply envelope (XML).
+    Encrypted(String),
+}
+
+impl PushReply {
+    pub fn body(&self) -> &str {
+        match self {
+            Self::Success => "success",
+            Self::Empty => "",
+            Self::Encrypted(xml) => xml,
+        }
+    }
+}
+
+impl std::fmt::Debug for PushReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Success => "Success",
+            Self::Empty => "Empty",
+            Self::Encrypted(_) => "Encrypted(..)",
+        })
+    }
+}
+
+/// Why a push was not answered with 200. The first group is the sender's fault (no write took
+/// place); the second is ours, and WeChat should retry.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("the body is larger than {max} bytes")]
+    TooLarge { max: usize },
+    #[error("the push failed its signature check")]
+    BadSignature(#[source] CryptoError),
+    #[error("the push could not be opened")]
+    Rejected(#[source] CryptoError),
+    #[error("the decrypted push could not be read")]
+    Malformed(#[source] EventError),
+    #[error("the push is addressed to another component")]
+    WrongComponent,
+    #[error("the push timestamp is malformed or too far from the clock")]
+    Stale,
+    #[error("another delivery of this push is being handled")]
+    InProgress,
+    #[error("the release test did not finish within its budget")]
+    OutOfTime,
+    #[error("acting on the push failed")]
+    Action(#[source] TokenError),
+    #[error("the store failed")]
+    Store(#[source] StoreError),
+}
+
+impl PushError {
+    /// Whether WeChat's retry may succeed (our side failed), as opposed to a refused push.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::InProgress | Self::OutOfTime | Self::Action(_) | Self::Store(_)
+        )
+    }
+}
+
+impl From<CryptoError> for PushError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::BodyTooLarge { max, .. } => Self::TooLarge { max },
+            CryptoError::Signature(_) => Self::BadSignature(e),
+            other => Self::Rejected(other),
+        }
+    }
+}
+
+/// The push use cases over the token service, the push ledger and the message crypto. Cheap to
+/// clone.
+pub struct PushService<S, L> {
+    inner: Arc<Inner<S, L>>,
+}
+
+impl<S, L> Clone for PushService<S, L> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<S, L> {
+    tokens: TokenService<S>,
+    ledger: Arc<L>,
+    crypto: MessageCrypto,
+    clock: Arc<dyn Clock>,
+    randomness: Arc<dyn ReplyRandomness>,
+    settings: PushSettings,
+}
+
+/// Whether a push's action ran now or on an earlier delivery.
+enum Acted {
+    Now,
+    Before,
+}
+
+impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
+    /// `crypto` must be for the token service's component.
+    pub fn new(
+        tokens: TokenService<S>,
+        ledger: Arc<L>,
+        crypto: MessageCrypto,
+        clock: Arc<dyn Clock>,
+        settings: PushSettings,
+    ) -> Self {
+        Self::with_randomness(
+            tokens,
+            ledger,
+            crypto,
+            clock,
+            settings,
+            Arc::new(OsRandomness),
+        )
+    }
+
+    pub fn with_randomness(
+        tokens: TokenService<S>,
+        ledger: Arc<L>,
+        crypto: MessageCrypto,
+        clock: Arc<dyn Clock>,
+        settings: PushSettings,
+        randomness: Arc<dyn ReplyRandomness>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tokens,
+                ledger,
+                crypto,
+                clock,
+                randomness,
+                settings,
+            }),
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenService<S> {
+        &self.inner.tokens
+    }
+
+    pub fn ledger(&self) -> &Arc<L> {
+        &self.inner.ledger
+    }
+
+    fn component(&self) -> &ComponentAppId {
+        self.inner.tokens.component_appid()
+    }
+
+    fn now(&self) -> EpochSeconds {
+        self.inner.clock.now()
+    }
+
+    /// The ledger key of a push: a digest, so no openid or account name ends up in a table key.
+    pub fn ledger_key(idempotency_key: &str) -> String {
+        hex::encode(Sha256::digest(idempotency_key.as_bytes()))
+    }
+
+    /// Size, crypto and timestamp checks; the decrypted plaintext.
+    fn open(&self, query: &PushQuery, body: &[u8]) -> Result<String, PushError> {
+        if body.len() > MAX_BODY_LEN {
+            return Err(PushError::TooLarge { max: MAX_BODY_LEN });
+        }
+        let opened = self.inner.crypto.open_push(query, body)?;
+        if let Some(window) = self.inner.settings.max_clock_skew_secs {
+            // Signed, so parse only after the signature matched.
+            let at: EpochSeconds = query
+                .timestamp
+                .as_deref()
+                .and_then(|t| t.trim().parse().ok())
+                .ok_or(PushError::Stale)?;
+            if at.abs_diff(self.now()) > window.unsigned_abs() {
+                return Err(PushError::Stale);
+            }
+        }
+        Ok(opened.plaintext)
+    }
+
+    /// Acts on a push once: claim, act, then mark done (or release the claim on failure).
+    async fn once<F, Fut>(&self, idempotency_key: &str, act: F) -> Result<Acted, PushError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<PushRecord, PushError>>,
+    {
+        let inner = &self.inner;
+        let component = self.component();
+        let key = Self::ledger_key(idempotency_key);
+        match inner
+            .ledger
+            .claim(component, &key, inner.settings.claim_lease_secs)
+            .await
+            .map_err(PushError::Store)?
+        {
+            Claim::Acquired => {}
+            Claim::Done => {
+                tracing::info!("a retry of a push that was already acted on");
+                return Ok(Acted::Before);
+            }
+            Claim::InProgress => {
+                tracing::info!("another delivery of this push is being handled");
+                return Err(PushError::InProgress);
+            }
+        }
+        let result = match act().await {
+            Ok(record) => inner
+                .ledger
+                .complete(component, &key, &record)
+                .await
+                .map_err(PushError::Store),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => Ok(Acted::Now),
+            Err(e) => {
+                if let Err(release) = inner.ledger.release(component, &key).await {
+                    tracing::warn!(error = %error_chain(&release), "could not release the push claim; it lapses by itself");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    // ----- the authorization event URL -------------------------------------------------------
+
+    /// A push to the authorization event URL. `Ok` is always answered `success`.
+    pub async fn handle_component_push(
+        &self,
+        query: &PushQuery,
+        body: &[u8],
+    ) -> Result<PushReply, PushError> {
+        let span = tracing::info_span!(
+            "component_push",
+            component = %self.component(),
+            info_type = tracing::field::Empty,
+            authorizer = tracing::field::Empty,
+        );
+        async {
+            let plaintext = self.open(query, body)?;
+            let event = ComponentEvent::parse(&plaintext).map_err(PushError::Malformed)?;
+            drop(plaintext);
+            let span = tracing::Span::current();
+            span.record("info_type", event.info_type());
+            if &event.component_appid != self.component() {
+                return Err(PushError::WrongComponent);
+            }
+            if let ComponentEventKind::VerifyTicket { ticket } = &event.kind {
+                self.store_ticket(ticket, event.create_time).await?;
+                return Ok(PushReply::Success);
+            }
+            let acted = self
+                .once(&event.idempotency_key(), || self.act_on_component_event(&event))
+                .await?;
+            if let Acted::Now = acted {
+                tracing::info!("component event handled");
+            }
+            Ok(PushReply::Success)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One conditional write. `received_at` is WeChat's `CreateTime` (never later than our clock),
+    /// so the store refuses an older ticket delivered after a newer one.
+    async fn store_ticket(&self, ticket: &Secret, created: EpochSeconds) -> Result<(), PushError> {
+        let record = Ticket {
+            value: ticket.clone(),
+            received_at: created.min(self.now()),
+        };
+        match self
+            .inner
+            .tokens
+            .store()
+            .put_ticket(self.component(), &record)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(created, "component_verify_ticket stored");
+                Ok(())
+            }
+            Err(StoreError::Conflict) => {
+                tracing::info!(created, "a newer component_verify_ticket is stored; kept it");
+                Ok(())
+            }
+            Err(e) => Err(PushError::Store(e)),
+        }
+    }
+
+    async fn act_on_component_event(&self, event: &ComponentEvent) -> Result<PushRecord, PushError> {
+        let kind = event.info_type().to_owned();
+        let mut record = PushRecord::dedupe(kind);
+        match &event.kind {
+            // Handled before the ledger; listed for completeness.
+            ComponentEventKind::VerifyTicket { .. } => {}
+            ComponentEventKind::Authorized(a) | ComponentEventKind::UpdateAuthorized(a) => {
+                tracing::Span::current().record("authorizer", a.authorizer_appid.as_str());
+                record.appid = Some(a.authorizer_appid.to_string());
+                let outcome = self.complete_authorization(&a.authorization_code).await?;
+                record.detail.insert("outcome".into(), outcome.into());
+            }
+            ComponentEventKind::Unauthorized { authorizer_appid } => {
+                tracing::Span::current().record("authorizer", authorizer_appid.as_str());
+                record.appid = Some(authorizer_appid.to_string());
+                match self
+                    .inner
+                    .tokens
+                    .store()
+                    .set_authorizer_status(
+                        self.component(),
+                        authorizer_appid,
+                        AuthorizerStatus::Unauthorized,
+                    )
+                    .await
+                {
+                    Ok(()) => tracing::info!("authorizer marked unauthorized"),
+                    Err(StoreError::NotFound) => {
+                        tracing::info!("unauthorized by an authorizer that is not stored")
+                    }
+                    Err(e) => return Err(PushError::Store(e)),
+                }
+            }
+            ComponentEventKind::FastRegister(r) | ComponentEventKind::FastVerifyBetaApp(r) => {
+                record.appid = r.appid.as_ref().map(ToString::to_string);
+                record.status = Some(r.status);
+                record.retention = Retention::Forever;
+                for (name, value) in [
+                    ("msg", &r.msg),
+                    ("name", &r.info.name),
+                    ("code", &r.info.code),
+                ] {
+                    if let Some(value) = value {
+                        record.detail.insert(name.into(), value.clone());
+                    }
+                }
+                if r.status == 0
+                    && let Some(code) = &r.auth_code
+                {
+                    let outcome = self.complete_authorization(code).await?;
+                    record.detail.insert("outcome".into(), outcome.into());
+                }
+            }
+            ComponentEventKind::FastRegisterBetaApp(r) => {
+                record.appid = r.appid.as_ref().map(ToString::to_string);
+                record.status = Some(r.status);
+                record.retention = Retention::Forever;
+                for (name, value) in [
+                    ("msg", &r.msg),
+                    ("unique_id", &r.info.unique_id),
+                    ("name", &r.info.name),
+                ] {
+                    if let Some(value) = value {
+                        record.detail.insert(name.into(), value.clone());
+                    }
+                }
+            }
+            ComponentEventKind::Unknown { raw_xml, .. } => {
+                tracing::info!("an InfoType this platform does not act on; stored");
+                record.retention = Retention::Secs(UNKNOWN_EVENT_RETENTION_SECS);
+                record
+                    .detail
+                    .insert("raw_xml".into(), raw_xml.expose().to_owned());
+            }
+        }
+        Ok(record)
+    }
+
+    /// Completes an authorization for an event. A code WeChat refuses (61009 / 61010) with no
+    /// completed authorization behind it will not get better on a retry: it is recorded, not
+    /// retried.
+    async fn complete_authorization(&self, code: &Secret) -> Result<&'static str, PushError> {
+        match self.inner.tokens.complete_authorization(code).await {
+            Ok(_) => Ok("authorized"),
+            Err(TokenError::AuthCodeRejected { source }) => {
+                tracing::warn!(errcode = source.errcode(), "WeChat refused the authorization code of the event; not retrying");
+                Ok("code_rejected")
+            }
+            Err(e) => Err(PushError::Action(e)),
+        }
+    }
+
+    // ----- the message URL -------------------------------------------------------------------
+
+    /// A push to the message URL of `appid` (the `$APPID$` of the URL). `remaining` is the time
+    /// left in the invocation, when known: the release test's work is bounded by it.
+    pub async fn handle_message_push(
+        &self,
+        appid: &AuthorizerAppId,
+        query: &PushQuery,
+        body: &[u8],
+        remaining: Option<Duration>,
+    ) -> Result<PushReply, PushError> {
+        let span = tracing::info_span!(
+            "message_push",
+            component = %self.component(),
+            authorizer = %appid,
+            msg_type = tracing::field::Empty,
+            event = tracing::field::Empty,
+        );
+        async {
+            let plaintext = self.open(query, body)?;
+            let message = AuthorizerMessage::parse(&plaintext).map_err(PushError::Malformed)?;
+            drop(plaintext);
+            let span = tracing::Span::current();
+            span.record("msg_type", message.msg_type.as_str());
+            if let Some(event) = message.event() {
+                span.record("event", event);
+            }
+            let idempotency_key = format!("{appid}:{}", message.idempotency_key());
+
+            if let MessageKind::Text { content, .. } = &message.kind {
+                if content == RELEASE_TEST_TEXT {
+                    // No side effect: every delivery gets the same reply.
+                    tracing::info!("release test: passive text reply");
+                    return self.encrypted_text_reply(&message, RELEASE_TEST_TEXT_REPLY);
+                }
+                if let Some(code) = content.strip_prefix(RELEASE_TEST_QUERY_AUTH_CODE) {
+                    let code = Secret::new(code.trim());
+                    let budget = self.release_test_budget(remaining);
+                    self.once(&idempotency_key, || async {
+                        tokio::time::timeout(
+                            budget,
+                            self.answer_release_test(appid, &code, &message.from_user_name),
+                        )
+                        .await
+                        .map_err(|_| PushError::OutOfTime)?
+                    })
+                    .await?;
+                    return Ok(PushReply::Empty);
+                }
+            }
+            let acted = self
+                .once(&idempotency_key, || self.act_on_message(appid, &message))
+                .await?;
+            if let Acted::Now = acted {
+                tracing::info!("message push handled");
+            }
+            Ok(PushReply::Success)
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn release_test_budget(&self, remaining: Option<Duration>) -> Duration {
+        let settings = &self.inner.settings;
+        match remaining {
+            Some(left) => settings
+                .release_test_budget
+                .min(left.saturating_sub(settings.deadline_margin)),
+            None => settings.release_test_budget,
+        }
+    }
+
+    fn encrypted_text_reply(
+        &self,
+        message: &AuthorizerMessage,
+        content: &str,
+    ) -> Result<PushReply, PushError> {
+        let now = self.now();
+        let xml = message.text_reply(content, now);
+        let randomness = &self.inner.randomness;
+        let envelope = self
+            .inner
+            .crypto
+            .encrypt_reply(
+                &xml,
+                &now.to_string(),
+                &randomness.nonce(),
+                &randomness.random16(),
+            )
+            .map_err(PushError::Rejected)?;
+        Ok(PushReply::Encrypted(envelope))
+    }
+
+    /// Release test §6.3: exchange the code (storing the test account like any authorization) and
+    /// send `<code>_from_api` to the sender with that account's token.
+    async fn answer_release_test(
+        &self,
+        appid: &AuthorizerAppId,
+        code: &Secret,
+        touser: &str,
+    ) -> Result<PushRecord, PushError> {
+        tracing::info!("release test: query auth and customer-service send");
+        let tokens = &self.inner.tokens;
+        let authorizer = tokens
+            .complete_authorization(code)
+            .await
+            .map_err(PushError::Action)?;
+        if &authorizer.appid != appid {
+            tracing::warn!(exchanged_for = %authorizer.appid, "the code belongs to another account than the URL names; answering as that account");
+        }
+        let message = CustomMessage::text(
+            touser,
+            format!("{}{RELEASE_TEST_API_SUFFIX}", code.expose()),
+        );
+        let message = &message;
+        tokens
+            .with_authorizer_token(&authorizer.appid, |client, token| async move {
+                client.send_custom_message(&token, message).await
+            })
+            .await
+            .map_err(PushError::Action)?;
+        tracing::info!("release test: customer-service message sent");
+        let mut record = PushRecord::dedupe("text:QUERY_AUTH_CODE");
+        record.appid = Some(authorizer.appid.to_string());
+        Ok(record)
+    }
+
+    async fn act_on_message(
+        &self,
+        appid: &AuthorizerAppId,
+        message: &AuthorizerMessage,
+    ) -> Result<PushRecord, PushError> {
+        let kind = match message.event() {
+            Some(event) => format!("{}:{event}", message.msg_type),
+            None => message.msg_type.clone(),
+        };
+        let mut record = PushRecord::dedupe(kind);
+        record.appid = Some(appid.to_string());
+        match &message.kind {
+            MessageKind::WeappAuditSuccess { succ_time } => {
+                self.update_audit(appid, AuditStatus::Succeeded, None, *succ_time)
+                    .await?;
+            }
+            MessageKind::WeappAuditFail {
+                reason, fail_time, ..
+            } => {
+                self.update_audit(appid, AuditStatus::Failed, Some(reason), *fail_time)
+                    .await?;
+            }
+            MessageKind::WeappAuditDelay { reason, delay_time } => {
+                self.update_audit(appid, AuditStatus::Delayed, Some(reason), *delay_time)
+                    .await?;
+            }
+            MessageKind::NicknameAudit {
+                ret,
+                nickname,
+                reason,
+            } => {
+                tracing::info!(ret, "nickname audit result stored");
+                record.status = Some(*ret);
+                record.retention = Retention::Forever;
+                record.detail.insert("nickname".into(), nickname.clone());
+                if let Some(reason) = reason {
+                    record.detail.insert("reason".into(), reason.clone());
+                }
+            }
+            // Ordinary messages and events: recorded once, nothing to do.
+            MessageKind::Text { .. } | MessageKind::Unknown { .. } => {}
+        }
+        Ok(record)
+    }
+
+    /// Code audit results carry no audit id. The result belongs to the stored audit unless it
+    /// predates that audit's submission (then it is a late result of an earlier one: ignored).
+    async fn update_audit(
+        &self,
+        appid: &AuthorizerAppId,
+        status: AuditStatus,
+        reason: Option<&String>,
+        at: EpochSeconds,
+    ) -> Result<(), PushError> {
+        let store = self.inner.tokens.store();
+        let component = self.component();
+        let stored = store
+            .audit_state(component, appid)
+            .await
+            .map_err(PushError::Store)?;
+        if let Some(s) = &stored
+            && at < s.submitted_at
+        {
+            tracing::info!(audit_id = s.audit_id, "an audit result older than the stored submission; ignored");
+            return Ok(());
+        }
+        let state = AuditState {
+            audit_id: stored.as_ref().map_or(0, |s| s.audit_id),
+            status,
+            reason: reason.cloned(),
+            submitted_at: stored.as_ref().map_or(at, |s| s.submitted_at),
+            updated_at: self.now(),
+        };
+        match store.put_audit_state(component, appid, &state).await {
+            Ok(()) => {
+                tracing::info!(audit_id = state.audit_id, status = status.as_str(), "audit state updated");
+                Ok(())
+            }
+            Err(StoreError::Conflict) => {
+                tracing::info!("a newer audit was submitted meanwhile; kept it");
+                Ok(())
+            }
+            Err(e) => Err(PushError::Store(e)),
+        }
+    }
+}
