@@ -19,6 +19,12 @@ pub const TABLE_NAME: &str = "TABLE_NAME";
 
 pub const DEFAULT_API_BASE_URL: &str = "https://api.weixin.qq.com";
 
+// The auth-redirect function's own, all optional.
+pub const AUTH_CALLBACK_URL: &str = "AUTH_CALLBACK_URL";
+pub const AUTH_SUCCESS_URL: &str = "AUTH_SUCCESS_URL";
+pub const AUTH_PAGE_BASE_URL: &str = "WECHAT_AUTH_PAGE_BASE_URL";
+pub const MOBILE_AUTH_PAGE_BASE_URL: &str = "WECHAT_MOBILE_AUTH_PAGE_BASE_URL";
+
 /// What the functions need to know about the component and where its state lives.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -186,6 +192,55 @@ impl Config {
     }
 }
 
+/// The authorization flow's settings (`AUTH_CALLBACK_URL`, `AUTH_SUCCESS_URL`, and the two page
+/// base URLs, which default to WeChat's). Every malformed variable is named at once.
+pub fn auth_flow_settings(
+    vars: &HashMap<String, String>,
+) -> Result<crate::service::AuthFlowSettings, ConfigError> {
+    use crate::service::{DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE};
+    let mut v = Vars::new(vars);
+    let callback = v.optional(AUTH_CALLBACK_URL);
+    let callback_url = v.parse(AUTH_CALLBACK_URL, callback, parse_base_url);
+    let success = v.optional(AUTH_SUCCESS_URL);
+    let success_url = v.parse(AUTH_SUCCESS_URL, success, parse_base_url);
+    let pc = v
+        .optional(AUTH_PAGE_BASE_URL)
+        .unwrap_or(DEFAULT_PC_AUTH_PAGE_BASE);
+    let pc_page_base = v.parse(AUTH_PAGE_BASE_URL, Some(pc), parse_base_url);
+    let mobile = v
+        .optional(MOBILE_AUTH_PAGE_BASE_URL)
+        .unwrap_or(DEFAULT_MOBILE_AUTH_PAGE_BASE);
+    let mobile_page_base = v.parse(MOBILE_AUTH_PAGE_BASE_URL, Some(mobile), parse_base_url);
+    v.finish()?;
+    match (pc_page_base, mobile_page_base) {
+        (Some(pc_page_base), Some(mobile_page_base)) => Ok(crate::service::AuthFlowSettings {
+            callback_url,
+            success_url,
+            pc_page_base,
+            mobile_page_base,
+        }),
+        // Unreachable: a None above recorded a problem.
+        _ => Err(ConfigError { problems: vec![] }),
+    }
+}
+
+/// Two configuration results as one: both values, or every problem of both.
+pub fn both<A, B>(
+    a: Result<A, ConfigError>,
+    b: Result<B, ConfigError>,
+) -> Result<(A, B), ConfigError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (a, b) => {
+            let mut problems = Vec::new();
+            for e in [a.err(), b.err()].into_iter().flatten() {
+                problems.extend(e.problems);
+            }
+            Err(ConfigError { problems })
+        }
+    }
+}
+
 fn parse_base_url(s: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(s).map_err(|e| e.to_string())?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -269,6 +324,48 @@ mod tests {
         );
         let text = err.to_string();
         assert!(!text.contains("too-short-secret-key") && !text.contains("also-bad-previous-key"));
+    }
+
+    #[test]
+    fn the_auth_flow_variables_are_optional_and_malformed_ones_are_named_with_the_rest() {
+        let settings = auth_flow_settings(&HashMap::new()).unwrap();
+        assert_eq!(settings.callback_url, None);
+        assert_eq!(settings.pc_page_base.as_str(), "https://mp.weixin.qq.com/");
+        assert_eq!(
+            settings.mobile_page_base.as_str(),
+            "https://open.weixin.qq.com/"
+        );
+
+        let set = vars(&[
+            (AUTH_CALLBACK_URL, "https://auth.example.com/auth/callback"),
+            (AUTH_SUCCESS_URL, "https://app.example.com/welcome"),
+            (AUTH_PAGE_BASE_URL, "http://127.0.0.1:9100"),
+        ]);
+        let settings = auth_flow_settings(&set).unwrap();
+        assert_eq!(
+            settings.callback_url.unwrap().as_str(),
+            "https://auth.example.com/auth/callback"
+        );
+        assert_eq!(settings.pc_page_base.as_str(), "http://127.0.0.1:9100/");
+
+        let bad = vars(&[
+            (AUTH_CALLBACK_URL, "not a url"),
+            (AUTH_SUCCESS_URL, "ftp://x"),
+        ]);
+        let err = both(Config::from_vars(&HashMap::new()), auth_flow_settings(&bad)).unwrap_err();
+        let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            vec![
+                COMPONENT_APPID,
+                COMPONENT_SECRET,
+                TOKEN,
+                ENCODING_AES_KEY,
+                TABLE_NAME,
+                AUTH_CALLBACK_URL,
+                AUTH_SUCCESS_URL
+            ]
+        );
     }
 
     #[test]

@@ -1,17 +1,15 @@
-//! Lambda entry point. Filled in by a later issue; until then every request gets a clear 501.
+//! `ticket-callback`: WeChat's authorization event URL and message URL. See `lib.rs`.
 
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
-
-async fn handler(_request: Request) -> Result<Response<Body>, Error> {
-    Ok(Response::builder()
-        .status(501)
-        .header("content-type", "application/json")
-        .body(Body::from(
-            r#"{"error":{"code":"not_implemented","message":"not implemented yet"}}"#,
-        ))?)
-}
+use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(handler)).await
+    lambda_http::tracing::init_default_subscriber();
+    let config = wxcomponent::Config::from_env()?;
+    let app = ticket_callback::from_config(&config).await?;
+    run(service_fn(move |request| {
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }
+    }))
+    .await
 }

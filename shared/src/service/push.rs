@@ -27,7 +27,9 @@ use super::ledger::{Claim, PushLedger, PushRecord, Retention};
 use super::tokens::{TokenService, error_chain};
 use crate::clock::{Clock, EpochSeconds};
 use crate::crypto::{CryptoError, MAX_BODY_LEN, MessageCrypto, PushQuery, random_nonce, random16};
-use crate::event::{AuthorizerMessage, ComponentEvent, ComponentEventKind, EventError, MessageKind};
+use crate::event::{
+    AuthorizerMessage, ComponentEvent, ComponentEventKind, EventError, MessageKind,
+};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 use crate::store::{AuditState, AuditStatus, AuthorizerStatus, Store, StoreError, Ticket};
@@ -347,7 +349,9 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 return Ok(PushReply::Success);
             }
             let acted = self
-                .once(&event.idempotency_key(), || self.act_on_component_event(&event))
+                .once(&event.idempotency_key(), || {
+                    self.act_on_component_event(&event)
+                })
                 .await?;
             if let Acted::Now = acted {
                 tracing::info!("component event handled");
@@ -377,14 +381,20 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 Ok(())
             }
             Err(StoreError::Conflict) => {
-                tracing::info!(created, "a newer component_verify_ticket is stored; kept it");
+                tracing::info!(
+                    created,
+                    "a newer component_verify_ticket is stored; kept it"
+                );
                 Ok(())
             }
             Err(e) => Err(PushError::Store(e)),
         }
     }
 
-    async fn act_on_component_event(&self, event: &ComponentEvent) -> Result<PushRecord, PushError> {
+    async fn act_on_component_event(
+        &self,
+        event: &ComponentEvent,
+    ) -> Result<PushRecord, PushError> {
         let kind = event.info_type().to_owned();
         let mut record = PushRecord::dedupe(kind);
         match &event.kind {
@@ -469,7 +479,10 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         match self.inner.tokens.complete_authorization(code).await {
             Ok(_) => Ok("authorized"),
             Err(TokenError::AuthCodeRejected { source }) => {
-                tracing::warn!(errcode = source.errcode(), "WeChat refused the authorization code of the event; not retrying");
+                tracing::warn!(
+                    errcode = source.errcode(),
+                    "WeChat refused the authorization code of the event; not retrying"
+                );
                 Ok("code_rejected")
             }
             Err(e) => Err(PushError::Action(e)),
@@ -666,7 +679,10 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         if let Some(s) = &stored
             && at < s.submitted_at
         {
-            tracing::info!(audit_id = s.audit_id, "an audit result older than the stored submission; ignored");
+            tracing::info!(
+                audit_id = s.audit_id,
+                "an audit result older than the stored submission; ignored"
+            );
             return Ok(());
         }
         let state = AuditState {
@@ -678,7 +694,11 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         };
         match store.put_audit_state(component, appid, &state).await {
             Ok(()) => {
-                tracing::info!(audit_id = state.audit_id, status = status.as_str(), "audit state updated");
+                tracing::info!(
+                    audit_id = state.audit_id,
+                    status = status.as_str(),
+                    "audit state updated"
+                );
                 Ok(())
             }
             Err(StoreError::Conflict) => {
