@@ -77,8 +77,17 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/messages", get(messages))
         .route("/component-token", get(component_token))
         .route("/clock/advance", post(advance_clock))
-        .route("/push/{kind}", post(push));
+        .route("/push/{kind}", post(push))
+        .route("/auth/confirm", get(super::auth_page::confirm));
     Router::new()
+        .route(
+            "/cgi-bin/componentloginpage",
+            get(super::auth_page::login_page),
+        )
+        .route(
+            "/wxaopen/safe/bindcomponent",
+            get(super::auth_page::login_page),
+        )
         .nest("/__sim", control)
         .fallback(wechat)
         .with_state(shared)

@@ -226,6 +226,20 @@ impl State {
         code
     }
 
+    /// Whether a pre-auth code was issued and has not expired or been spent (the auth page).
+    pub(crate) fn pre_auth_code_valid(&self, code: &str) -> bool {
+        self.pre_auth_codes
+            .get(code)
+            .is_some_and(|expires_at| self.now() < *expires_at)
+    }
+
+    /// Spends a pre-auth code (the merchant confirmed on the auth page); whether it was valid.
+    pub(crate) fn take_pre_auth_code(&mut self, code: &str) -> bool {
+        let valid = self.pre_auth_code_valid(code);
+        self.pre_auth_codes.remove(code);
+        valid
+    }
+
     pub(crate) fn add_authorizer(&mut self, appid: &str) -> AuthorizerGrant {
         let refresh_token = self.ensure_authorizer(appid).refresh_token.clone();
         let expires_in = self.config.authorizer_token_expires_in;
