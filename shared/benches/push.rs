@@ -10,7 +10,8 @@ use wxcomponent::event::{ComponentEvent, ComponentEventKind};
 /// Vector V2 of the fixtures (a real component_verify_ticket push, from Senparc's tests).
 fn ticket_push() -> (MessageCrypto, PushQuery, Vec<u8>) {
     let vectors: serde_json::Value =
-        serde_json::from_str(include_str!("../tests/fixtures/vectors.json")).expect("fixture parses");
+        serde_json::from_str(include_str!("../tests/fixtures/vectors.json"))
+            .expect("fixture parses");
     let v = vectors["decrypt"]
         .as_array()
         .and_then(|d| d.iter().find(|v| v["id"] == "V2"))
@@ -36,13 +37,20 @@ fn ticket_push() -> (MessageCrypto, PushQuery, Vec<u8>) {
 fn bench_ticket_push(c: &mut Criterion) {
     let (crypto, query, body) = ticket_push();
     // Check once that the benchmark measures the successful path, not an early rejection.
-    let plaintext = crypto.decrypt_push(&query, &body).expect("the push verifies");
+    let plaintext = crypto
+        .decrypt_push(&query, &body)
+        .expect("the push verifies");
     let event = ComponentEvent::parse(&plaintext).expect("the push parses");
-    assert!(matches!(event.kind, ComponentEventKind::VerifyTicket { .. }));
+    assert!(matches!(
+        event.kind,
+        ComponentEventKind::VerifyTicket { .. }
+    ));
 
     c.bench_function("component_verify_ticket_push/verify_decrypt_parse", |b| {
         b.iter(|| {
-            let plaintext = crypto.decrypt_push(black_box(&query), black_box(&body)).expect("verifies");
+            let plaintext = crypto
+                .decrypt_push(black_box(&query), black_box(&body))
+                .expect("verifies");
             ComponentEvent::parse(&plaintext).expect("parses")
         })
     });
