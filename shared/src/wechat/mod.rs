@@ -8,6 +8,7 @@
 
 mod client;
 mod component;
+pub mod coverage;
 mod error;
 mod message;
 pub mod miniprogram;
