@@ -129,7 +129,18 @@ async fn wechat(
     }
 
     let mut state = shared.lock();
-    let reply = state.dispatch(method.as_str(), &path, &query, json_body.as_ref());
+    let reply = state
+        .dispatch(method.as_str(), &path, &query, json_body.as_ref())
+        .or_else(|| {
+            super::catalog::answer(
+                &state,
+                method.as_str(),
+                &path,
+                &query,
+                json_body.as_ref(),
+                &body,
+            )
+        });
     match reply {
         Some(Reply::Json(value)) => Json(value).into_response(),
         Some(Reply::Bytes { content_type, body }) => {
