@@ -510,9 +510,9 @@ async fn basic_info_settings_go_out_with_the_authorizer_token_and_their_document
             t,
             &basic_info::PreFetchSetting {
                 is_pre_fetch_open: true,
-                pre_fetch_type: Some(2),
+                pre_fetch_type: 0,
                 pre_fetch_url: Some("https://prefetch.example.com".into()),
-                pre_env: None,
+                ..Default::default()
             },
         )
         .await
@@ -540,6 +540,7 @@ async fn basic_info_settings_go_out_with_the_authorizer_token_and_their_document
     assert_eq!(audit.audit_stat, 3);
     assert_eq!(search, 1);
     assert!(fetch.is_pre_fetch_open);
+    assert_eq!(fetch.period_function_name, "login");
 
     assert_eq!(
         c.authorizer_call("GET", "/cgi-bin/account/getaccountbasicinfo")
@@ -599,9 +600,11 @@ async fn basic_info_settings_go_out_with_the_authorizer_token_and_their_document
         [
             Some(json!({"action": "get"})),
             Some(
-                json!({"action": "set_pre_fetch", "is_pre_fetch_open": true, "pre_fetch_type": 2, "pre_fetch_url": "https://prefetch.example.com"})
+                json!({"action": "set_pre_fetch", "is_pre_fetch_open": true, "pre_fetch_type": 0, "pre_fetch_url": "https://prefetch.example.com"})
             ),
-            Some(json!({"action": "set_period_fetch", "is_period_fetch_open": false})),
+            Some(
+                json!({"action": "set_period_fetch", "is_period_fetch_open": false, "period_fetch_type": 0})
+            ),
         ]
     );
     c.authorizer_call("POST", "/wxa/fetchdatasetting");

@@ -174,9 +174,9 @@ pub const CATALOG: &[Entry] = &[
     post("/cgi-bin/account/modifysignature", A, &[B("signature")], OK),
     get("/wxa/getwxasearchstatus", A, &[], Sample::Json(r#"{"errcode":0,"errmsg":"ok","status":1}"#)),
     post("/wxa/changewxasearchstatus", A, &[B("status")], OK),
-    post("/wxa/fetchdatasetting", A, &[], Sample::Json(r#"{"errcode":0,"errmsg":"ok","is_pre_fetch_open":true,"pre_fetch_type":2,"pre_fetch_url":"https://prefetch.example.com","pre_env":"","pre_fetch_token":"","is_period_fetch_open":false,"period_fetch_type":0,"period_url":"","period_env":"","period_token":""}"#)).with(Selector::Body("action", "get")),
-    post("/wxa/fetchdatasetting", A, &[B("is_pre_fetch_open")], OK).with(Selector::Body("action", "set_pre_fetch")),
-    post("/wxa/fetchdatasetting", A, &[B("is_period_fetch_open")], OK).with(Selector::Body("action", "set_period_fetch")),
+    post("/wxa/fetchdatasetting", A, &[], Sample::Json(r#"{"errcode":0,"errmsg":"ok","is_pre_fetch_open":true,"pre_fetch_type":0,"pre_fetch_url":"https://prefetch.example.com","pre_env":"","pre_function_name":"","is_period_fetch_open":true,"period_fetch_type":1,"period_fetch_url":"","period_env":"test-env","period_function_name":"login"}"#)).with(Selector::Body("action", "get")),
+    post("/wxa/fetchdatasetting", A, &[B("is_pre_fetch_open"), B("pre_fetch_type")], OK).with(Selector::Body("action", "set_pre_fetch")),
+    post("/wxa/fetchdatasetting", A, &[B("is_period_fetch_open"), B("period_fetch_type")], OK).with(Selector::Body("action", "set_period_fetch")),
     // wxacode
     post("/wxa/getwxacodeunlimit", A, &[B("scene")], IMAGE),
     // categories

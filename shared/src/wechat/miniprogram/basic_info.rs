@@ -162,45 +162,51 @@ pub struct HeadImageChange {
     pub y2: f64,
 }
 
-/// Data prefetch settings (`fetchdatasetting` with `action=get`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Data prefetch settings (`fetchdatasetting` with `action=get`). Sources: 0 the developer's
+/// server (`*_fetch_url`), 1 a cloud function (`*_env` + `*_function_name`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default)]
 pub struct FetchDataSetting {
     pub is_pre_fetch_open: bool,
     pub pre_fetch_type: i64,
     pub pre_fetch_url: String,
     pub pre_env: String,
-    pub pre_fetch_token: String,
+    pub pre_function_name: String,
     pub is_period_fetch_open: bool,
     pub period_fetch_type: i64,
-    pub period_url: String,
+    pub period_fetch_url: String,
     pub period_env: String,
-    pub period_token: String,
+    pub period_function_name: String,
 }
 
-/// `action=set_pre_fetch`.
+/// `action=set_pre_fetch`: data fetched before the mini program starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct PreFetchSetting {
     pub is_pre_fetch_open: bool,
-    /// 1 cloud development, 2 the component's server.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pre_fetch_type: Option<u8>,
+    /// 0 the developer's server (`pre_fetch_url`), 1 a cloud function (`pre_env`,
+    /// `pre_function_name`).
+    pub pre_fetch_type: u8,
+    /// Must be a business domain of both the component and the mini program.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pre_fetch_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pre_env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_function_name: Option<String>,
 }
 
-/// `action=set_period_fetch`.
+/// `action=set_period_fetch`: data fetched periodically.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct PeriodFetchSetting {
     pub is_period_fetch_open: bool,
+    /// 0 the developer's server (`period_fetch_url`), 1 a cloud function.
+    pub period_fetch_type: u8,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub period_fetch_type: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub period_url: Option<String>,
+    pub period_fetch_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period_env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_function_name: Option<String>,
 }
 
 #[derive(Serialize)]
