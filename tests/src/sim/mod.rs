@@ -5,6 +5,7 @@
 //! `wechat-sim` binary serves the same thing with control routes under `/__sim/...`
 //! (see [`server`] for the list).
 
+pub mod catalog;
 mod faults;
 mod push;
 mod server;

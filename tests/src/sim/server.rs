@@ -139,7 +139,18 @@ async fn wechat(
     }
 
     let mut state = shared.lock();
-    let reply = state.dispatch(method.as_str(), &path, &query, json_body.as_ref());
+    let reply = state
+        .dispatch(method.as_str(), &path, &query, json_body.as_ref())
+        .or_else(|| {
+            super::catalog::answer(
+                &state,
+                method.as_str(),
+                &path,
+                &query,
+                json_body.as_ref(),
+                &body,
+            )
+        });
     match reply {
         Some(Reply::Json(value)) => {
             // As WeChat does, follow a granted api_start_push_ticket with the push itself.
