@@ -17,7 +17,7 @@ use super::tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use std::fmt::{self, Write as _};
 
 /// The markdown file holding the generated table, relative to the workspace root.
-pub const COVERAGE_DOC: &str = "docs/coverage.md";
+pub const COVERAGE_DOC: &str = "README.md";
 /// The markers around the generated table in [`COVERAGE_DOC`].
 pub const COVERAGE_START: &str = "<!-- coverage:start -->";
 pub const COVERAGE_END: &str = "<!-- coverage:end -->";
