@@ -1,5 +1,7 @@
 # The two commands of the README: `make dev` runs the product locally, `make test` runs every test.
 .PHONY: test dev bench
+dev:
+	./scripts/dev.sh
 test:
 	./scripts/test.sh
 bench:

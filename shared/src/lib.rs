@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod event;
 pub mod ids;
+pub mod logging;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -128,7 +128,7 @@ fn query_pairs(request: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
-fn header<'r>(request: &'r Request, name: http::header::HeaderName) -> Option<&'r str> {
+fn header(request: &Request, name: http::header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

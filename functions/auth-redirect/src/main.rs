@@ -4,7 +4,7 @@ use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    wxcomponent::logging::init();
     let vars = std::env::vars().collect();
     let (config, settings) = wxcomponent::config::both(
         wxcomponent::Config::from_vars(&vars),

@@ -4,7 +4,7 @@ use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    wxcomponent::logging::init();
     let config = wxcomponent::Config::from_env()?;
     let app = ticket_callback::from_config(&config).await?;
     run(service_fn(move |request| {

@@ -171,6 +171,8 @@ struct Call<'a> {
     token: Option<(&'static str, &'a Secret)>,
     query: &'a [(&'a str, &'a str)],
     body: Option<Vec<u8>>,
+    /// The body's content type: JSON unless a multipart upload says otherwise.
+    content_type: String,
     replayable: bool,
 }
 
@@ -283,6 +285,53 @@ impl WechatClient {
         self.execute(&call).await
     }
 
+    /// POST a JSON body with query parameters besides the token (e.g. `action=create`) and decode
+    /// a JSON answer.
+    pub async fn post_json_with_query<C, B, R>(
+        &self,
+        endpoint: &Endpoint<C>,
+        credential: &C,
+        query: &[(&str, &str)],
+        body: &B,
+    ) -> Result<R, WechatError>
+    where
+        C: Credential,
+        B: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let call = self.call(
+            reqwest::Method::POST,
+            endpoint,
+            credential,
+            query,
+            Some(body),
+        )?;
+        let raw = self.execute(&call).await?;
+        decode_json(endpoint.path, &raw.body)
+    }
+
+    /// POST one file as `multipart/form-data` (media uploads) and decode a JSON answer. The body is
+    /// encoded once, so a retry sends the same bytes.
+    pub async fn post_file<C, R>(
+        &self,
+        endpoint: &Endpoint<C>,
+        credential: &C,
+        query: &[(&str, &str)],
+        file: &super::multipart::FilePart<'_>,
+    ) -> Result<R, WechatError>
+    where
+        C: Credential,
+        R: DeserializeOwned,
+    {
+        let mut call =
+            self.call::<C, ()>(reqwest::Method::POST, endpoint, credential, query, None)?;
+        let (content_type, body) = file.encode();
+        call.content_type = content_type;
+        call.body = Some(body);
+        let raw = self.execute(&call).await?;
+        decode_json(endpoint.path, &raw.body)
+    }
+
     fn call<'a, C: Credential, B: Serialize + ?Sized>(
         &self,
         method: reqwest::Method,
@@ -308,6 +357,7 @@ impl WechatClient {
             token,
             query,
             body,
+            content_type: "application/json".to_owned(),
             replayable: endpoint.replayable,
         })
     }
@@ -396,7 +446,7 @@ impl WechatClient {
             .timeout(timeout);
         if let Some(body) = &call.body {
             request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, call.content_type.as_str())
                 .body(body.clone());
         }
         let response = request.send().await.map_err(|e| transport(path, e))?;

@@ -8,11 +8,15 @@
 
 mod client;
 mod component;
+pub mod coverage;
 mod error;
 mod message;
+pub mod miniprogram;
+mod multipart;
 mod openapi;
 mod retry;
 mod tokens;
+pub mod user_data;
 
 pub use client::{ClientConfig, Credential, Endpoint, NoToken, RawResponse, WechatClient};
 pub use component::{
@@ -22,6 +26,7 @@ pub use component::{
 };
 pub use error::{DecodeDetail, WechatError, errcode};
 pub use message::{CustomMessage, CustomMessageBody, TextContent};
+pub use multipart::FilePart;
 pub use openapi::ApiQuota;
 pub use retry::RetryPolicy;
 pub use tokens::{AuthorizerAccessToken, ComponentAccessToken};

@@ -6,13 +6,17 @@
 //! (see [`server`] for the list).
 
 mod auth_page;
+pub mod catalog;
 mod faults;
 mod push;
 mod server;
 mod state;
 
 pub use faults::{Fault, FaultRule, Times};
-pub use push::PushTargets;
+pub use push::{
+    AuthorizationEvent, AuthorizationPush, MessageField, PushError, PushReply, PushTargets,
+    TicketPush,
+};
 pub use state::{AuthorizerGrant, RecordedCall, SentMessage};
 
 use state::State;
@@ -40,7 +44,7 @@ pub struct SimConfig {
     pub rotate_refresh_tokens: bool,
     /// Daily limit reported by `/cgi-bin/openapi/quota/get`.
     pub daily_quota: i64,
-    /// Where pushes go once they are implemented.
+    /// Where pushes go (see [`WechatSim::set_push_targets`] to set them after start).
     pub push: PushTargets,
 }
 

@@ -321,7 +321,7 @@ impl State {
     }
 
     /// Component APIs accept the token as `component_access_token=` or the newer `access_token=`.
-    fn component_token(&self, query: &BTreeMap<String, String>) -> Result<(), Value> {
+    pub(crate) fn component_token(&self, query: &BTreeMap<String, String>) -> Result<(), Value> {
         let value = query
             .get("component_access_token")
             .or_else(|| query.get("access_token"));
@@ -335,7 +335,10 @@ impl State {
     }
 
     /// Authorizer APIs take `access_token=`; the token names the authorizer.
-    fn authorizer_token(&self, query: &BTreeMap<String, String>) -> Result<String, Value> {
+    pub(crate) fn authorizer_token(
+        &self,
+        query: &BTreeMap<String, String>,
+    ) -> Result<String, Value> {
         match self.check_token(query.get("access_token"))? {
             Owner::Authorizer(appid) => Ok(appid),
             Owner::Component => Err(err(

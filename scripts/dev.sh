@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `make dev`: the whole product on this machine. Installs what is missing, starts DynamoDB Local and
+# creates the table from template.yaml, starts wechat-sim (a loopback WeChat), and serves every function
+# with `cargo lambda watch`. Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
+SIM_PORT="${SIM_PORT:-9100}"
+LAMBDA_PORT="${LAMBDA_PORT:-9000}"
+
+for port in "$DYNAMODB_PORT" "$SIM_PORT" "$LAMBDA_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port on 127.0.0.1 is already in use (set DYNAMODB_PORT / SIM_PORT / LAMBDA_PORT)" >&2
+    exit 1
+  fi
+done
+
+ensure_rust_components
+ensure_python_tools
+ensure_dynamodb_local
+# cargo-lambda finds zig only through the virtualenv's python3.
+export PATH="$VENV/bin:$PATH"
+
+# Development values: a made-up component that wechat-sim plays WeChat for. Never use them for real.
+export WECHAT_COMPONENT_APPID=wxd0000000000dev01
+export WECHAT_COMPONENT_SECRET=dev-component-secret
+export WECHAT_TOKEN=dev-message-token
+export WECHAT_ENCODING_AES_KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
+export WECHAT_API_BASE_URL="http://127.0.0.1:$SIM_PORT"
+export WECHAT_AUTH_PAGE_BASE_URL="http://127.0.0.1:$SIM_PORT"
+export TABLE_NAME=wxcomponent-dev
+DEV_API_KEY=dev-api-key
+API_KEY_SHA256="$(printf %s "$DEV_API_KEY" | sha256sum | cut -d' ' -f1)"
+export API_KEY_SHA256
+LAMBDA_URL="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
+export AUTH_CALLBACK_URL="$LAMBDA_URL/auth-redirect/auth/callback"
+export RUST_LOG="${RUST_LOG:-info}"
+DEV_TICKET=ticket@@@dev-local-ticket
+
+log "building"
+cargo build --workspace --bins
+
+start_dynamodb_local "$DYNAMODB_PORT"
+target/debug/dev-table --name "$TABLE_NAME"
+
+log "starting wechat-sim on 127.0.0.1:$SIM_PORT"
+target/debug/wechat-sim --port "$SIM_PORT" --ticket "$DEV_TICKET" >"$TOOLS_DIR/wechat-sim.log" 2>&1 &
+add_cleanup "kill $! 2>/dev/null || true"
+
+cat <<MSG
+
+The product is starting on http://127.0.0.1:$LAMBDA_PORT (cargo lambda watch; first requests wait for a build).
+  DynamoDB Local  $AWS_ENDPOINT_URL_DYNAMODB   table $TABLE_NAME
+  wechat-sim      $WECHAT_API_BASE_URL   (log: .tools/wechat-sim.log)
+
+Try it, from another terminal in this directory:
+
+  1. Push a component_verify_ticket exactly as WeChat would:
+       printf '<xml><AppId>$WECHAT_COMPONENT_APPID</AppId><CreateTime>%s</CreateTime><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>$DEV_TICKET</ComponentVerifyTicket></xml>' "\$(date +%s)" \\
+         | target/debug/wxmsg push --url $LAMBDA_URL/ticket-callback/wechat/component \\
+             --token $WECHAT_TOKEN --aes-key $WECHAT_ENCODING_AES_KEY --appid $WECHAT_COMPONENT_APPID
+
+  2. Authorize a merchant: open $LAMBDA_URL/auth-redirect/auth?auth_type=3 in a browser, click
+     "Authorize", then wechat-sim's stand-in for WeChat's page, and land on the success page.
+
+  3. Call the API with the development key:
+       curl -s -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/health
+       curl -s -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/authorizers
+
+  4. Run the refresher once:
+       PATH=$VENV/bin:\$PATH cargo lambda invoke token-refresher --data-ascii '{}'
+
+Ctrl-C stops everything.
+
+MSG
+
+log "cargo lambda watch on 127.0.0.1:$LAMBDA_PORT"
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT"
