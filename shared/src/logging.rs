@@ -2,7 +2,8 @@
 //! that would otherwise print secrets.
 //!
 //! At TRACE the AWS SDK's request layer logs whole DynamoDB request and response bodies, which carry
-//! tickets, tokens and refresh tokens; hyper and reqwest log connection details. Whatever level an
+//! tickets, tokens and refresh tokens; hyper and reqwest log connection details; the Lambda runtime
+//! logs every raw invocation event, whose query strings carry auth codes (`/auth/callback`). Whatever level an
 //! operator asks for, those targets are capped at INFO, so no setting of `RUST_LOG` or
 //! `AWS_LAMBDA_LOG_LEVEL` can put a secret into a log line.
 
@@ -23,6 +24,9 @@ pub const CAPPED_TARGETS: &[&str] = &[
     "h2",
     "reqwest",
     "rustls",
+    // `lambda_runtime::layers::api_response` traces the raw event ("raw JSON event received").
+    "lambda_runtime",
+    "lambda_http",
 ];
 
 /// The filter for a requested level/directive string (e.g. `debug` or `info,wxcomponent=trace`).
@@ -107,6 +111,7 @@ mod tests {
             tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "sdk-body-with-secret");
             tracing::debug!(target: "hyper_util::client", "hyper-detail-with-secret");
             tracing::info!(target: "aws_smithy_runtime::client", "sdk-info-line");
+            tracing::trace!(target: "lambda_runtime::layers::api_response", "raw-event-with-auth-code");
             tracing::trace!(target: "wxcomponent::service", "own-trace-line");
         });
         let bytes = capture.0.lock().map(|b| b.clone()).unwrap_or_default();
@@ -123,6 +128,7 @@ mod tests {
         assert!(out.contains("sdk-info-line"));
         assert!(!out.contains("sdk-body-with-secret"));
         assert!(!out.contains("hyper-detail-with-secret"));
+        assert!(!out.contains("raw-event-with-auth-code"));
     }
 
     #[test]
