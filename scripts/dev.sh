@@ -29,7 +29,9 @@ export WECHAT_COMPONENT_SECRET=dev-component-secret
 export WECHAT_TOKEN=dev-message-token
 export WECHAT_ENCODING_AES_KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
 export WECHAT_API_BASE_URL="http://127.0.0.1:$SIM_PORT"
+# auth-redirect sends browsers to WeChat's PC or mobile authorization page; wechat-sim serves both.
 export WECHAT_AUTH_PAGE_BASE_URL="http://127.0.0.1:$SIM_PORT"
+export WECHAT_MOBILE_AUTH_PAGE_BASE_URL="http://127.0.0.1:$SIM_PORT"
 export TABLE_NAME=wxcomponent-dev
 DEV_API_KEY=dev-api-key
 API_KEY_SHA256="$(printf %s "$DEV_API_KEY" | sha256sum | cut -d' ' -f1)"
