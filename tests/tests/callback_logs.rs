@@ -1,0 +1,185 @@
+//! The two callback functions' flows at TRACE, through the functions' own log filter
+//! ([`wxcomponent::logging::filter`]): no secret, ticket, token, auth code, pre-auth code, refresh
+//! token or decrypted message text reaches a log line.
+//!
+//! Its own test binary, because it installs the global subscriber (which also captures the AWS
+//! SDK's and reqwest's records).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use wxcomponent::AuthorizerAppId;
+use wxcomponent_tests::app::random_appid;
+use wxcomponent_tests::callbacks::{
+    Callbacks, authorized_xml, body_text, header, text_xml, ticket_xml,
+};
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    // The functions' own filter (what `logging::init` installs), asked for TRACE.
+    tracing_subscriber::fmt()
+        .with_env_filter(wxcomponent::logging::filter(Some("trace")))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only subscriber of this test binary");
+
+    let c = Callbacks::spawn().await;
+    let config = c.app.sim.config();
+    let component = c.app.component.to_string();
+    let mut secrets: Vec<String> = vec![
+        config.component_secret.clone(),
+        config.token.clone(),
+        config.encoding_aes_key.clone(),
+    ];
+
+    // A ticket push, then a token obtained with it.
+    let ticket = c.app.sim.issue_ticket();
+    secrets.push(ticket.clone());
+    let r = c
+        .push_component_event(&ticket_xml(&component, c.app.now(), &ticket))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // The authorized event.
+    let merchant = random_appid();
+    let code = c.app.sim.authorize(&merchant);
+    secrets.push(code.clone());
+    let r = c
+        .push_component_event(&authorized_xml(
+            &component,
+            "authorized",
+            c.app.now(),
+            &merchant,
+            &code,
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // The release test, both messages, and an ordinary text with private content.
+    let account = random_appid();
+    let release_code = c.app.sim.authorize(&account);
+    secrets.push(release_code.clone());
+    let r = c
+        .push_message(
+            &account,
+            "gh_t",
+            &text_xml(
+                "gh_t",
+                "o_user",
+                c.app.now(),
+                &format!("QUERY_AUTH_CODE:{release_code}"),
+                1,
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = c
+        .push_message(
+            &account,
+            "gh_t",
+            &text_xml(
+                "gh_t",
+                "o_user",
+                c.app.now(),
+                "TESTCOMPONENT_MSG_TYPE_TEXT",
+                2,
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let private = "my bank pin is 9731-private-text";
+    secrets.push(private.to_owned());
+    let r = c
+        .push_message(
+            &account,
+            "gh_t",
+            &text_xml("gh_t", "o_user", c.app.now(), private, 3),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // A refused push carrying a ticket.
+    let refused = "ticket@@@refused-but-secret";
+    secrets.push(refused.to_owned());
+    let push = c.signed_push(&ticket_xml(&component, c.app.now(), refused), None);
+    let r = c
+        .push(
+            "/wechat/component",
+            &push.with_param("msg_signature", &"0".repeat(40)),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    // The authorization pages: a pre-auth code, a callback, a refused code.
+    let go = c.get_auth("/auth/go", "auth_type=3", &[]).await;
+    let location = header(&go, "location").expect("a redirect");
+    let pre_auth_code: String = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "pre_auth_code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    secrets.push(pre_auth_code);
+    let third = random_appid();
+    let callback_code = c.app.sim.authorize(&third);
+    secrets.push(callback_code.clone());
+    let page = c
+        .get_auth("/auth/callback", &format!("auth_code={callback_code}"), &[])
+        .await;
+    assert_eq!(page.status(), 200, "{}", body_text(&page));
+    let bad = c
+        .get_auth(
+            "/auth/callback",
+            "auth_code=queryauthcode@@@never-issued-secret",
+            &[],
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    secrets.push("queryauthcode@@@never-issued-secret".to_owned());
+
+    // Every token WeChat handed out.
+    secrets.extend(c.app.sim.component_token());
+    for appid in [&merchant, &account, &third] {
+        let stored = c
+            .app
+            .stored_authorizer(&AuthorizerAppId::parse(appid).unwrap())
+            .await;
+        secrets.push(stored.access_token.value.expose().to_owned());
+        secrets.push(stored.refresh_token.expose().to_owned());
+    }
+
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("component_verify_ticket stored"),
+        "the flows were logged"
+    );
+    assert!(logs.contains("release test: customer-service message sent"));
+    for secret in &secrets {
+        assert!(!secret.is_empty());
+        if let Some(at) = logs.find(secret.as_str()) {
+            let line_start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
+            eprintln!("LEAK: {}", &logs[line_start..(at + 200).min(logs.len())]);
+        }
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the logs: {}…",
+            &secret[..secret.len().min(12)]
+        );
+    }
+}
