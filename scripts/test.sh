@@ -24,4 +24,4 @@ AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" SAM_CLI_TELEMETRY=0 \
 
 start_dynamodb_local
 log "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast
