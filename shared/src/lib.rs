@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod event;
 pub mod ids;
 pub mod secret;
+pub mod service;
 pub mod store;
 pub mod wechat;
 

@@ -61,6 +61,8 @@ contract_suite!(
     the_due_query_returns_authorized_tokens_expiring_by_the_deadline_earliest_first,
     an_event_id_is_accepted_once_and_again_only_after_its_retention,
     audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one,
+    the_start_push_ticket_lease_is_its_own_and_lapses_after_its_interval,
+    a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends,
 );
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -337,6 +339,39 @@ async fn only_the_owner_can_release_a_lease<S: Store>(f: &Fixture<S>) {
         .try_acquire_lease(&f.component, &key, &b, 60)
         .await
         .unwrap();
+}
+
+async fn the_start_push_ticket_lease_is_its_own_and_lapses_after_its_interval<S: Store>(
+    f: &Fixture<S>,
+) {
+    let (a, b) = (LeaseOwner::random(), LeaseOwner::random());
+    let key = LeaseKey::StartPushTicket;
+    f.store
+        .try_acquire_lease(&f.component, &key, &a, 300)
+        .await
+        .unwrap();
+    // The token leases are unaffected, and so is another component's rate limit.
+    f.store
+        .try_acquire_lease(&f.component, &LeaseKey::ComponentToken, &b, 30)
+        .await
+        .unwrap();
+    f.store
+        .try_acquire_lease(&random_component(), &key, &b, 300)
+        .await
+        .unwrap();
+
+    f.clock.advance(299);
+    assert!(matches!(
+        f.store.try_acquire_lease(&f.component, &key, &b, 300).await,
+        Err(StoreError::LeaseHeld)
+    ));
+    f.clock.advance(1);
+    let taken = f
+        .store
+        .try_acquire_lease(&f.component, &key, &b, 300)
+        .await
+        .unwrap();
+    assert_eq!(taken.expires_at, T0 + 600);
 }
 
 async fn thirty_two_racers_for_one_lease_yield_exactly_one_winner<S: Store + 'static>(
@@ -913,6 +948,77 @@ async fn an_event_id_is_accepted_once_and_again_only_after_its_retention<S: Stor
     // Past its TTL the item counts as absent, even though no emulator deletes it.
     f.clock.advance(1);
     f.store.record_event_once(&f.component, &id).await.unwrap();
+}
+
+async fn a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends<
+    S: Store,
+>(
+    f: &Fixture<S>,
+) {
+    let code = Secret::new(format!("queryauthcode@@@{}", random_authorizer()));
+    let digest = AuthCodeDigest::of(&code);
+    let appid = random_authorizer();
+    // The digest does not carry the code.
+    assert!(!digest.as_str().contains(code.expose()));
+    assert_eq!(digest.as_str().len(), 64);
+    assert_eq!(
+        f.store
+            .completed_authorization(&f.component, &digest)
+            .await
+            .unwrap(),
+        None
+    );
+
+    f.store
+        .remember_completed_authorization(&f.component, &digest, &appid)
+        .await
+        .unwrap();
+    // Remembering again (the second path) is harmless.
+    f.store
+        .remember_completed_authorization(&f.component, &digest, &appid)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        f.store
+            .completed_authorization(&f.component, &digest)
+            .await
+            .unwrap(),
+        Some(appid.clone())
+    );
+    // Per component, and per code.
+    let other = AuthCodeDigest::of(&Secret::new("queryauthcode@@@other"));
+    assert_eq!(
+        f.store
+            .completed_authorization(&random_component(), &digest)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        f.store
+            .completed_authorization(&f.component, &other)
+            .await
+            .unwrap(),
+        None
+    );
+
+    f.clock.advance(COMPLETED_AUTHORIZATION_RETENTION_SECS - 1);
+    assert!(
+        f.store
+            .completed_authorization(&f.component, &digest)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    f.clock.advance(1);
+    assert_eq!(
+        f.store
+            .completed_authorization(&f.component, &digest)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one<S: Store>(

@@ -31,6 +31,7 @@ pub const DUE_SHARDS: u32 = 8;
 const SK_TICKET: &str = "TICKET";
 const SK_COMPONENT_TOKEN: &str = "COMPONENT_TOKEN";
 const SK_EVENT: &str = "EVENT";
+const SK_AUTH_CODE: &str = "AUTHCODE";
 const AUTHORIZER_PREFIX: &str = "AUTHORIZER#";
 
 const TICKET: &str = "ticket";
@@ -85,6 +86,7 @@ fn lease_sk(key: &LeaseKey) -> String {
     match key {
         LeaseKey::ComponentToken => "LEASE#COMPONENT_TOKEN".to_owned(),
         LeaseKey::AuthorizerToken(appid) => format!("LEASE#AUTHORIZER_TOKEN#{appid}"),
+        LeaseKey::StartPushTicket => "LEASE#START_PUSH_TICKET".to_owned(),
     }
 }
 
@@ -99,6 +101,11 @@ fn audit_sk(appid: &AuthorizerAppId) -> String {
 // Events get a partition each: pushes arrive at any rate and are only ever read by key.
 fn event_pk(component: &ComponentAppId, event_id: &str) -> String {
     format!("C#{component}#EVENT#{event_id}")
+}
+
+// Like events: written once per authorization, only ever read by key.
+fn completed_authorization_pk(component: &ComponentAppId, code: &AuthCodeDigest) -> String {
+    format!("C#{component}#AUTHCODE#{}", code.as_str())
 }
 
 fn due_shard(appid: &AuthorizerAppId) -> u32 {
@@ -1013,6 +1020,56 @@ impl AuditStore for DynamoStore {
             StoreError::Conflict,
         )
         .await
+    }
+}
+
+impl CompletedAuthorizations for DynamoStore {
+    async fn remember_completed_authorization(
+        &self,
+        component: &ComponentAppId,
+        code: &AuthCodeDigest,
+        appid: &AuthorizerAppId,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut item = key(completed_authorization_pk(component, code), SK_AUTH_CODE);
+        item.extend([
+            (APPID.to_owned(), s(appid.as_str())),
+            (RECEIVED_AT.to_owned(), n(now)),
+            (
+                TTL.to_owned(),
+                n(now + COMPLETED_AUTHORIZATION_RETENTION_SECS),
+            ),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| backend("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn completed_authorization(
+        &self,
+        component: &ComponentAppId,
+        code: &AuthCodeDigest,
+    ) -> Result<Option<AuthorizerAppId>> {
+        let Some(item) = self
+            .get(key(
+                completed_authorization_pk(component, code),
+                SK_AUTH_CODE,
+            ))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let r = Reader::new(&item, "completed authorization");
+        // DynamoDB deletes expired items late.
+        if r.num::<EpochSeconds>(TTL)? <= self.now() {
+            return Ok(None);
+        }
+        r.parse(APPID, |a| AuthorizerAppId::parse(a).ok()).map(Some)
     }
 }
 

@@ -23,6 +23,8 @@ struct State {
     // Event id → when it stops counting.
     events: HashMap<(ComponentAppId, String), EpochSeconds>,
     audits: HashMap<(ComponentAppId, AuthorizerAppId), AuditState>,
+    // Code digest → (appid, when it stops counting).
+    completed: HashMap<(ComponentAppId, AuthCodeDigest), (AuthorizerAppId, EpochSeconds)>,
 }
 
 impl MemoryStore {
@@ -379,5 +381,34 @@ impl AuditStore for MemoryStore {
         }
         state.audits.insert(slot, audit.clone());
         Ok(())
+    }
+}
+
+impl CompletedAuthorizations for MemoryStore {
+    async fn remember_completed_authorization(
+        &self,
+        component: &ComponentAppId,
+        code: &AuthCodeDigest,
+        appid: &AuthorizerAppId,
+    ) -> Result<()> {
+        let until = self.now() + COMPLETED_AUTHORIZATION_RETENTION_SECS;
+        self.state()
+            .completed
+            .insert((component.clone(), code.clone()), (appid.clone(), until));
+        Ok(())
+    }
+
+    async fn completed_authorization(
+        &self,
+        component: &ComponentAppId,
+        code: &AuthCodeDigest,
+    ) -> Result<Option<AuthorizerAppId>> {
+        let now = self.now();
+        Ok(self
+            .state()
+            .completed
+            .get(&(component.clone(), code.clone()))
+            .filter(|(_, until)| *until > now)
+            .map(|(appid, _)| appid.clone()))
     }
 }

@@ -29,6 +29,8 @@ pub use memory::MemoryStore;
 
 /// A component_verify_ticket older than this counts as absent (WeChat: valid 12 h).
 pub const TICKET_VALIDITY_SECS: i64 = 12 * 3600;
+/// How long a completed authorization code is remembered. Codes live 10 minutes; a day is generous.
+pub const COMPLETED_AUTHORIZATION_RETENTION_SECS: i64 = 86_400;
 /// How long a processed event id is remembered. WeChat retries within seconds; days is generous.
 pub const EVENT_RETENTION_SECS: i64 = 3 * 86_400;
 /// The largest page [`AuthorizerDirectory::list_authorizers`] returns; larger limits are clamped.
@@ -93,11 +95,14 @@ pub struct ComponentToken {
     pub version: u64,
 }
 
-/// What a refresh lease protects: one lease per token.
+/// What a lease protects: one lease per token, plus rate limits kept as leases that are never
+/// released (they simply expire).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LeaseKey {
     ComponentToken,
     AuthorizerToken(AuthorizerAppId),
+    /// Held for the minimum interval between two `api_start_push_ticket` calls.
+    StartPushTicket,
 }
 
 /// Who holds a lease: a random id per worker invocation.
@@ -489,6 +494,42 @@ pub trait AuthorizerDirectory: Send + Sync {
     ) -> impl Future<Output = Result<StatusCounts>> + Send;
 }
 
+/// The SHA-256 of an authorization code, hex encoded: what the store keeps instead of the code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuthCodeDigest(String);
+
+impl AuthCodeDigest {
+    pub fn of(code: &Secret) -> Self {
+        use sha2::{Digest, Sha256};
+        Self(hex::encode(Sha256::digest(code.expose().as_bytes())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Authorization codes already exchanged (api_query_auth), so that the second of the two paths
+/// that carry one code (the `authorized` push and the browser redirect) finds the result instead
+/// of failing on WeChat's single-use rule (61009).
+pub trait CompletedAuthorizations: Send + Sync {
+    /// Remembers that the code was exchanged for `appid`, for
+    /// [`COMPLETED_AUTHORIZATION_RETENTION_SECS`]. Writing the same code again overwrites.
+    fn remember_completed_authorization(
+        &self,
+        component: &ComponentAppId,
+        code: &AuthCodeDigest,
+        appid: &AuthorizerAppId,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The authorizer a code was exchanged for, if it was within the retention.
+    fn completed_authorization(
+        &self,
+        component: &ComponentAppId,
+        code: &AuthCodeDigest,
+    ) -> impl Future<Output = Result<Option<AuthorizerAppId>>> + Send;
+}
+
 /// Processed push events, for idempotency.
 pub trait EventLog: Send + Sync {
     /// Records the event id; [`StoreError::Duplicate`] if it was recorded within the last
@@ -527,6 +568,7 @@ pub trait Store:
     + AuthorizerDirectory
     + EventLog
     + AuditStore
+    + CompletedAuthorizations
 {
 }
 
@@ -539,6 +581,7 @@ impl<T> Store for T where
         + AuthorizerDirectory
         + EventLog
         + AuditStore
+        + CompletedAuthorizations
 {
 }
 

@@ -1,0 +1,61 @@
+//! What the token service reports. No variant carries a token, a ticket or a code.
+
+use crate::ids::AuthorizerAppId;
+use crate::store::StoreError;
+use crate::wechat::WechatError;
+
+/// Why no token (or authorization) could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// No component_verify_ticket younger than 12 h is stored. A push was requested with
+    /// api_start_push_ticket, unless one was requested within the minimum interval.
+    #[error(
+        "no valid component_verify_ticket is stored; {}",
+        if *push_requested { "WeChat was asked to push one now" } else { "a push was already requested recently" }
+    )]
+    NoTicket { push_requested: bool },
+    /// WeChat refused the stored ticket (61005 expired, 61006 invalid); a push was requested as
+    /// for [`TokenError::NoTicket`].
+    #[error("WeChat refused the stored component_verify_ticket (errcode {errcode})")]
+    TicketRejected {
+        errcode: i64,
+        push_requested: bool,
+        #[source]
+        source: WechatError,
+    },
+    /// WeChat refused the authorizer's refresh token (61023), now or earlier: the merchant has to
+    /// authorize the component again.
+    #[error("authorizer {appid} must authorize the component again")]
+    ReauthorizationRequired { appid: AuthorizerAppId },
+    /// The authorizer revoked the authorization (61003 or an `unauthorized` event).
+    #[error("authorizer {appid} no longer authorizes the component")]
+    Unauthorized { appid: AuthorizerAppId },
+    /// No such authorizer is stored.
+    #[error("authorizer {appid} is not known")]
+    NotFound { appid: AuthorizerAppId },
+    /// WeChat refused the authorization code (61009 invalid or used, 61010 expired) and no
+    /// completed authorization for it appeared in the store.
+    #[error("the authorization code was refused")]
+    AuthCodeRejected {
+        #[source]
+        source: WechatError,
+    },
+    /// Another worker holds the refresh lease and no valid token appeared within the wait.
+    #[error("timed out waiting for another worker to refresh the {what}")]
+    Busy { what: &'static str },
+    #[error("the WeChat call failed")]
+    Wechat(#[from] WechatError),
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+}
+
+impl TokenError {
+    /// WeChat's errcode behind the error, if WeChat answered with one.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            Self::TicketRejected { errcode, .. } => Some(*errcode),
+            Self::AuthCodeRejected { source } | Self::Wechat(source) => source.errcode(),
+            _ => None,
+        }
+    }
+}

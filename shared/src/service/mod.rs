@@ -1,0 +1,15 @@
+//! Use cases over the store and the WeChat client.
+//!
+//! [`TokenService`] hands out valid component and authorizer access tokens: it serves a stored one
+//! while it has more than a margin left, refreshes single-flight under a store lease otherwise,
+//! replaces a token WeChat rejected (40001 / 40014 / 42001) only if it is still the stored one, and
+//! completes authorizations idempotently. Its errors ([`TokenError`]) are for callers to branch on;
+//! mapping them to HTTP statuses is the function adapters' business.
+
+mod authorization;
+mod error;
+mod tokens;
+
+pub use authorization::{AuthLinks, AuthType, AuthorizationLinkRequest, authorization_links};
+pub use error::TokenError;
+pub use tokens::{RefreshOutcome, TokenService, TokenSettings};

@@ -1,0 +1,891 @@
+//! Valid access tokens, refreshed once however many workers ask (PROTOCOL.md §5, §7, §8).
+//!
+//! The rules:
+//! - a stored token with more than the refresh margin left is served as it is;
+//! - otherwise one caller takes the store lease for that token, reads again (another worker may
+//!   have just refreshed), refreshes and stores, and always gives the lease back; the others use
+//!   the stored token while it has not expired, or poll the store briefly for the new one;
+//! - a token WeChat refuses (40001 / 40014 / 42001) is replaced only while it is still the stored
+//!   one, so a burst of refusals costs one refresh, and the refused call is retried once;
+//! - refresh tokens are written with their version, so an older value never replaces a newer one;
+//!   61023 and 61003 mark the authorizer and are reported, never retried.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+
+use super::error::TokenError;
+use crate::clock::{Clock, EpochSeconds};
+use crate::ids::{AuthorizerAppId, ComponentAppId};
+use crate::secret::Secret;
+use crate::store::{
+    Authorizer, AuthorizerStatus, ComponentToken, ExpiringToken, LeaseKey, LeaseOwner, Store,
+    StoreError, TokenRefresh,
+};
+use crate::wechat::{AuthorizerAccessToken, ComponentAccessToken, WechatClient, WechatError};
+
+/// How the service refreshes and waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSettings {
+    /// A token with this much life left or less is refreshed before use (seconds).
+    pub refresh_margin_secs: i64,
+    /// How long a refresh lease lasts if its holder never gives it back (seconds). Longer than a
+    /// WeChat call with its retries.
+    pub lease_ttl_secs: i64,
+    /// How long a caller waits for another worker's refresh when it has no valid token to use.
+    pub wait_for_refresh: Duration,
+    /// How often a waiting caller reads the store.
+    pub poll_interval: Duration,
+    /// The least time between two `api_start_push_ticket` calls (seconds).
+    pub start_push_ticket_interval_secs: i64,
+    /// How long the second of two paths completing one authorization waits for the first.
+    pub wait_for_authorization: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            refresh_margin_secs: 15 * 60,
+            lease_ttl_secs: 30,
+            wait_for_refresh: Duration::from_secs(5),
+            poll_interval: Duration::from_millis(100),
+            start_push_ticket_interval_secs: 300,
+            wait_for_authorization: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What [`TokenService::refresh_authorizer_token_if_due`] and
+/// [`TokenService::refresh_component_token_if_due`] did, for the refresher to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// A new token was stored.
+    Refreshed { expires_at: EpochSeconds },
+    /// The stored token lives past the deadline (perhaps another worker just refreshed it).
+    NotDue,
+    /// Another worker holds the refresh lease.
+    Busy,
+    /// 61023, now or earlier: the merchant must authorize again.
+    ReauthorizationRequired,
+    /// 61003, now or earlier.
+    Unauthorized,
+    /// No such authorizer is stored.
+    NotFound,
+    /// Anything else; `errcode` when WeChat answered with one. The error was logged.
+    Failed { errcode: Option<i64> },
+}
+
+/// Which stored token will do.
+#[derive(Debug, Clone, Copy)]
+enum Want<'a> {
+    /// One with more than the refresh margin left.
+    Fresh,
+    /// Any unexpired one except the token WeChat just refused.
+    Replacing(&'a Secret),
+}
+
+impl Want<'_> {
+    fn accepts(self, token: &ExpiringToken, now: EpochSeconds, margin: i64) -> bool {
+        match self {
+            Want::Fresh => token.expires_at.saturating_sub(now) > margin,
+            Want::Replacing(refused) => token.expires_at > now && token.value != *refused,
+        }
+    }
+
+    /// Whether, while another worker refreshes, the stored token may be used as it is.
+    fn may_use_unexpired(self) -> bool {
+        matches!(self, Want::Fresh)
+    }
+}
+
+enum Leased<T> {
+    Done(T),
+    Held,
+}
+
+/// Hands out valid component and authorizer tokens and completes authorizations. Cheap to clone.
+pub struct TokenService<S> {
+    pub(super) inner: Arc<Inner<S>>,
+}
+
+impl<S> Clone for TokenService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+pub(super) struct Inner<S> {
+    pub(super) store: Arc<S>,
+    pub(super) client: WechatClient,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) component: ComponentAppId,
+    pub(super) settings: TokenSettings,
+}
+
+fn component_access_token(stored: &ExpiringToken) -> ComponentAccessToken {
+    ComponentAccessToken::new(stored.value.clone(), stored.expires_at)
+}
+
+fn authorizer_access_token(stored: &ExpiringToken) -> AuthorizerAccessToken {
+    AuthorizerAccessToken::new(stored.value.clone(), stored.expires_at)
+}
+
+/// An error and its sources on one line, for logs (no variant carries a secret).
+pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl<S: Store + 'static> TokenService<S> {
+    /// The component appid is the client's, so the two can never disagree.
+    pub fn new(
+        store: Arc<S>,
+        client: WechatClient,
+        clock: Arc<dyn Clock>,
+        settings: TokenSettings,
+    ) -> Self {
+        let component = client.component_appid().clone();
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                client,
+                clock,
+                component,
+                settings,
+            }),
+        }
+    }
+
+    pub fn component_appid(&self) -> &ComponentAppId {
+        &self.inner.component
+    }
+
+    pub fn client(&self) -> &WechatClient {
+        &self.inner.client
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        &self.inner.store
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.inner.settings
+    }
+
+    pub(super) fn now(&self) -> EpochSeconds {
+        self.inner.clock.now()
+    }
+
+    // ----- component token -------------------------------------------------------------------
+
+    /// A component token with more than the refresh margin left, refreshed first if needed.
+    pub async fn component_token(&self) -> Result<ComponentAccessToken, TokenError> {
+        let span = tracing::info_span!("component_token", component = %self.inner.component);
+        self.obtain_component_token(Want::Fresh)
+            .instrument(span)
+            .await
+    }
+
+    /// Runs `call` with a component token. If WeChat refuses the token (40001 / 40014 / 42001), it
+    /// is replaced unless another worker already did, and `call` runs once more with the new one.
+    pub async fn with_component_token<'s, T, F, Fut>(&'s self, call: F) -> Result<T, TokenError>
+    where
+        F: Fn(&'s WechatClient, ComponentAccessToken) -> Fut,
+        Fut: Future<Output = Result<T, WechatError>>,
+    {
+        let token = self.component_token().await?;
+        match call(&self.inner.client, token.clone()).await {
+            Err(e) if e.is_token_invalid() => {
+                let span = tracing::info_span!("replace_component_token", component = %self.inner.component, errcode = e.errcode());
+                let fresh = self
+                    .obtain_component_token(Want::Replacing(token.secret()))
+                    .instrument(span)
+                    .await?;
+                Ok(call(&self.inner.client, fresh).await?)
+            }
+            result => Ok(result?),
+        }
+    }
+
+    /// For the refresher: refreshes the component token if it expires at or before `due_by`.
+    pub async fn refresh_component_token_if_due(&self, due_by: EpochSeconds) -> RefreshOutcome {
+        let span = tracing::info_span!("refresh_component_token_if_due", component = %self.inner.component);
+        let attempt = async {
+            let due = |stored: &Option<ComponentToken>| {
+                stored.as_ref().is_none_or(|t| t.token.expires_at <= due_by)
+            };
+            if !due(&self.stored_component_token().await?) {
+                return Ok(RefreshOutcome::NotDue);
+            }
+            let leased = self
+                .under_lease(&LeaseKey::ComponentToken, || async {
+                    let stored = self.stored_component_token().await?;
+                    if !due(&stored) {
+                        return Ok(RefreshOutcome::NotDue);
+                    }
+                    let token = self.refresh_component(stored.map(|t| t.version)).await?;
+                    Ok(RefreshOutcome::Refreshed {
+                        expires_at: token.expires_at(),
+                    })
+                })
+                .await?;
+            Ok(match leased {
+                Leased::Done(outcome) => outcome,
+                Leased::Held => RefreshOutcome::Busy,
+            })
+        };
+        outcome_of(attempt.instrument(span).await)
+    }
+
+    async fn stored_component_token(&self) -> Result<Option<ComponentToken>, TokenError> {
+        Ok(self
+            .inner
+            .store
+            .component_token(&self.inner.component)
+            .await?)
+    }
+
+    fn accepted_component(
+        &self,
+        stored: &Option<ComponentToken>,
+        want: Want<'_>,
+    ) -> Option<ComponentAccessToken> {
+        stored
+            .as_ref()
+            .filter(|t| {
+                want.accepts(
+                    &t.token,
+                    self.now(),
+                    self.inner.settings.refresh_margin_secs,
+                )
+            })
+            .map(|t| component_access_token(&t.token))
+    }
+
+    async fn obtain_component_token(
+        &self,
+        want: Want<'_>,
+    ) -> Result<ComponentAccessToken, TokenError> {
+        let stored = self.stored_component_token().await?;
+        if let Some(token) = self.accepted_component(&stored, want) {
+            return Ok(token);
+        }
+        let leased = self
+            .under_lease(&LeaseKey::ComponentToken, || async {
+                // Another worker may have refreshed between the read above and the lease.
+                let stored = self.stored_component_token().await?;
+                if let Some(token) = self.accepted_component(&stored, want) {
+                    return Ok(token);
+                }
+                self.refresh_component(stored.map(|t| t.version)).await
+            })
+            .await?;
+        match leased {
+            Leased::Done(token) => Ok(token),
+            Leased::Held => {
+                if want.may_use_unexpired()
+                    && let Some(current) = stored.filter(|t| t.token.expires_at > self.now())
+                {
+                    tracing::debug!("another worker is refreshing; using the current token");
+                    return Ok(component_access_token(&current.token));
+                }
+                tracing::debug!("another worker is refreshing; waiting for its token");
+                self.wait_for(
+                    "component access token",
+                    self.inner.settings.wait_for_refresh,
+                    || async {
+                        Ok(self.accepted_component(&self.stored_component_token().await?, want))
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    /// Trades the stored ticket for a new token and stores it in place of version `seen`. The
+    /// caller holds the lease.
+    async fn refresh_component(
+        &self,
+        seen: Option<u64>,
+    ) -> Result<ComponentAccessToken, TokenError> {
+        let inner = &self.inner;
+        let Some(ticket) = inner.store.latest_ticket(&inner.component).await? else {
+            tracing::warn!("no component_verify_ticket younger than 12 h is stored");
+            let push_requested = self.request_ticket_push().await;
+            return Err(TokenError::NoTicket { push_requested });
+        };
+        let token = match inner.client.api_component_token(&ticket.value).await {
+            Ok(token) => token,
+            Err(e) if e.is_ticket_invalid() => {
+                tracing::warn!(errcode = e.errcode(), "WeChat refused the stored ticket");
+                let push_requested = self.request_ticket_push().await;
+                return Err(TokenError::TicketRejected {
+                    errcode: e.errcode().unwrap_or_default(),
+                    push_requested,
+                    source: e,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let expiring = ExpiringToken {
+            value: token.secret().clone(),
+            expires_at: token.expires_at(),
+        };
+        match inner
+            .store
+            .replace_component_token(&inner.component, &expiring, seen)
+            .await
+        {
+            Ok(version) => {
+                tracing::info!(
+                    version,
+                    expires_at = token.expires_at(),
+                    "component access token refreshed"
+                );
+                Ok(token)
+            }
+            Err(StoreError::Conflict) => {
+                // The lease lapsed and another worker stored a token: keep theirs.
+                tracing::warn!("another worker stored a component token meanwhile; keeping it");
+                let stored = self.stored_component_token().await?;
+                Ok(stored.map_or(token, |t| component_access_token(&t.token)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Asks WeChat to push a ticket, at most once per interval across all workers (a lease that
+    /// is left to lapse). Whether it asked.
+    async fn request_ticket_push(&self) -> bool {
+        let inner = &self.inner;
+        let owner = LeaseOwner::random();
+        let key = LeaseKey::StartPushTicket;
+        match inner
+            .store
+            .try_acquire_lease(
+                &inner.component,
+                &key,
+                &owner,
+                inner.settings.start_push_ticket_interval_secs,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::LeaseHeld) => {
+                tracing::debug!("a ticket push was requested recently; not asking again");
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "could not check the ticket push interval");
+                return false;
+            }
+        }
+        match inner.client.api_start_push_ticket().await {
+            Ok(()) => {
+                tracing::info!("asked WeChat to push a component_verify_ticket");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "api_start_push_ticket failed");
+                // It did not happen, so the next caller may try again at once.
+                if let Err(e) = inner
+                    .store
+                    .release_lease(&inner.component, &key, &owner)
+                    .await
+                {
+                    tracing::debug!(error = %error_chain(&e), "could not release the push interval lease");
+                }
+                false
+            }
+        }
+    }
+
+    // ----- authorizer tokens -----------------------------------------------------------------
+
+    /// A token for `appid` with more than the refresh margin left, refreshed first if needed.
+    pub async fn authorizer_token(
+        &self,
+        appid: &AuthorizerAppId,
+    ) -> Result<AuthorizerAccessToken, TokenError> {
+        let span = tracing::info_span!("authorizer_token", component = %self.inner.component, authorizer = %appid);
+        self.obtain_authorizer_token(appid, Want::Fresh)
+            .instrument(span)
+            .await
+    }
+
+    /// Runs `call` with a token for `appid`; on 40001 / 40014 / 42001 replaces the token unless
+    /// another worker already did, and runs `call` once more.
+    pub async fn with_authorizer_token<'s, T, F, Fut>(
+        &'s self,
+        appid: &AuthorizerAppId,
+        call: F,
+    ) -> Result<T, TokenError>
+    where
+        F: Fn(&'s WechatClient, AuthorizerAccessToken) -> Fut,
+        Fut: Future<Output = Result<T, WechatError>>,
+    {
+        let token = self.authorizer_token(appid).await?;
+        match call(&self.inner.client, token.clone()).await {
+            Err(e) if e.is_token_invalid() => {
+                let span = tracing::info_span!("replace_authorizer_token", component = %self.inner.component, authorizer = %appid, errcode = e.errcode());
+                let fresh = self
+                    .obtain_authorizer_token(appid, Want::Replacing(token.secret()))
+                    .instrument(span)
+                    .await?;
+                Ok(call(&self.inner.client, fresh).await?)
+            }
+            result => Ok(result?),
+        }
+    }
+
+    /// For the refresher: refreshes `appid`'s token if it expires at or before `due_by`.
+    pub async fn refresh_authorizer_token_if_due(
+        &self,
+        appid: &AuthorizerAppId,
+        due_by: EpochSeconds,
+    ) -> RefreshOutcome {
+        let span = tracing::info_span!("refresh_authorizer_token_if_due", component = %self.inner.component, authorizer = %appid);
+        let attempt = async {
+            if self.stored_authorizer(appid).await?.access_token.expires_at > due_by {
+                return Ok(RefreshOutcome::NotDue);
+            }
+            let key = LeaseKey::AuthorizerToken(appid.clone());
+            let leased = self
+                .under_lease(&key, || async {
+                    let stored = self.stored_authorizer(appid).await?;
+                    if stored.access_token.expires_at > due_by {
+                        return Ok(RefreshOutcome::NotDue);
+                    }
+                    let token = self.refresh_authorizer(stored).await?;
+                    Ok(RefreshOutcome::Refreshed {
+                        expires_at: token.expires_at(),
+                    })
+                })
+                .await?;
+            Ok(match leased {
+                Leased::Done(outcome) => outcome,
+                Leased::Held => RefreshOutcome::Busy,
+            })
+        };
+        outcome_of(attempt.instrument(span).await)
+    }
+
+    /// The stored authorizer if it is authorized; its status as an error otherwise.
+    pub(super) async fn stored_authorizer(
+        &self,
+        appid: &AuthorizerAppId,
+    ) -> Result<Authorizer, TokenError> {
+        let stored = self
+            .inner
+            .store
+            .authorizer(&self.inner.component, appid)
+            .await?
+            .ok_or_else(|| TokenError::NotFound {
+                appid: appid.clone(),
+            })?;
+        match stored.status {
+            AuthorizerStatus::Authorized => Ok(stored),
+            AuthorizerStatus::ReauthorizationRequired => Err(TokenError::ReauthorizationRequired {
+                appid: appid.clone(),
+            }),
+            AuthorizerStatus::Unauthorized => Err(TokenError::Unauthorized {
+                appid: appid.clone(),
+            }),
+        }
+    }
+
+    fn accepted_authorizer(
+        &self,
+        stored: &Authorizer,
+        want: Want<'_>,
+    ) -> Option<AuthorizerAccessToken> {
+        want.accepts(
+            &stored.access_token,
+            self.now(),
+            self.inner.settings.refresh_margin_secs,
+        )
+        .then(|| authorizer_access_token(&stored.access_token))
+    }
+
+    async fn obtain_authorizer_token(
+        &self,
+        appid: &AuthorizerAppId,
+        want: Want<'_>,
+    ) -> Result<AuthorizerAccessToken, TokenError> {
+        let stored = self.stored_authorizer(appid).await?;
+        if let Some(token) = self.accepted_authorizer(&stored, want) {
+            return Ok(token);
+        }
+        let key = LeaseKey::AuthorizerToken(appid.clone());
+        let leased = self
+            .under_lease(&key, || async {
+                let stored = self.stored_authorizer(appid).await?;
+                if let Some(token) = self.accepted_authorizer(&stored, want) {
+                    return Ok(token);
+                }
+                self.refresh_authorizer(stored).await
+            })
+            .await?;
+        match leased {
+            Leased::Done(token) => Ok(token),
+            Leased::Held => {
+                if want.may_use_unexpired() && stored.access_token.expires_at > self.now() {
+                    tracing::debug!("another worker is refreshing; using the current token");
+                    return Ok(authorizer_access_token(&stored.access_token));
+                }
+                tracing::debug!("another worker is refreshing; waiting for its token");
+                self.wait_for(
+                    "authorizer access token",
+                    self.inner.settings.wait_for_refresh,
+                    || async {
+                        let stored = self.stored_authorizer(appid).await?;
+                        Ok(self.accepted_authorizer(&stored, want))
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    /// Refreshes with the stored refresh token and stores the result under its version. The
+    /// caller holds the lease.
+    async fn refresh_authorizer(
+        &self,
+        stored: Authorizer,
+    ) -> Result<AuthorizerAccessToken, TokenError> {
+        let inner = &self.inner;
+        let appid = &stored.appid;
+        let refresh_token = &stored.refresh_token;
+        let result = self
+            .with_component_token(|client, token| async move {
+                client
+                    .api_authorizer_token(&token, appid, refresh_token)
+                    .await
+            })
+            .await;
+        let tokens = match result {
+            Ok(tokens) => tokens,
+            Err(TokenError::Wechat(e)) if e.is_refresh_token_invalid() => {
+                return Err(self
+                    .mark(&stored, AuthorizerStatus::ReauthorizationRequired, e)
+                    .await);
+            }
+            Err(TokenError::Wechat(e)) if e.is_not_authorized() => {
+                return Err(self.mark(&stored, AuthorizerStatus::Unauthorized, e).await);
+            }
+            Err(e) => return Err(e),
+        };
+        let rotated = tokens.refresh_token != stored.refresh_token;
+        let refresh = TokenRefresh {
+            based_on_version: stored.refresh_token_version,
+            access_token: ExpiringToken {
+                value: tokens.access_token.secret().clone(),
+                expires_at: tokens.access_token.expires_at(),
+            },
+            refresh_token: rotated.then(|| tokens.refresh_token.clone()),
+        };
+        match inner
+            .store
+            .update_authorizer_tokens(&inner.component, appid, &refresh)
+            .await
+        {
+            Ok(updated) => {
+                tracing::info!(
+                    refresh_token_rotated = rotated,
+                    refresh_token_version = updated.refresh_token_version,
+                    expires_at = tokens.access_token.expires_at(),
+                    "authorizer access token refreshed"
+                );
+                Ok(tokens.access_token)
+            }
+            Err(StoreError::Conflict) => {
+                // A newer grant (a re-authorization) or a status change was stored meanwhile: it
+                // stays, and what it says counts.
+                tracing::warn!(
+                    refresh_token_rotated = rotated,
+                    "the authorizer changed during the refresh; keeping the stored record"
+                );
+                let current = self.stored_authorizer(appid).await?;
+                if current.access_token.expires_at > self.now() {
+                    Ok(authorizer_access_token(&current.access_token))
+                } else {
+                    Ok(tokens.access_token)
+                }
+            }
+            Err(StoreError::NotFound) => Err(TokenError::NotFound {
+                appid: appid.clone(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records what WeChat said about the authorizer (61023, 61003), unless a new grant arrived
+    /// since `used` was read, and returns the error to report.
+    async fn mark(
+        &self,
+        used: &Authorizer,
+        status: AuthorizerStatus,
+        cause: WechatError,
+    ) -> TokenError {
+        let inner = &self.inner;
+        let appid = &used.appid;
+        match inner.store.authorizer(&inner.component, appid).await {
+            Ok(Some(current)) if current.refresh_token_version != used.refresh_token_version => {
+                tracing::warn!(
+                    errcode = cause.errcode(),
+                    "WeChat refused an older refresh token; a newer one is stored, status left as is"
+                );
+                return TokenError::Wechat(cause);
+            }
+            Ok(_) => {}
+            Err(e) => return e.into(),
+        }
+        if let Err(e) = inner
+            .store
+            .set_authorizer_status(&inner.component, appid, status)
+            .await
+        {
+            return e.into();
+        }
+        tracing::warn!(errcode = cause.errcode(), %status, "authorizer marked");
+        match status {
+            AuthorizerStatus::Unauthorized => TokenError::Unauthorized {
+                appid: appid.clone(),
+            },
+            _ => TokenError::ReauthorizationRequired {
+                appid: appid.clone(),
+            },
+        }
+    }
+
+    // ----- shared machinery ------------------------------------------------------------------
+
+    /// Runs `work` holding the lease `key`, and gives the lease back whatever `work` returns.
+    /// `Held` if another worker holds it.
+    async fn under_lease<T, Fut>(
+        &self,
+        key: &LeaseKey,
+        work: impl FnOnce() -> Fut,
+    ) -> Result<Leased<T>, TokenError>
+    where
+        Fut: Future<Output = Result<T, TokenError>>,
+    {
+        let inner = &self.inner;
+        let owner = LeaseOwner::random();
+        match inner
+            .store
+            .try_acquire_lease(&inner.component, key, &owner, inner.settings.lease_ttl_secs)
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::LeaseHeld) => return Ok(Leased::Held),
+            Err(e) => return Err(e.into()),
+        }
+        let result = work().await;
+        if let Err(e) = inner
+            .store
+            .release_lease(&inner.component, key, &owner)
+            .await
+        {
+            tracing::warn!(error = %error_chain(&e), "could not give the lease back; it lapses on its own");
+        }
+        result.map(Leased::Done)
+    }
+
+    /// Polls `check` until it finds something or `wait` has passed.
+    pub(super) async fn wait_for<T, F, Fut>(
+        &self,
+        what: &'static str,
+        wait: Duration,
+        mut check: F,
+    ) -> Result<T, TokenError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, TokenError>>,
+    {
+        let deadline = Instant::now() + wait;
+        loop {
+            tokio::time::sleep(self.inner.settings.poll_interval).await;
+            if let Some(found) = check().await? {
+                return Ok(found);
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(what, "nothing appeared in time");
+                return Err(TokenError::Busy { what });
+            }
+        }
+    }
+}
+
+fn outcome_of(result: Result<RefreshOutcome, TokenError>) -> RefreshOutcome {
+    match result {
+        Ok(outcome) => outcome,
+        Err(TokenError::ReauthorizationRequired { .. }) => RefreshOutcome::ReauthorizationRequired,
+        Err(TokenError::Unauthorized { .. }) => RefreshOutcome::Unauthorized,
+        Err(TokenError::NotFound { .. }) => RefreshOutcome::NotFound,
+        Err(TokenError::Busy { .. }) => RefreshOutcome::Busy,
+        Err(e) => {
+            tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "refresh failed");
+            RefreshOutcome::Failed {
+                errcode: e.errcode(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::{AuthorizationGrant, AuthorizerStore, ComponentTokenStore, MemoryStore};
+    use crate::wechat::ClientConfig;
+
+    const NOW: EpochSeconds = 1_700_000_000;
+
+    /// A service whose WeChat is unreachable: any call it makes fails.
+    fn offline_service() -> (TokenService<MemoryStore>, ManualClock) {
+        let clock = ManualClock::at(NOW);
+        let mut config = ClientConfig::new(url::Url::parse("http://127.0.0.1:9/").unwrap());
+        config.retry = crate::wechat::RetryPolicy::none();
+        config.connect_timeout = Duration::from_millis(200);
+        let component = ComponentAppId::parse("wxcomponent0001").unwrap();
+        let client =
+            WechatClient::new(config, component, Secret::new("s"), Arc::new(clock.clone()))
+                .unwrap();
+        let store = Arc::new(MemoryStore::new(Arc::new(clock.clone())));
+        let service = TokenService::new(
+            store,
+            client,
+            Arc::new(clock.clone()),
+            TokenSettings::default(),
+        );
+        (service, clock)
+    }
+
+    fn expiring(value: &str, expires_at: EpochSeconds) -> ExpiringToken {
+        ExpiringToken {
+            value: Secret::new(value),
+            expires_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_with_more_than_the_margin_left_is_served_from_the_store() {
+        let (service, _) = offline_service();
+        let component = service.component_appid().clone();
+        service
+            .store()
+            .replace_component_token(&component, &expiring("ct", NOW + 901), None)
+            .await
+            .unwrap();
+        let appid = AuthorizerAppId::parse("wxauthorizer0001").unwrap();
+        service
+            .store()
+            .record_authorization(
+                &component,
+                &AuthorizationGrant {
+                    appid: appid.clone(),
+                    access_token: expiring("at", NOW + 901),
+                    refresh_token: Secret::new("rt"),
+                    func_info: vec![],
+                    account: None,
+                },
+            )
+            .await
+            .unwrap();
+
+        // Spawned, to prove the futures are Send (handlers run them on a multi-thread runtime).
+        let s = service.clone();
+        let token = tokio::spawn(async move { s.component_token().await })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(token.secret().expose(), "ct");
+        let s = service.clone();
+        let a = appid.clone();
+        let token = tokio::spawn(async move { s.authorizer_token(&a).await })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(token.secret().expose(), "at");
+    }
+
+    #[tokio::test]
+    async fn within_the_margin_a_refresh_is_attempted_and_its_failure_is_typed() {
+        let (service, clock) = offline_service();
+        let component = service.component_appid().clone();
+        service
+            .store()
+            .replace_component_token(&component, &expiring("ct", NOW + 901), None)
+            .await
+            .unwrap();
+        clock.advance(2);
+        // No ticket is stored, so the refresh stops there (and the push request fails offline).
+        let err = service.component_token().await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TokenError::NoTicket {
+                    push_requested: false
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_or_marked_authorizer_is_reported_without_a_call() {
+        let (service, _) = offline_service();
+        let component = service.component_appid().clone();
+        let appid = AuthorizerAppId::parse("wxauthorizer0002").unwrap();
+        assert!(matches!(
+            service.authorizer_token(&appid).await,
+            Err(TokenError::NotFound { .. })
+        ));
+        service
+            .store()
+            .record_authorization(
+                &component,
+                &AuthorizationGrant {
+                    appid: appid.clone(),
+                    access_token: expiring("at", NOW - 1),
+                    refresh_token: Secret::new("rt"),
+                    func_info: vec![],
+                    account: None,
+                },
+            )
+            .await
+            .unwrap();
+        for (status, outcome) in [
+            (
+                AuthorizerStatus::ReauthorizationRequired,
+                RefreshOutcome::ReauthorizationRequired,
+            ),
+            (AuthorizerStatus::Unauthorized, RefreshOutcome::Unauthorized),
+        ] {
+            service
+                .store()
+                .set_authorizer_status(&component, &appid, status)
+                .await
+                .unwrap();
+            assert_eq!(
+                service.refresh_authorizer_token_if_due(&appid, NOW).await,
+                outcome
+            );
+        }
+        assert!(matches!(
+            service.authorizer_token(&appid).await,
+            Err(TokenError::Unauthorized { .. })
+        ));
+    }
+}
