@@ -1,4 +1,5 @@
-//! Test harness: the WeChat simulator (and, later, DynamoDB Local helpers).
+//! Test harness: the WeChat simulator, and [`app::TestApp`] (DynamoDB Local + simulator + services).
 
+pub mod app;
 pub mod sim;
 pub mod wechat;

@@ -1,0 +1,206 @@
+//! The whole back end on loopback in one call: a fresh DynamoDB Local table created from
+//! template.yaml, the WeChat simulator, a WeChat client and the token service, all on one manual
+//! clock. Later end-to-end tests build their handlers on top of a [`TestApp`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client as DynamoClient;
+use wxcomponent::service::{TokenService, TokenSettings};
+use wxcomponent::store::schema::{TEMPLATE_YAML, create_table_from_template};
+use wxcomponent::store::{
+    AuthorizationGrant, Authorizer, AuthorizerStore, ComponentTokenStore, DynamoStore,
+    ExpiringToken, Ticket, TicketStore,
+};
+use wxcomponent::wechat::{ClientConfig, WechatClient};
+use wxcomponent::{AuthorizerAppId, ComponentAppId, ManualClock, Secret};
+
+use crate::sim::{AuthorizerGrant, SimConfig, WechatSim};
+use crate::wechat::WechatHarness;
+
+pub use crate::wechat::START;
+
+/// A running test back end. The table is left to DynamoDB Local, which runs in memory and is
+/// stopped after the test run.
+pub struct TestApp {
+    pub sim: WechatSim,
+    pub clock: ManualClock,
+    pub client: WechatClient,
+    pub store: Arc<DynamoStore>,
+    pub service: TokenService<DynamoStore>,
+    pub component: ComponentAppId,
+    pub dynamodb: DynamoClient,
+}
+
+/// Settings for tests: the production margin and intervals, quicker polling, a generous wait.
+pub fn test_settings() -> TokenSettings {
+    TokenSettings {
+        poll_interval: Duration::from_millis(20),
+        wait_for_refresh: Duration::from_secs(10),
+        wait_for_authorization: Duration::from_secs(5),
+        ..TokenSettings::default()
+    }
+}
+
+/// A client for the DynamoDB endpoint of the environment; fails loudly when there is none.
+pub async fn dynamodb_client() -> DynamoClient {
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. Run `make test` \
+             (or `source scripts/lib.sh && start_dynamodb_local` first)."
+        );
+    }
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    DynamoClient::new(&config)
+}
+
+/// A random appid in WeChat's shape.
+pub fn random_appid() -> String {
+    format!("wx{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+}
+
+impl TestApp {
+    /// A random component, default sim, test settings, fast client retries.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(SimConfig::random(), |_| {}, |_| {}).await
+    }
+
+    /// A sim with `sim_config`; `settings` and `client` may tune the defaults.
+    pub async fn spawn_with(
+        sim_config: SimConfig,
+        settings: impl FnOnce(&mut TokenSettings),
+        client: impl FnOnce(&mut ClientConfig),
+    ) -> Self {
+        let WechatHarness { sim, clock, client } =
+            WechatHarness::start_with(sim_config, client).await;
+        let dynamodb = dynamodb_client().await;
+        let table = format!(
+            "wxc-test-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..20]
+        );
+        create_table_from_template(&dynamodb, TEMPLATE_YAML, &table)
+            .await
+            .unwrap_or_else(|e| panic!("creating table {table} from template.yaml: {e:?}"));
+        let store = Arc::new(DynamoStore::new(
+            dynamodb.clone(),
+            table,
+            Arc::new(clock.clone()),
+        ));
+        let mut tuned = test_settings();
+        settings(&mut tuned);
+        let service = TokenService::new(
+            store.clone(),
+            client.clone(),
+            Arc::new(clock.clone()),
+            tuned,
+        );
+        let component = client.component_appid().clone();
+        Self {
+            sim,
+            clock,
+            client,
+            store,
+            service,
+            component,
+            dynamodb,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        wxcomponent::Clock::now(&self.clock)
+    }
+
+    /// WeChat pushes a ticket and the platform stores it (as the ticket callback would).
+    pub async fn store_fresh_ticket(&self) -> String {
+        let ticket = self.sim.issue_ticket();
+        self.store
+            .put_ticket(
+                &self.component,
+                &Ticket {
+                    value: Secret::new(ticket.clone()),
+                    received_at: self.now(),
+                },
+            )
+            .await
+            .expect("storing the ticket");
+        ticket
+    }
+
+    /// Stores a component token as if a worker had refreshed it (no WeChat call).
+    pub async fn store_component_token(&self, value: &str, expires_at: i64) {
+        self.store
+            .replace_component_token(
+                &self.component,
+                &ExpiringToken {
+                    value: Secret::new(value),
+                    expires_at,
+                },
+                self.store
+                    .component_token(&self.component)
+                    .await
+                    .expect("reading the component token")
+                    .map(|t| t.version),
+            )
+            .await
+            .expect("storing the component token");
+    }
+
+    /// An account authorizes the component in the sim, and the platform stores the grant as
+    /// given (bypassing api_query_auth). Returns the sim's grant.
+    pub async fn authorized_account(&self) -> (AuthorizerAppId, AuthorizerGrant) {
+        let appid = random_appid();
+        let grant = self.sim.add_authorizer(&appid);
+        let id = AuthorizerAppId::parse(&appid).expect("a valid appid");
+        self.store_authorizer(
+            &id,
+            &grant.access_token,
+            grant.expires_at,
+            &grant.refresh_token,
+        )
+        .await;
+        (id, grant)
+    }
+
+    /// Stores an authorizer record with these tokens (version 1 for a new one).
+    pub async fn store_authorizer(
+        &self,
+        appid: &AuthorizerAppId,
+        access_token: &str,
+        expires_at: i64,
+        refresh_token: &str,
+    ) -> Authorizer {
+        self.store
+            .record_authorization(
+                &self.component,
+                &AuthorizationGrant {
+                    appid: appid.clone(),
+                    access_token: ExpiringToken {
+                        value: Secret::new(access_token),
+                        expires_at,
+                    },
+                    refresh_token: Secret::new(refresh_token),
+                    func_info: vec![1],
+                    account: None,
+                },
+            )
+            .await
+            .expect("storing the authorizer")
+    }
+
+    /// The stored authorizer, which must exist.
+    pub async fn stored_authorizer(&self, appid: &AuthorizerAppId) -> Authorizer {
+        self.store
+            .authorizer(&self.component, appid)
+            .await
+            .expect("reading the authorizer")
+            .expect("the authorizer is stored")
+    }
+
+    /// Fails the test if any call went to a path the sim does not know.
+    pub fn assert_no_unmatched_calls(&self) {
+        let unmatched = self.sim.unmatched();
+        assert!(unmatched.is_empty(), "unmatched calls: {unmatched:?}");
+    }
+}
