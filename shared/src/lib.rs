@@ -10,6 +10,7 @@ pub mod ids;
 pub mod secret;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod wechat;
 
 pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};

@@ -1,5 +1,6 @@
 //! Test harness: the WeChat simulator, and [`app::TestApp`] (DynamoDB Local + simulator + services).
 
 pub mod app;
+pub mod refresh;
 pub mod sim;
 pub mod wechat;
