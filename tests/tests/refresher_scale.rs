@@ -92,8 +92,14 @@ fn report(label: &str, scale: &Scale, elapsed: Duration, summaries: &[&RefreshSu
         summaries
             .iter()
             .map(|s| format!(
-                "due {} refreshed {} busy {} not_due {} failed {} in {} ms",
-                s.due, s.refreshed, s.skipped.busy, s.skipped.not_due, s.failed, s.duration_ms
+                "due {} refreshed {} busy {} not_due {} deferred {} failed {} in {} ms",
+                s.due,
+                s.refreshed,
+                s.skipped.busy,
+                s.skipped.not_due,
+                s.skipped.deferred,
+                s.failed,
+                s.duration_ms
             ))
             .collect::<Vec<_>>()
             .join("; ")

@@ -1,8 +1,8 @@
 //! The scheduled refresh (issue 6): one run refreshes the component token and every authorizer
 //! token that expires within the margin, then reports what it did.
 //!
-//! - Due authorizers come from the store's due index ([`DueTokens`]), a page at a time, earliest
-//!   expiry first. Tokens refreshed in this run leave the index; those that failed or were busy
+//! - Due authorizers come from the store's due index ([`DueTokens`](crate::store::DueTokens)), a
+//!   page at a time, earliest expiry first, each page worked through in random order. Tokens refreshed in this run leave the index; those that failed or were busy
 //!   stay, so each page asks for as many more entries as this run has already tried and skips
 //!   them. Nothing is ever scanned.
 //! - Each authorizer goes through [`TokenService::refresh_authorizer_token_if_due`]: a lease per
@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use rand::seq::SliceRandom;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
@@ -176,7 +177,10 @@ impl<S: Store + 'static> Refresher<S> {
             self.check_ticket(&mut summary).await;
             let due_by = self.service.now() + self.settings.margin_secs;
             self.refresh_component(&mut summary, due_by).await;
-            if self.component_token_available().await {
+            if self
+                .component_token_available(summary.component_token)
+                .await
+            {
                 self.refresh_authorizers(&mut summary, due_by, stop_at, concurrency.max(1))
                     .await;
             } else {
@@ -227,8 +231,18 @@ impl<S: Store + 'static> Refresher<S> {
     }
 
     /// Whether an unexpired component token is stored. Without one every authorizer refresh
-    /// would fail the same way, so they are left for the next run.
-    async fn component_token_available(&self) -> bool {
+    /// would fail the same way, so they are left for the next run. When another worker was
+    /// refreshing it (an overlapping run), waits for that worker's token.
+    async fn component_token_available(&self, step: ComponentTokenStep) -> bool {
+        if step == ComponentTokenStep::Busy {
+            return match self.service.component_token().await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "no component token after waiting for another worker");
+                    false
+                }
+            };
+        }
         let store = self.service.store();
         match store.component_token(self.service.component_appid()).await {
             Ok(token) => token.is_some(),
@@ -290,9 +304,15 @@ impl<S: Store + 'static> Refresher<S> {
                 match store.authorizer_tokens_due(component, due_by, limit).await {
                     Ok(page) => {
                         exhausted = page.len() < limit;
-                        let before = queue.len();
-                        queue.extend(page.into_iter().filter(|d| !tried.contains(&d.appid)));
-                        let new = queue.len() - before;
+                        let mut fresh: Vec<DueToken> = page
+                            .into_iter()
+                            .filter(|d| !tried.contains(&d.appid))
+                            .collect();
+                        // Overlapping runs read the same page; in different orders they rarely
+                        // contend for the same lease, and find each other's work already done.
+                        fresh.shuffle(&mut rand::rng());
+                        let new = fresh.len();
+                        queue.extend(fresh);
                         exhausted = exhausted || new == 0;
                         summary.due += new as u64;
                     }
