@@ -104,7 +104,7 @@ async fn control_routes_set_tickets_inject_faults_authorize_and_report_calls() {
             .starts_with("queryauthcode@@@")
     );
     assert_eq!(advanced["now"], 1_767_225_660);
-    assert_eq!(push.status(), 501);
+    assert_eq!(push.status(), 409, "no push target is set");
     assert_eq!(calls.len(), 2, "control routes are not recorded");
     assert_eq!(calls[0]["path"], token_path);
     assert!(sim.unmatched().is_empty());

@@ -11,7 +11,10 @@ mod server;
 mod state;
 
 pub use faults::{Fault, FaultRule, Times};
-pub use push::PushTargets;
+pub use push::{
+    AuthorizationEvent, AuthorizationPush, MessageField, PushError, PushReply, PushTargets,
+    TicketPush,
+};
 pub use state::{AuthorizerGrant, RecordedCall, SentMessage};
 
 use state::State;
@@ -39,7 +42,7 @@ pub struct SimConfig {
     pub rotate_refresh_tokens: bool,
     /// Daily limit reported by `/cgi-bin/openapi/quota/get`.
     pub daily_quota: i64,
-    /// Where pushes go once they are implemented.
+    /// Where pushes go (see [`WechatSim::set_push_targets`] to set them after start).
     pub push: PushTargets,
 }
 

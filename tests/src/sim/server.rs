@@ -14,10 +14,19 @@
 //! | `GET /__sim/messages` | customer-service messages sent |
 //! | `GET /__sim/component-token` | the latest component token |
 //! | `POST /__sim/clock/advance` `{"seconds"}` | move a manual clock (409 on the system clock) |
-//! | `POST /__sim/push/{kind}` | reserved for pushes (501 until the crypto lands) |
+//! | `PUT /__sim/push-targets` `{"authorization_event_url"?, "message_url"?}` | where pushes go |
+//! | `POST /__sim/push/ticket` | push a fresh ticket; answers `{"ticket", "reply"}` |
+//! | `POST /__sim/push/{authorized\|updateauthorized}` `{"authorizer_appid"}` | answers `{"auth_code", "reply"}` |
+//! | `POST /__sim/push/unauthorized` `{"authorizer_appid"}` | revoke and push; answers `{"reply"}` |
+//! | `POST /__sim/push/text` `{"authorizer_appid", "from_user"?, "content"}` | a user's text message; `{"reply"}` |
+//! | `POST /__sim/push/event` `{"authorizer_appid", "from_user"?, "event", "fields"?: {name: value}}` | an event; `{"reply"}` |
+//!
+//! A push's `reply` is `{"status", "body", "decrypted"}`; a push that cannot be delivered answers 502.
+//! After a successful `api_start_push_ticket` the new ticket is pushed too, if a target is set.
 
 use super::Shared;
 use super::faults::{Fault, FaultRule};
+use super::push::{self, AuthorizationEvent, MessageField, PushError, PushTargets};
 use super::state::Reply;
 use axum::Json;
 use axum::body::Bytes;
@@ -77,6 +86,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/messages", get(messages))
         .route("/component-token", get(component_token))
         .route("/clock/advance", post(advance_clock))
+        .route("/push-targets", axum::routing::put(set_push_targets))
         .route("/push/{kind}", post(push));
     Router::new()
         .nest("/__sim", control)
@@ -131,7 +141,22 @@ async fn wechat(
     let mut state = shared.lock();
     let reply = state.dispatch(method.as_str(), &path, &query, json_body.as_ref());
     match reply {
-        Some(Reply::Json(value)) => Json(value).into_response(),
+        Some(Reply::Json(value)) => {
+            // As WeChat does, follow a granted api_start_push_ticket with the push itself.
+            if path == "/cgi-bin/component/api_start_push_ticket"
+                && value.get("errcode").and_then(Value::as_i64) == Some(0)
+                && state.config.push.authorization_event_url.is_some()
+                && let Some(ticket) = state.current_ticket.clone()
+            {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = push::push_ticket_value(&shared, &ticket).await {
+                        tracing::warn!(error = %e, "the sim could not push the requested ticket");
+                    }
+                });
+            }
+            Json(value).into_response()
+        }
         Some(Reply::Bytes { content_type, body }) => {
             ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
         }
@@ -240,10 +265,126 @@ async fn advance_clock(
     }
 }
 
-async fn push(Path(kind): Path<String>) -> Response {
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        format!("pushing {kind} needs the message crypto, which is not wired in yet"),
-    )
-        .into_response()
+async fn set_push_targets(
+    State(shared): State<Arc<Shared>>,
+    Json(targets): Json<PushTargets>,
+) -> StatusCode {
+    shared.lock().config.push = targets;
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize, Default)]
+struct PushRequest {
+    authorizer_appid: Option<String>,
+    from_user: Option<String>,
+    content: Option<String>,
+    event: Option<String>,
+    #[serde(default)]
+    fields: BTreeMap<String, Value>,
+}
+
+fn push_failed(e: PushError) -> Response {
+    let status = match e {
+        PushError::UnknownAuthorizer(_) => StatusCode::NOT_FOUND,
+        PushError::NoTarget(_) => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    (status, e.to_string()).into_response()
+}
+
+fn missing(field: &str) -> Response {
+    (StatusCode::BAD_REQUEST, format!("`{field}` is required")).into_response()
+}
+
+async fn push(
+    State(shared): State<Arc<Shared>>,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: PushRequest = if body.is_empty() {
+        PushRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        }
+    };
+    let from_user = request
+        .from_user
+        .as_deref()
+        .unwrap_or("oSimUser0000000000000000000");
+    let event = match kind.as_str() {
+        "ticket" => {
+            return match push::push_ticket(&shared).await {
+                Ok(p) => Json(json!({ "ticket": p.ticket, "reply": p.reply })).into_response(),
+                Err(e) => push_failed(e),
+            };
+        }
+        "authorized" => Some(AuthorizationEvent::Authorized),
+        "updateauthorized" => Some(AuthorizationEvent::UpdateAuthorized),
+        "unauthorized" => Some(AuthorizationEvent::Unauthorized),
+        _ => None,
+    };
+    let Some(appid) = request.authorizer_appid.as_deref() else {
+        return missing("authorizer_appid");
+    };
+    if let Some(event) = event {
+        return match push::push_authorization(&shared, event, appid).await {
+            Ok((code, reply)) => Json(json!({ "auth_code": code, "reply": reply })).into_response(),
+            Err(e) => push_failed(e),
+        };
+    }
+    let result = match kind.as_str() {
+        "text" => {
+            let Some(content) = request.content.as_deref() else {
+                return missing("content");
+            };
+            let body = [
+                ("MsgType", MessageField::Text("text")),
+                ("Content", MessageField::Text(content)),
+                (
+                    "MsgId",
+                    MessageField::Number(rand::random_range(1..i64::MAX)),
+                ),
+            ];
+            push::push_message(&shared, appid, from_user, &body).await
+        }
+        "event" => {
+            let Some(event) = request.event.as_deref() else {
+                return missing("event");
+            };
+            let texts: Vec<(String, String)> = request
+                .fields
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                .collect();
+            let numbers: Vec<(String, i64)> = request
+                .fields
+                .iter()
+                .filter_map(|(k, v)| v.as_i64().map(|n| (k.clone(), n)))
+                .collect();
+            let mut body = vec![
+                ("MsgType", MessageField::Text("event")),
+                ("Event", MessageField::Text(event)),
+            ];
+            body.extend(
+                texts
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), MessageField::Text(v))),
+            );
+            body.extend(
+                numbers
+                    .iter()
+                    .map(|(k, n)| (k.as_str(), MessageField::Number(*n))),
+            );
+            push::push_message(&shared, appid, from_user, &body).await
+        }
+        other => {
+            return (StatusCode::NOT_FOUND, format!("no push kind `{other}`")).into_response();
+        }
+    };
+    match result {
+        Ok(reply) => Json(json!({ "reply": reply })).into_response(),
+        Err(e) => push_failed(e),
+    }
 }
