@@ -16,8 +16,13 @@ pub const ENCODING_AES_KEY: &str = "WECHAT_ENCODING_AES_KEY";
 pub const ENCODING_AES_KEY_PREVIOUS: &str = "WECHAT_ENCODING_AES_KEY_PREVIOUS";
 pub const API_BASE_URL: &str = "WECHAT_API_BASE_URL";
 pub const TABLE_NAME: &str = "TABLE_NAME";
+pub const API_KEY_SHA256: &str = "API_KEY_SHA256";
+pub const REFRESH_CONCURRENCY: &str = "REFRESH_CONCURRENCY";
+pub const REFRESH_MARGIN_SECONDS: &str = "REFRESH_MARGIN_SECONDS";
 
 pub const DEFAULT_API_BASE_URL: &str = "https://api.weixin.qq.com";
+pub const DEFAULT_REFRESH_CONCURRENCY: usize = 16;
+pub const DEFAULT_REFRESH_MARGIN_SECONDS: i64 = 900;
 
 // The auth-redirect function's own, all optional.
 pub const AUTH_CALLBACK_URL: &str = "AUTH_CALLBACK_URL";
@@ -241,6 +246,137 @@ pub fn both<A, B>(
     }
 }
 
+// ----- per-function configuration ------------------------------------------------------------
+
+/// Runs the common [`Config`] and a function's own variables through one problem list, so that a
+/// start-up error names every bad variable, common and specific.
+fn with_common<T>(
+    vars: &HashMap<String, String>,
+    own: impl FnOnce(&mut Vars<'_>) -> Option<T>,
+) -> Result<(Config, T), ConfigError> {
+    let common = Config::from_vars(vars);
+    let mut v = Vars::new(vars);
+    let specific = own(&mut v);
+    let mut problems = match &common {
+        Err(e) => e.problems.clone(),
+        Ok(_) => Vec::new(),
+    };
+    problems.append(&mut v.problems);
+    match (common, specific) {
+        (Ok(config), Some(specific)) if problems.is_empty() => Ok((config, specific)),
+        _ => Err(ConfigError { problems }),
+    }
+}
+
+/// The SHA-256 of the API's bearer key (`API_KEY_SHA256`). Only the digest is configured; a
+/// presented key is hashed and the digests compared in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyDigest([u8; 32]);
+
+impl ApiKeyDigest {
+    /// 64 hex digits (either case).
+    pub fn from_hex(s: &str) -> Result<Self, String> {
+        let bytes = hex::decode(s).map_err(|_| "must be 64 hexadecimal digits".to_owned())?;
+        let digest: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "must be 64 hexadecimal digits".to_owned())?;
+        Ok(Self(digest))
+    }
+
+    /// The digest of `key`, for tests and tools.
+    pub fn of(key: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        Self(Sha256::digest(key.as_bytes()).into())
+    }
+
+    /// Whether `presented` is the key. Hashing first makes the comparison independent of the
+    /// presented key's length, and the digests are compared in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        crate::crypto::ct_eq(&Self::of(presented).0, &self.0)
+    }
+}
+
+impl fmt::Debug for ApiKeyDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeyDigest([redacted])")
+    }
+}
+
+/// The `api` function's configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub app: Config,
+    pub api_key: ApiKeyDigest,
+}
+
+impl ApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let (app, api_key) = with_common(vars, |v| {
+            let hex = v.required(API_KEY_SHA256);
+            v.parse(API_KEY_SHA256, hex, ApiKeyDigest::from_hex)
+        })?;
+        Ok(Self { app, api_key })
+    }
+}
+
+/// The `token-refresher` function's configuration.
+#[derive(Debug, Clone)]
+pub struct RefresherConfig {
+    pub app: Config,
+    /// How many authorizer tokens are refreshed at once (`REFRESH_CONCURRENCY`, 1 to 128).
+    pub concurrency: usize,
+    /// A token with this much life left or less is refreshed (`REFRESH_MARGIN_SECONDS`, 60 to
+    /// 3600). It must exceed the schedule's interval, or tokens expire between two runs.
+    pub margin_secs: i64,
+}
+
+impl RefresherConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let (app, (concurrency, margin_secs)) = with_common(vars, |v| {
+            let concurrency = v.optional(REFRESH_CONCURRENCY);
+            let concurrency = match concurrency {
+                None => Some(DEFAULT_REFRESH_CONCURRENCY),
+                some => v.parse(REFRESH_CONCURRENCY, some, |s| {
+                    parse_in_range(s, 1..=128).map(|n| n as usize)
+                }),
+            };
+            let margin = v.optional(REFRESH_MARGIN_SECONDS);
+            let margin = match margin {
+                None => Some(DEFAULT_REFRESH_MARGIN_SECONDS),
+                some => v.parse(REFRESH_MARGIN_SECONDS, some, |s| {
+                    parse_in_range(s, 60..=3600)
+                }),
+            };
+            Some((concurrency?, margin?))
+        })?;
+        Ok(Self {
+            app,
+            concurrency,
+            margin_secs,
+        })
+    }
+}
+
+fn parse_in_range(s: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64, String> {
+    let bounds = format!(
+        "must be a whole number from {} to {}",
+        range.start(),
+        range.end()
+    );
+    match s.parse::<i64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(bounds),
+    }
+}
+
 fn parse_base_url(s: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(s).map_err(|e| e.to_string())?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -324,6 +460,57 @@ mod tests {
         );
         let text = err.to_string();
         assert!(!text.contains("too-short-secret-key") && !text.contains("also-bad-previous-key"));
+    }
+
+    const KEY_DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn the_api_config_needs_a_well_formed_key_digest_and_names_it_with_the_common_problems() {
+        let mut v = complete();
+        v.insert(API_KEY_SHA256.into(), KEY_DIGEST.to_uppercase());
+        let c = ApiConfig::from_vars(&v).unwrap();
+        assert!(c.api_key.matches("test") && !c.api_key.matches("tesT"));
+        assert!(!format!("{c:?}").contains("9f86d0"));
+
+        let mut v = complete();
+        v.remove(TABLE_NAME);
+        let names = |e: ConfigError| e.problems.iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(ApiConfig::from_vars(&v).unwrap_err()),
+            vec![TABLE_NAME, API_KEY_SHA256]
+        );
+        for bad in [
+            "abc",
+            &KEY_DIGEST[..62],
+            &format!("{}zz", &KEY_DIGEST[..62]),
+        ] {
+            let err = ApiConfig::from_vars(&complete_with(API_KEY_SHA256, bad)).unwrap_err();
+            assert_eq!(names(err.clone()), vec![API_KEY_SHA256]);
+            assert!(err.to_string().contains("API_KEY_SHA256 is malformed"));
+        }
+    }
+
+    fn complete_with(name: &str, value: &str) -> HashMap<String, String> {
+        let mut v = complete();
+        v.insert(name.into(), value.into());
+        v
+    }
+
+    #[test]
+    fn the_refresher_config_has_defaults_and_bounds() {
+        let c = RefresherConfig::from_vars(&complete()).unwrap();
+        assert_eq!((c.concurrency, c.margin_secs), (16, 900));
+        let mut v = complete_with(REFRESH_CONCURRENCY, "64");
+        v.insert(REFRESH_MARGIN_SECONDS.into(), "1200".into());
+        let c = RefresherConfig::from_vars(&v).unwrap();
+        assert_eq!((c.concurrency, c.margin_secs), (64, 1200));
+
+        let mut v = complete_with(REFRESH_CONCURRENCY, "0");
+        v.insert(REFRESH_MARGIN_SECONDS.into(), "7200".into());
+        let err = RefresherConfig::from_vars(&v).unwrap_err();
+        let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, vec![REFRESH_CONCURRENCY, REFRESH_MARGIN_SECONDS]);
+        assert!(RefresherConfig::from_vars(&complete_with(REFRESH_CONCURRENCY, "many")).is_err());
     }
 
     #[test]

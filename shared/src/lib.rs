@@ -11,6 +11,7 @@ pub mod logging;
 pub mod secret;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod wechat;
 
 pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};

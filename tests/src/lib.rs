@@ -2,5 +2,6 @@
 
 pub mod app;
 pub mod callbacks;
+pub mod refresh;
 pub mod sim;
 pub mod wechat;

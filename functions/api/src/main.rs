@@ -1,17 +1,20 @@
-//! Lambda entry point. Filled in by a later issue; until then every request gets a clear 501.
+//! Lambda entry point of `api`: reads the configuration (failing to start, naming the variable,
+//! without a well-formed `API_KEY_SHA256`) and builds the clients once, then serves requests with
+//! [`api::Api`].
 
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
-
-async fn handler(_request: Request) -> Result<Response<Body>, Error> {
-    Ok(Response::builder()
-        .status(501)
-        .header("content-type", "application/json")
-        .body(Body::from(
-            r#"{"error":{"code":"not_implemented","message":"not implemented yet"}}"#,
-        ))?)
-}
+use api::production_api;
+use lambda_http::{Error, Request, run, service_fn};
+use wxcomponent::config::ApiConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(handler)).await
+    wxcomponent::logging::init();
+    let config = ApiConfig::from_env().inspect_err(|e| tracing::error!(%e, "cannot start"))?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let api = production_api(&config, aws_sdk_dynamodb::Client::new(&aws))?;
+    let api = &api;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(api.handle(request).await)
+    }))
+    .await
 }

@@ -1,13 +1,21 @@
-//! Lambda entry point. Filled in by a later issue; until then every invocation fails clearly.
+//! Lambda entry point of `token-refresher`: reads the configuration and builds the clients once,
+//! then serves scheduled invocations with [`token_refresher::RefreshHandler`].
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-
-async fn handler(_event: LambdaEvent<Value>) -> Result<Value, Error> {
-    Err("token-refresher: not implemented yet".into())
-}
+use token_refresher::production_handler;
+use wxcomponent::config::RefresherConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(handler)).await
+    wxcomponent::logging::init();
+    let config =
+        RefresherConfig::from_env().inspect_err(|e| tracing::error!(%e, "cannot start"))?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let handler = production_handler(&config, aws_sdk_dynamodb::Client::new(&aws))?;
+    let handler = &handler;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(event).await
+    }))
+    .await
 }

@@ -9,13 +9,17 @@
 //! [`PushService`] handles WeChat's pushes (tickets, authorization events, the message URL and the
 //! full-network release test), acting on each push once through the [`PushLedger`].
 //! [`AuthFlow`] is the merchant's side of authorization: launch page, jump to WeChat, callback.
+//! [`Refresher`] is the scheduled run over every due token; the `directory` module holds the
+//! provider API's other use cases (listing, health, authorization links).
 
 mod auth_flow;
 mod authorization;
+mod directory;
 mod error;
 mod ledger;
 mod ledger_dynamo;
 mod push;
+mod refresher;
 mod tokens;
 
 pub use auth_flow::{
@@ -25,6 +29,10 @@ pub use auth_flow::{
     success_page,
 };
 pub use authorization::{AuthLinks, AuthType, AuthorizationLinkRequest, authorization_links};
+pub use directory::{
+    AccountView, AuthLinksRequest, AuthLinksView, AuthorizerPage, AuthorizerView, Health,
+    StatusCountsView, TICKET_HEALTHY_FOR_SECS,
+};
 pub use error::TokenError;
 pub use ledger::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, Retention};
 pub use ledger_dynamo::DynamoPushLedger;
@@ -32,4 +40,5 @@ pub use push::{
     OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_API_SUFFIX,
     RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT, RELEASE_TEST_TEXT_REPLY, ReplyRandomness,
 };
+pub use refresher::{ComponentTokenStep, RefreshSummary, Refresher, RefresherSettings, Skipped};
 pub use tokens::{RefreshOutcome, TokenService, TokenSettings};

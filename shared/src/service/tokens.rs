@@ -366,7 +366,7 @@ impl<S: Store + 'static> TokenService<S> {
 
     /// Asks WeChat to push a ticket, at most once per interval across all workers (a lease that
     /// is left to lapse). Whether it asked.
-    async fn request_ticket_push(&self) -> bool {
+    pub(super) async fn request_ticket_push(&self) -> bool {
         let inner = &self.inner;
         let owner = LeaseOwner::random();
         let key = LeaseKey::StartPushTicket;

@@ -191,6 +191,15 @@ impl WechatSim {
         self.shared.lock().add_authorizer(authorizer_appid)
     }
 
+    /// [`WechatSim::add_authorizer`] for many accounts at once, under one lock (for scale tests).
+    pub fn add_authorizers(&self, authorizer_appids: &[String]) -> Vec<AuthorizerGrant> {
+        let mut state = self.shared.lock();
+        authorizer_appids
+            .iter()
+            .map(|appid| state.add_authorizer(appid))
+            .collect()
+    }
+
     /// The merchant revokes the authorization: its calls answer 61003 / 40001 from now on.
     pub fn revoke(&self, authorizer_appid: &str) {
         self.shared.lock().revoke(authorizer_appid);

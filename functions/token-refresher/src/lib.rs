@@ -1,0 +1,126 @@
+//! The `token-refresher` adapter: an EventBridge schedule invokes it; it runs one
+//! [`Refresher::refresh_due`] against the invocation's deadline and prints the summary as one
+//! Embedded Metric Format line (the alarms' metrics). The rules live in `wxcomponent`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Context, Error, LambdaEvent};
+use serde_json::Value;
+use wxcomponent::config::RefresherConfig;
+use wxcomponent::service::{
+    RefreshSummary, Refresher, RefresherSettings, TokenService, TokenSettings,
+};
+use wxcomponent::store::{DynamoStore, Store};
+use wxcomponent::telemetry::refresh_summary_line;
+use wxcomponent::wechat::{ClientConfig, WechatClient};
+use wxcomponent::{Clock, SystemClock};
+
+/// Used when an invocation carries no deadline (some local runners).
+const DEADLINE_WHEN_UNKNOWN: Duration = Duration::from_secs(60);
+
+/// The handler: a refresher and how many refreshes it runs at once.
+#[derive(Clone)]
+pub struct RefreshHandler<S> {
+    refresher: Refresher<S>,
+    concurrency: usize,
+}
+
+/// What one invocation did: the figures, and the EMF line that was printed.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub summary: RefreshSummary,
+    pub metrics_line: String,
+}
+
+impl<S: Store + 'static> RefreshHandler<S> {
+    pub fn new(refresher: Refresher<S>, concurrency: usize) -> Self {
+        Self {
+            refresher,
+            concurrency,
+        }
+    }
+
+    /// The Lambda entry point. The scheduled event's content does not matter. Returns the
+    /// summary, which `cargo lambda invoke` and the console show.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        // Boxed: the run's future type is deep enough to overflow the compiler's layout query
+        // when nested in the runtime's.
+        let invocation = Box::pin(self.run(deadline_of(&event.context))).await;
+        println!("{}", invocation.metrics_line);
+        Ok(serde_json::to_value(&invocation.summary)?)
+    }
+
+    /// One run against `deadline`, without printing.
+    pub async fn run(&self, deadline: Instant) -> Invocation {
+        let summary = self.refresher.refresh_due(deadline, self.concurrency).await;
+        let component = self.refresher.service().component_appid();
+        let metrics_line = refresh_summary_line(component, &summary, epoch_millis());
+        Invocation {
+            summary,
+            metrics_line,
+        }
+    }
+}
+
+/// The invocation's deadline as an [`Instant`].
+pub fn deadline_of(context: &Context) -> Instant {
+    if context.deadline == 0 {
+        return Instant::now() + DEADLINE_WHEN_UNKNOWN;
+    }
+    let left = context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Instant::now() + left
+}
+
+fn epoch_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Wires the production handler: the system clock, the WeChat client from the configuration,
+/// the DynamoDB store on `dynamodb`.
+pub fn production_handler(
+    config: &RefresherConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
+) -> Result<RefreshHandler<DynamoStore>, Error> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = &config.app;
+    let client_config = ClientConfig::from_config(app);
+    // A refresh started just before the cut-off must finish: one WeChat call with its retries,
+    // plus a few seconds of store writes.
+    let stop_before = client_config.retry.max_elapsed + Duration::from_secs(5);
+    let client = WechatClient::new(
+        client_config,
+        app.component_appid.clone(),
+        app.component_secret.clone(),
+        clock.clone(),
+    )?;
+    let store = Arc::new(DynamoStore::new(
+        dynamodb,
+        app.table_name.clone(),
+        clock.clone(),
+    ));
+    let service = TokenService::new(
+        store,
+        client,
+        clock,
+        TokenSettings {
+            refresh_margin_secs: config.margin_secs,
+            ..TokenSettings::default()
+        },
+    );
+    let refresher = Refresher::new(
+        service,
+        RefresherSettings {
+            margin_secs: config.margin_secs,
+            stop_before,
+            ..RefresherSettings::default()
+        },
+    );
+    Ok(RefreshHandler::new(refresher, config.concurrency))
+}
