@@ -72,11 +72,13 @@ Try it, from another terminal in this directory:
        curl -s -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/authorizers
 
   4. Run the refresher once:
-       PATH=$VENV/bin:\$PATH cargo lambda invoke token-refresher --data-ascii '{}'
+       PATH=$VENV/bin:\$PATH cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $LAMBDA_PORT token-refresher --data-ascii '{}'
 
 Ctrl-C stops everything.
 
 MSG
 
 log "cargo lambda watch on 127.0.0.1:$LAMBDA_PORT"
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT"
+# A generous timeout: the refresher stops starting work when its deadline is near, and the local
+# deadline comes from this timeout.
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --timeout 300
