@@ -71,6 +71,19 @@ pub fn init() {
     };
 }
 
+/// An error and its sources on one line, for a log field or a tool's stderr. Only for errors whose
+/// texts carry no secret (every error type of this crate is written that way).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +150,28 @@ mod tests {
         assert!(!out.contains("sdk-body-with-secret"), "{out}");
         assert!(!out.contains("hyper-detail-with-secret"), "{out}");
         assert!(out.contains("sdk-info-line"));
+    }
+
+    #[test]
+    fn an_error_chain_is_one_line_with_every_source() {
+        let inner = std::io::Error::other("connection reset");
+        let outer = std::io::Error::other(Wrapper(inner));
+        assert_eq!(error_chain(&outer), "request failed: connection reset");
+    }
+
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("request failed")
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
     }
 
     #[test]

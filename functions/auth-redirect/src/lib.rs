@@ -226,7 +226,7 @@ impl<S: Store + 'static> AuthRedirect<S> {
         match self.flow.authorization_url(&start, device, &callback).await {
             Ok(location) => redirect(&location),
             Err(e) => {
-                tracing::error!(error = %error_chain(&e), "could not start an authorization");
+                tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not start an authorization");
                 html(
                     503,
                     error_page(
@@ -252,11 +252,11 @@ impl<S: Store + 'static> AuthRedirect<S> {
                 ),
             ),
             Err(e @ CallbackError::CodeRejected(_)) => {
-                tracing::info!(error = %error_chain(&e), "authorization code refused");
+                tracing::info!(error = %wxcomponent::logging::error_chain(&e), "authorization code refused");
                 html(400, code_rejected_page())
             }
             Err(e @ CallbackError::Failed(_)) => {
-                tracing::error!(error = %error_chain(&e), "could not complete an authorization");
+                tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not complete an authorization");
                 html(
                     503,
                     error_page(
@@ -268,18 +268,6 @@ impl<S: Store + 'static> AuthRedirect<S> {
             }
         }
     }
-}
-
-/// An error and its sources on one line (no error in these chains carries a secret).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The production wiring: DynamoDB (the SDK honours `AWS_ENDPOINT_URL_DYNAMODB`), the WeChat

@@ -170,7 +170,7 @@ fn reply_response(reply: PushReply) -> Response<Body> {
 /// The status table of the README. Refused pushes are 4xx (WeChat will not fix them by
 /// retrying); our own failures are 503 so that WeChat retries.
 fn error_response(e: &PushError) -> Response<Body> {
-    let chain = error_chain(e);
+    let chain = wxcomponent::logging::error_chain(e);
     match e {
         PushError::TooLarge { .. } => {
             tracing::warn!(error = %chain, "push refused");
@@ -197,18 +197,6 @@ fn error_response(e: &PushError) -> Response<Body> {
             text(503, "temporarily unavailable")
         }
     }
-}
-
-/// An error and its sources on one line (no error in this crate's chain carries a secret).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The production wiring: DynamoDB (the SDK honours `AWS_ENDPOINT_URL_DYNAMODB`), the WeChat

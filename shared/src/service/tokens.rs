@@ -134,17 +134,7 @@ fn authorizer_access_token(stored: &ExpiringToken) -> AuthorizerAccessToken {
     AuthorizerAccessToken::new(stored.value.clone(), stored.expires_at)
 }
 
-/// An error and its sources on one line, for logs (no variant carries a secret).
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
+pub(super) use crate::logging::error_chain;
 
 impl<S: Store + 'static> TokenService<S> {
     /// The component appid is the client's, so the two can never disagree.

@@ -45,14 +45,7 @@ async fn main() -> ExitCode {
         Ok(true) => println!("created table {}", cli.name),
         Ok(false) => println!("table {} already exists", cli.name),
         Err(e) => {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                message.push_str(": ");
-                message.push_str(&s.to_string());
-                source = s.source();
-            }
-            eprintln!("dev-table: {message}");
+            eprintln!("dev-table: {}", wxcomponent::logging::error_chain(&e));
             return ExitCode::FAILURE;
         }
     }
