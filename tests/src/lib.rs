@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod callbacks;
+pub mod logs;
 pub mod refresh;
 pub mod sim;
 pub mod wechat;

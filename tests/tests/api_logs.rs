@@ -1,8 +1,7 @@
 //! The API never logs the access token it hands out, the pre-auth codes in the links, or the
 //! key. Its own test binary, because it installs a global subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use wxcomponent_tests::logs::{LogBuffer, production_filter_at_trace};
 
 use api::Api;
 use lambda_http::http::{Method, StatusCode, header};
@@ -37,33 +36,9 @@ fn json_of(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body().as_ref()).expect("a JSON body")
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_access_token_and_the_key_never_reach_the_logs() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        // TRACE everywhere except the AWS SDK's HTTP layer, which at TRACE prints whole DynamoDB
-        // responses, tokens included (see the README's API section: never run it at TRACE).
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "trace,aws_smithy_runtime=debug,aws_smithy_runtime_api=debug",
-        ))
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    let buffer = LogBuffer::install_global(production_filter_at_trace());
 
     let app = TestApp::spawn().await;
     app.store_fresh_ticket().await;
@@ -89,7 +64,7 @@ async fn the_access_token_and_the_key_never_reach_the_logs() {
         .await,
     );
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(
         logs.contains("/authorizers/{appid}/access-token"),
         "the request is logged"

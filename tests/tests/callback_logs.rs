@@ -5,8 +5,7 @@
 //! Its own test binary, because it installs the global subscriber (which also captures the AWS
 //! SDK's and reqwest's records).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use wxcomponent_tests::logs::{LogBuffer, production_filter_at_trace};
 
 use wxcomponent::AuthorizerAppId;
 use wxcomponent_tests::app::random_appid;
@@ -14,30 +13,10 @@ use wxcomponent_tests::callbacks::{
     Callbacks, authorized_xml, body_text, header, text_xml, ticket_xml,
 };
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
     // The functions' own filter (what `logging::init` installs), asked for TRACE.
-    tracing_subscriber::fmt()
-        .with_env_filter(wxcomponent::logging::filter(Some("trace")))
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let buffer = LogBuffer::install_global(production_filter_at_trace());
 
     let c = Callbacks::spawn().await;
     let config = c.app.sim.config();
@@ -164,7 +143,7 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
         secrets.push(stored.refresh_token.expose().to_owned());
     }
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(
         logs.contains("component_verify_ticket stored"),
         "the flows were logged"

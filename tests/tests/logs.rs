@@ -3,27 +3,13 @@
 //! Its own test binary, because it installs a global subscriber (with the `log` bridge, so
 //! reqwest's and hyper's `log` records are captured too).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wxcomponent::AuthorizerAppId;
 use wxcomponent::Secret;
 use wxcomponent::wechat::{AuthorizerAccessToken, AuthorizerOptionName, CustomMessage};
+use wxcomponent_tests::logs::{LogBuffer, everything_at_trace};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times};
 use wxcomponent_tests::wechat::WechatHarness;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every string the sim saw in a query parameter or a secret-bearing body field.
 fn secrets_seen_by_the_sim(h: &WechatHarness) -> Vec<String> {
@@ -51,14 +37,7 @@ fn secrets_seen_by_the_sim(h: &WechatHarness) -> Vec<String> {
 
 #[tokio::test]
 async fn trace_logs_and_errors_never_contain_secrets_tokens_tickets_or_codes() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let buffer = LogBuffer::install_global(everything_at_trace());
 
     let h = WechatHarness::start_with(SimConfig::random(), |c| {
         c.timeout = Duration::from_millis(100);
@@ -137,7 +116,7 @@ async fn trace_logs_and_errors_never_contain_secrets_tokens_tickets_or_codes() {
     secrets.retain(|s| s.len() >= 8);
     secrets.sort();
     secrets.dedup();
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     let error_text: String = errors
         .iter()
         .map(|e| {

@@ -7,11 +7,11 @@
 //! Everything is captured at TRACE except the AWS SDK's request orchestrator, which at TRACE prints
 //! every request and response body and every decoded output, DynamoDB items (tokens, refresh
 //! tokens, tickets) included, whatever the caller does. The process's log filter must cap it at
-//! DEBUG; [`LOG_FILTER`] is that filter, and the second test shows why it is needed.
+//! DEBUG or less; the first test runs with the production filter (`wxcomponent::logging::filter`),
+//! and the second shows why the cap is needed.
 
-use std::io::Write;
+use wxcomponent_tests::logs::{LogBuffer, everything_at_trace, production_filter_at_trace};
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::instrument::WithSubscriber;
 
@@ -21,22 +21,6 @@ use wxcomponent::store::{AuthorizerStore, ComponentTokenStore};
 use wxcomponent::wechat::AuthorizerOptionName;
 use wxcomponent_tests::app::{START, TestApp, random_appid};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times};
-
-/// TRACE for everything but the AWS SDK's orchestrator (see the module docs).
-const LOG_FILTER: &str = "trace,aws_smithy_runtime=debug";
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every query value and secret-bearing body field the sim received.
 fn secrets_seen_by_the_sim(app: &TestApp) -> Vec<String> {
@@ -73,14 +57,7 @@ fn chain(e: &TokenError) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_tokens() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(LOG_FILTER))
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let buffer = LogBuffer::install_global(production_filter_at_trace());
 
     let mut config = SimConfig::random();
     config.rotate_refresh_tokens = true;
@@ -199,7 +176,7 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
     secrets.retain(|s| s.len() >= 8);
     secrets.sort();
     secrets.dedup();
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     let error_text = errors.iter().map(chain).collect::<Vec<_>>().join("\n");
 
     // The capture worked: spans with appids, the service's own events, the store's SDK calls.
@@ -225,19 +202,14 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
 #[tokio::test]
 async fn the_aws_sdk_at_trace_prints_stored_tokens_which_is_why_the_filter_caps_it() {
     let app = TestApp::spawn().await;
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let uncapped = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let buffer = LogBuffer::default();
+    let uncapped = buffer.subscriber(everything_at_trace());
 
     app.store_component_token("ctoken-printed-by-the-sdk", START + 7200)
         .with_subscriber(uncapped)
         .await;
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(logs.contains("ctoken-printed-by-the-sdk"));
     assert!(
         logs.lines()
