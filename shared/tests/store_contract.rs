@@ -1035,6 +1035,7 @@ async fn audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one<S
         reason: None,
         submitted_at: T0,
         updated_at: T0,
+        auto_release: true,
     };
     f.store
         .put_audit_state(&f.component, &appid, &pending)

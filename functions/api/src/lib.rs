@@ -7,6 +7,10 @@
 //! against the same table by a test. Handlers turn requests into service calls and typed errors
 //! into JSON errors with statuses ([`ApiError`]); the rules live in `wxcomponent`.
 
+mod miniprogram;
+
+pub use miniprogram::{PASSTHROUGH_PREFIXES, passthrough_path};
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -57,6 +61,15 @@ impl<S> Route<S> {
             match (pattern.next(), actual.next()) {
                 (None, None) => return Some(Params(params)),
                 (Some(p), Some(a)) => {
+                    // `{name+}`, last in a pattern: the rest of the path, one segment or more.
+                    if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix("+}")) {
+                        let rest: Vec<&str> = std::iter::once(a).chain(actual).collect();
+                        if a.is_empty() {
+                            return None;
+                        }
+                        params.push((name, rest.join("/")));
+                        return Some(Params(params));
+                    }
                     if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                         if a.is_empty() {
                             return None;
@@ -207,7 +220,7 @@ pub struct Api<S> {
 }
 
 impl<S: Store + 'static> Api<S> {
-    /// Every route. Issue 7's `/authorizers/{appid}/...` and `/templates` routes go here.
+    /// Every route. A `{name+}` segment (last) matches the rest of the path.
     pub const ROUTES: &'static [Route<S>] = &[
         Route::new(Method::GET, "/authorizers", list_authorizers::<S>),
         Route::new(Method::GET, "/authorizers/{appid}", get_authorizer::<S>),
@@ -217,6 +230,219 @@ impl<S: Store + 'static> Api<S> {
             get_access_token::<S>,
         ),
         Route::new(Method::POST, "/auth-links", create_auth_links::<S>),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/code",
+            mp::commit_code::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/code/pages",
+            mp::code_pages::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/code/qrcode",
+            mp::trial_qrcode::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/audit",
+            mp::submit_audit::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/audit",
+            mp::audit_status::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/audit/undo",
+            mp::undo_audit::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/audit/speedup",
+            mp::speedup_audit::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/audit/quota",
+            mp::audit_quota::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/release",
+            mp::release::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/release/revert",
+            mp::revert_release::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/gray-release",
+            mp::gray_release::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/gray-release",
+            mp::gray_release_plan::<S>,
+        ),
+        Route::new(
+            Method::DELETE,
+            "/authorizers/{appid}/gray-release",
+            mp::revert_gray_release::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/visit-status",
+            mp::visit_status::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/support-version",
+            mp::get_support_version::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/support-version",
+            mp::set_support_version::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/domains",
+            mp::modify_domains::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/webview-domains",
+            mp::webview_domains::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/testers",
+            mp::bind_tester::<S>,
+        ),
+        Route::new(
+            Method::DELETE,
+            "/authorizers/{appid}/testers",
+            mp::unbind_tester::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/testers",
+            mp::list_testers::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/categories",
+            mp::get_categories::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/categories",
+            mp::add_categories::<S>,
+        ),
+        Route::new(
+            Method::DELETE,
+            "/authorizers/{appid}/categories",
+            mp::delete_category::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/basic-info",
+            mp::basic_info::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/nickname",
+            mp::set_nickname::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/nickname/audit",
+            mp::nickname_audit::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/head-image",
+            mp::head_image::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/signature",
+            mp::signature::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/search-status",
+            mp::get_search_status::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/search-status",
+            mp::set_search_status::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/privacy",
+            mp::get_privacy::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/privacy",
+            mp::set_privacy::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/wxacode",
+            mp::wxacode::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/authorizers/{appid}/wechat/{path+}",
+            mp::passthrough::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/wechat/{path+}",
+            mp::passthrough::<S>,
+        ),
+        Route::new(Method::GET, "/templates/drafts", mp::template_drafts::<S>),
+        Route::new(Method::POST, "/templates", mp::add_template::<S>),
+        Route::new(Method::GET, "/templates", mp::list_templates::<S>),
+        Route::new(
+            Method::DELETE,
+            "/templates/{template_id}",
+            mp::delete_template::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/fast-registration/enterprise",
+            mp::register_enterprise::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/fast-registration/enterprise/query",
+            mp::query_enterprise::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/fast-registration/personal",
+            mp::register_personal::<S>,
+        ),
+        Route::new(
+            Method::GET,
+            "/fast-registration/personal/{taskid}",
+            mp::query_personal::<S>,
+        ),
+        Route::new(
+            Method::POST,
+            "/fast-registration/beta",
+            mp::register_beta::<S>,
+        ),
         Route::new(Method::GET, "/health", health::<S>),
     ];
 
@@ -295,6 +521,8 @@ impl<S: Store + 'static> Api<S> {
         scheme.eq_ignore_ascii_case("bearer") && !key.is_empty() && self.key.matches(key)
     }
 }
+
+use miniprogram as mp;
 
 /// Every (method, path pattern) the API serves, for the OpenAPI check.
 pub fn route_table() -> Vec<(Method, &'static str)> {

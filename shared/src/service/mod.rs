@@ -12,6 +12,7 @@
 //! [`Refresher`] is the scheduled run over every due token; the `directory` module holds the
 //! provider API's other use cases (listing, health, authorization links).
 
+mod audit;
 mod auth_flow;
 mod authorization;
 mod directory;
@@ -22,6 +23,7 @@ mod push;
 mod refresher;
 mod tokens;
 
+pub use audit::AuditView;
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
     CallbackOutcome, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE, Device,

@@ -629,8 +629,13 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         record.appid = Some(appid.to_string());
         match &message.kind {
             MessageKind::WeappAuditSuccess { succ_time } => {
-                self.update_audit(appid, AuditStatus::Succeeded, None, *succ_time)
+                let state = self
+                    .update_audit(appid, AuditStatus::Succeeded, None, *succ_time)
                     .await?;
+                if state.is_some_and(|s| s.auto_release) {
+                    let outcome = self.auto_release(appid).await;
+                    record.detail.insert("auto_release".into(), outcome);
+                }
             }
             MessageKind::WeappAuditFail {
                 reason, fail_time, ..
@@ -661,6 +666,32 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         Ok(record)
     }
 
+    /// Releases the approved version the submitter asked to release automatically. A failure is
+    /// logged and recorded, not retried: `release` is not replayable, and WeChat would answer a
+    /// second push of the same result with the version already released.
+    async fn auto_release(&self, appid: &AuthorizerAppId) -> String {
+        let result = self
+            .inner
+            .tokens
+            .with_authorizer_token(appid, |client, token| async move {
+                client.release(&token).await
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                tracing::info!("approved version released automatically");
+                "released".to_owned()
+            }
+            Err(e) => {
+                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "automatic release failed");
+                match e.errcode() {
+                    Some(code) => format!("failed: errcode {code}"),
+                    None => "failed".to_owned(),
+                }
+            }
+        }
+    }
+
     /// Code audit results carry no audit id. The result belongs to the stored audit unless it
     /// predates that audit's submission (then it is a late result of an earlier one: ignored).
     async fn update_audit(
@@ -669,7 +700,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         status: AuditStatus,
         reason: Option<&String>,
         at: EpochSeconds,
-    ) -> Result<(), PushError> {
+    ) -> Result<Option<AuditState>, PushError> {
         let store = self.inner.tokens.store();
         let component = self.component();
         let stored = store
@@ -683,7 +714,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 audit_id = s.audit_id,
                 "an audit result older than the stored submission; ignored"
             );
-            return Ok(());
+            return Ok(None);
         }
         let state = AuditState {
             audit_id: stored.as_ref().map_or(0, |s| s.audit_id),
@@ -691,6 +722,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             reason: reason.cloned(),
             submitted_at: stored.as_ref().map_or(at, |s| s.submitted_at),
             updated_at: self.now(),
+            auto_release: stored.as_ref().is_some_and(|s| s.auto_release),
         };
         match store.put_audit_state(component, appid, &state).await {
             Ok(()) => {
@@ -699,11 +731,11 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                     status = status.as_str(),
                     "audit state updated"
                 );
-                Ok(())
+                Ok(Some(state))
             }
             Err(StoreError::Conflict) => {
                 tracing::info!("a newer audit was submitted meanwhile; kept it");
-                Ok(())
+                Ok(None)
             }
             Err(e) => Err(PushError::Store(e)),
         }

@@ -54,6 +54,7 @@ const AUDIT_ID: &str = "audit_id";
 const AUDIT_STATUS: &str = "audit_status";
 const REASON: &str = "reason";
 const SUBMITTED_AT: &str = "submitted_at";
+const AUTO_RELEASE: &str = "auto_release";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -171,6 +172,14 @@ impl<'a> Reader<'a> {
         match self.item.get(attribute) {
             None => Ok(None),
             Some(AttributeValue::S(v)) => Ok(Some(v)),
+            Some(_) => Err(self.corrupt(attribute)),
+        }
+    }
+
+    fn opt_bool(&self, attribute: &'static str) -> Result<Option<bool>> {
+        match self.item.get(attribute) {
+            None => Ok(None),
+            Some(AttributeValue::Bool(v)) => Ok(Some(*v)),
             Some(_) => Err(self.corrupt(attribute)),
         }
     }
@@ -992,6 +1001,7 @@ impl AuditStore for DynamoStore {
             reason: r.opt_str(REASON)?.map(str::to_owned),
             submitted_at: r.num(SUBMITTED_AT)?,
             updated_at: r.num(UPDATED_AT)?,
+            auto_release: r.opt_bool(AUTO_RELEASE)?.unwrap_or(false),
         }))
     }
 
@@ -1011,6 +1021,9 @@ impl AuditStore for DynamoStore {
         ]);
         if let Some(reason) = &state.reason {
             item.insert(REASON.to_owned(), s(reason));
+        }
+        if state.auto_release {
+            item.insert(AUTO_RELEASE.to_owned(), AttributeValue::Bool(true));
         }
         self.put_if(
             item,

@@ -362,6 +362,8 @@ pub struct AuditState {
     pub reason: Option<String>,
     pub submitted_at: EpochSeconds,
     pub updated_at: EpochSeconds,
+    /// Release the version as soon as WeChat approves it (asked for at submission).
+    pub auto_release: bool,
 }
 
 /// The latest component_verify_ticket.

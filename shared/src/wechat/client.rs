@@ -164,10 +164,16 @@ impl std::fmt::Debug for WechatClient {
     }
 }
 
+/// How errors and logs name a [`WechatClient::call_raw_path`] call.
+pub const RAW_PATH_LABEL: &str = "(raw path)";
+
 /// Everything a call needs besides the client.
 struct Call<'a> {
     method: reqwest::Method,
     path: &'static str,
+    /// The URL path when it is not `path` (a raw-path call); `path` then only names the call in
+    /// errors and logs.
+    url_path: Option<&'a str>,
     token: Option<(&'static str, &'a Secret)>,
     query: &'a [(&'a str, &'a str)],
     body: Option<Vec<u8>>,
@@ -332,6 +338,40 @@ impl WechatClient {
         decode_json(endpoint.path, &raw.body)
     }
 
+    /// A call to an API not typed yet, at `path` (which must start with `/`), with the
+    /// authorizer token as `access_token`: the bytes of the answer, a JSON `errcode` still being
+    /// an error. The caller decides which paths are allowed; errors and logs name the call
+    /// [`RAW_PATH_LABEL`], never the path. A POST (`body` present) is not replayed.
+    pub async fn call_raw_path(
+        &self,
+        path: &str,
+        token: &AuthorizerAccessToken,
+        query: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<RawResponse, WechatError> {
+        if !path.starts_with('/') {
+            return Err(WechatError::Request {
+                path: RAW_PATH_LABEL,
+                reason: "the path must start with /",
+            });
+        }
+        let call = Call {
+            method: if body.is_some() {
+                reqwest::Method::POST
+            } else {
+                reqwest::Method::GET
+            },
+            path: RAW_PATH_LABEL,
+            url_path: Some(path),
+            token: Some(("access_token", token.secret())),
+            query,
+            replayable: body.is_none(),
+            body,
+            content_type: "application/json".to_owned(),
+        };
+        self.execute(&call).await
+    }
+
     fn call<'a, C: Credential, B: Serialize + ?Sized>(
         &self,
         method: reqwest::Method,
@@ -354,6 +394,7 @@ impl WechatClient {
         Ok(Call {
             method,
             path: endpoint.path,
+            url_path: None,
             token,
             query,
             body,
@@ -364,7 +405,11 @@ impl WechatClient {
 
     fn url(&self, call: &Call<'_>) -> url::Url {
         let mut url = self.inner.base_url.clone();
-        let path = format!("{}{}", url.path().trim_end_matches('/'), call.path);
+        let path = format!(
+            "{}{}",
+            url.path().trim_end_matches('/'),
+            call.url_path.unwrap_or(call.path)
+        );
         url.set_path(&path);
         url.set_query(None);
         url.set_fragment(None);

@@ -131,11 +131,17 @@ pub struct Coverage {
     pub group: &'static str,
     pub origin: Origin,
     pub covered: Covered,
-    /// The product API route that exposes it (the API routes come later: empty for now).
+    /// The product API route that exposes it (`METHOD /path`), empty if none does yet.
     pub route: &'static str,
 }
 
 impl Coverage {
+    /// The row with the product API route that exposes it.
+    pub const fn with_route(mut self, route: &'static str) -> Self {
+        self.route = route;
+        self
+    }
+
     /// The WeChat call of a client row.
     pub fn call(&self) -> Option<&WechatCall> {
         match &self.covered {
@@ -312,14 +318,16 @@ pub const COVERAGE: &[Coverage] = &[
         set_privacy_setting,
         Post,
         privacy::SET_PRIVACY_SETTING
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/privacy"),
     client!(
         PRIVACY,
         S("GetPrivacySetting"),
         get_privacy_setting,
         Post,
         privacy::GET_PRIVACY_SETTING
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/privacy"),
     client!(
         PRIVACY,
         S("UploadPrivacyExtFile"),
@@ -450,7 +458,8 @@ pub const COVERAGE: &[Coverage] = &[
         Post,
         register::FAST_REGISTER_WEAPP,
         Selector::Query("action", "create")
-    ),
+    )
+    .with_route("POST /fast-registration/enterprise"),
     client!(
         REGISTER,
         S("QueryOrgWeapp"),
@@ -458,7 +467,8 @@ pub const COVERAGE: &[Coverage] = &[
         Post,
         register::FAST_REGISTER_WEAPP,
         Selector::Query("action", "search")
-    ),
+    )
+    .with_route("POST /fast-registration/enterprise/query"),
     client!(
         REGISTER,
         S("FastRegisterPersonalWeapp"),
@@ -466,7 +476,8 @@ pub const COVERAGE: &[Coverage] = &[
         Post,
         register::FAST_REGISTER_PERSONAL_WEAPP,
         Selector::Query("action", "create")
-    ),
+    )
+    .with_route("POST /fast-registration/personal"),
     client!(
         REGISTER,
         S("QueryPersonalWeapp"),
@@ -474,7 +485,8 @@ pub const COVERAGE: &[Coverage] = &[
         Post,
         register::FAST_REGISTER_PERSONAL_WEAPP,
         Selector::Query("action", "query")
-    ),
+    )
+    .with_route("GET /fast-registration/personal/{taskid}"),
     client!(
         REGISTER,
         Seed003("RegisterByOffiaccount"),
@@ -489,7 +501,8 @@ pub const COVERAGE: &[Coverage] = &[
         fast_register_beta_weapp,
         Post,
         beta::FAST_REGISTER_BETA_WEAPP
-    ),
+    )
+    .with_route("POST /fast-registration/beta"),
     client!(
         BETA,
         S("VerifyBetaWeapp"),
@@ -511,28 +524,32 @@ pub const COVERAGE: &[Coverage] = &[
         get_template_draft_list,
         Get,
         template::GET_TEMPLATE_DRAFT_LIST
-    ),
+    )
+    .with_route("GET /templates/drafts"),
     client!(
         TEMPLATES,
         S("AddToTemplate"),
         add_to_template,
         Post,
         template::ADD_TO_TEMPLATE
-    ),
+    )
+    .with_route("POST /templates"),
     client!(
         TEMPLATES,
         S("GetTemplateList"),
         get_template_list,
         Get,
         template::GET_TEMPLATE_LIST
-    ),
+    )
+    .with_route("GET /templates"),
     client!(
         TEMPLATES,
         S("DeleteTemplate"),
         delete_template,
         Post,
         template::DELETE_TEMPLATE
-    ),
+    )
+    .with_route("DELETE /templates/{template_id}"),
     // basic info
     client!(
         BASIC,
@@ -540,7 +557,8 @@ pub const COVERAGE: &[Coverage] = &[
         get_account_basic_info,
         Get,
         basic_info::GET_ACCOUNT_BASIC_INFO
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/basic-info"),
     client!(BASIC, S("OpenHave"), open_have, Post, basic_info::OPEN_HAVE),
     client!(
         BASIC,
@@ -548,21 +566,24 @@ pub const COVERAGE: &[Coverage] = &[
         modify_domain,
         Post,
         basic_info::MODIFY_DOMAIN
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/domains"),
     client!(
         BASIC,
         S("SetWebviewDomain"),
         set_webview_domain,
         Post,
         basic_info::SET_WEBVIEW_DOMAIN
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/webview-domains"),
     client!(
         BASIC,
         S("SetNickname"),
         set_nickname,
         Post,
         basic_info::SET_NICKNAME
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/nickname"),
     client!(
         BASIC,
         S("CheckWxVerifyNickname"),
@@ -576,35 +597,40 @@ pub const COVERAGE: &[Coverage] = &[
         query_nickname,
         Post,
         basic_info::QUERY_NICKNAME
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/nickname/audit"),
     client!(
         BASIC,
         S("ModifyHeadImage"),
         modify_head_image,
         Post,
         basic_info::MODIFY_HEAD_IMAGE
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/head-image"),
     client!(
         BASIC,
         S("ModifySignature"),
         modify_signature,
         Post,
         basic_info::MODIFY_SIGNATURE
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/signature"),
     client!(
         BASIC,
         S("GetWxaSearchStatus"),
         get_wxa_search_status,
         Get,
         basic_info::GET_WXA_SEARCH_STATUS
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/search-status"),
     client!(
         BASIC,
         S("ChangeWxaSearchStatus"),
         change_wxa_search_status,
         Post,
         basic_info::CHANGE_WXA_SEARCH_STATUS
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/search-status"),
     client!(
         BASIC,
         S("FetchDataSettingGet"),
@@ -636,7 +662,8 @@ pub const COVERAGE: &[Coverage] = &[
         get_wxacode_unlimit,
         Post,
         wxacode::GET_WXACODE_UNLIMIT
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/wxacode"),
     // categories
     client!(
         CATEGORIES,
@@ -651,7 +678,8 @@ pub const COVERAGE: &[Coverage] = &[
         get_category,
         Get,
         category::GET_CATEGORY
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/categories"),
     client!(
         CATEGORIES,
         S("GetMiniProgramCategoriesByType"),
@@ -665,14 +693,16 @@ pub const COVERAGE: &[Coverage] = &[
         add_category,
         Post,
         category::ADD_CATEGORY
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/categories"),
     client!(
         CATEGORIES,
         S("DeleteMiniProgramCategory"),
         delete_category,
         Post,
         category::DELETE_CATEGORY
-    ),
+    )
+    .with_route("DELETE /authorizers/{appid}/categories"),
     client!(
         CATEGORIES,
         S("ModifyMiniProgramCategory"),
@@ -694,38 +724,45 @@ pub const COVERAGE: &[Coverage] = &[
         bind_tester,
         Post,
         tester::BIND_TESTER
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/testers"),
     client!(
         TESTERS,
         S("UnbindTester"),
         unbind_tester,
         Post,
         tester::UNBIND_TESTER
-    ),
+    )
+    .with_route("DELETE /authorizers/{appid}/testers"),
     client!(
         TESTERS,
         S("Memberauth"),
         get_testers,
         Post,
         tester::MEMBERAUTH
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/testers"),
     // code management
-    client!(CODE, S("Commit"), commit_code, Post, code::COMMIT),
-    client!(CODE, S("GetPage"), get_code_page, Get, code::GET_PAGE),
+    client!(CODE, S("Commit"), commit_code, Post, code::COMMIT)
+        .with_route("POST /authorizers/{appid}/code"),
+    client!(CODE, S("GetPage"), get_code_page, Get, code::GET_PAGE)
+        .with_route("GET /authorizers/{appid}/code/pages"),
     client!(
         CODE,
         S("GetQrcode"),
         get_trial_qrcode,
         Get,
         code::GET_QRCODE
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/code/qrcode"),
     client!(
         CODE,
         S("SubmitAudit"),
         submit_audit,
         Post,
         code::SUBMIT_AUDIT
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/audit"),
     client!(
         CODE,
         S("GetAuditStatus"),
@@ -739,22 +776,26 @@ pub const COVERAGE: &[Coverage] = &[
         get_latest_audit_status,
         Get,
         code::GET_LATEST_AUDITSTATUS
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/audit"),
     client!(
         CODE,
         S("UndoCodeAudit"),
         undo_code_audit,
         Get,
         code::UNDO_CODE_AUDIT
-    ),
-    client!(CODE, S("Release"), release, Post, code::RELEASE),
+    )
+    .with_route("POST /authorizers/{appid}/audit/undo"),
+    client!(CODE, S("Release"), release, Post, code::RELEASE)
+        .with_route("POST /authorizers/{appid}/release"),
     client!(
         CODE,
         S("RevertCodeRelease"),
         revert_code_release,
         Get,
         code::REVERT_CODE_RELEASE
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/release/revert"),
     client!(
         CODE,
         S("GetRevertCodeRelease"),
@@ -769,50 +810,58 @@ pub const COVERAGE: &[Coverage] = &[
         gray_release,
         Post,
         code::GRAY_RELEASE
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/gray-release"),
     client!(
         CODE,
         S("GetGrayReleasePlan"),
         get_gray_release_plan,
         Get,
         code::GET_GRAY_RELEASE_PLAN
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/gray-release"),
     client!(
         CODE,
         S("RevertGrayRelease"),
         revert_gray_release,
         Get,
         code::REVERT_GRAY_RELEASE
-    ),
+    )
+    .with_route("DELETE /authorizers/{appid}/gray-release"),
     client!(
         CODE,
         S("ChangeVisitStatus"),
         change_visit_status,
         Post,
         code::CHANGE_VISIT_STATUS
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/visit-status"),
     client!(
         CODE,
         S("GetWeappSupportVersion"),
         get_weapp_support_version,
         Post,
         code::GET_WEAPP_SUPPORT_VERSION
-    ),
+    )
+    .with_route("GET /authorizers/{appid}/support-version"),
     client!(
         CODE,
         S("SetWeappSupportVersion"),
         set_weapp_support_version,
         Post,
         code::SET_WEAPP_SUPPORT_VERSION
-    ),
-    client!(CODE, S("QueryQuota"), query_quota, Get, code::QUERY_QUOTA),
+    )
+    .with_route("POST /authorizers/{appid}/support-version"),
+    client!(CODE, S("QueryQuota"), query_quota, Get, code::QUERY_QUOTA)
+        .with_route("GET /authorizers/{appid}/audit/quota"),
     client!(
         CODE,
         S("SpeedupAudit"),
         speedup_audit,
         Post,
         code::SPEEDUP_AUDIT
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/audit/speedup"),
     // violations and appeals
     client!(
         VIOLATIONS,

@@ -18,7 +18,9 @@ mod retry;
 mod tokens;
 pub mod user_data;
 
-pub use client::{ClientConfig, Credential, Endpoint, NoToken, RawResponse, WechatClient};
+pub use client::{
+    ClientConfig, Credential, Endpoint, NoToken, RAW_PATH_LABEL, RawResponse, WechatClient,
+};
 pub use component::{
     AUTHORIZER_LIST_MAX_PAGE, Authorization, AuthorizationSummary, AuthorizerInfo,
     AuthorizerInfoResponse, AuthorizerListItem, AuthorizerListPage, AuthorizerOption,

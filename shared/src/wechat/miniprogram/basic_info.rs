@@ -35,7 +35,7 @@ pub(crate) const FETCH_DATA_SETTING: Endpoint<AuthorizerAccessToken> =
     Endpoint::new("/wxa/fetchdatasetting");
 
 /// `getaccountbasicinfo`'s answer. Nested parts WeChat extends over time stay JSON.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AccountBasicInfo {
     pub appid: String,
@@ -56,7 +56,7 @@ pub struct AccountBasicInfo {
 }
 
 /// A setting that may be changed a limited number of times: its value and the quota.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct QuotaItem {
     pub signature: Option<String>,
@@ -67,25 +67,25 @@ pub struct QuotaItem {
 }
 
 /// A change to the server domains (`action` get ignores the lists).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerDomainsChange {
     pub action: DomainAction,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requestdomain: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wsrequestdomain: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uploaddomain: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub downloaddomain: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub udpdomain: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tcpdomain: Vec<String>,
 }
 
 /// The server domains after a change, and those WeChat refused.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ServerDomainsConfig {
     pub requestdomain: Vec<String>,
@@ -104,14 +104,14 @@ pub struct ServerDomainsConfig {
 }
 
 /// The business domains (`webviewdomain`) after a change.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct WebviewDomains {
     pub webviewdomain: Vec<String>,
 }
 
 /// A new name, with the proof WeChat may ask for (media ids from a temporary upload).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NicknameChange {
     pub nick_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,7 +125,7 @@ pub struct NicknameChange {
 }
 
 /// The answer to a name change: set at once (no `audit_id`) or under audit.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct NicknameChangeResult {
     pub wording: String,
@@ -133,7 +133,7 @@ pub struct NicknameChangeResult {
 }
 
 /// Whether a name would need proof because it hits a protected word.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct NicknameCheck {
     pub hit_condition: bool,
@@ -141,7 +141,7 @@ pub struct NicknameCheck {
 }
 
 /// A name change audit.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct NicknameAudit {
     pub nickname: String,
@@ -153,7 +153,7 @@ pub struct NicknameAudit {
 }
 
 /// A new avatar: a temporary media id and the crop box (fractions 0..=1).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeadImageChange {
     pub head_img_media_id: String,
     pub x1: f64,
@@ -164,7 +164,7 @@ pub struct HeadImageChange {
 
 /// Data prefetch settings (`fetchdatasetting` with `action=get`). Sources: 0 the developer's
 /// server (`*_fetch_url`), 1 a cloud function (`*_env` + `*_function_name`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct FetchDataSetting {
     pub is_pre_fetch_open: bool,
@@ -180,7 +180,7 @@ pub struct FetchDataSetting {
 }
 
 /// `action=set_pre_fetch`: data fetched before the mini program starts.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PreFetchSetting {
     pub is_pre_fetch_open: bool,
     /// 0 the developer's server (`pre_fetch_url`), 1 a cloud function (`pre_env`,
@@ -196,7 +196,7 @@ pub struct PreFetchSetting {
 }
 
 /// `action=set_period_fetch`: data fetched periodically.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PeriodFetchSetting {
     pub is_period_fetch_open: bool,
     /// 0 the developer's server (`period_fetch_url`), 1 a cloud function.

@@ -17,14 +17,14 @@ pub(crate) const SET_BETA_WEAPP_NICKNAME: Endpoint<AuthorizerAccessToken> =
     Endpoint::new("/wxa/setbetaweappnickname");
 
 /// A beta mini program being created: the user confirms at `authorize_url`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct BetaWeappTask {
     pub unique_id: String,
     pub authorize_url: String,
 }
 
 /// The company that turns a beta mini program into a verified one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BetaVerifyInfo {
     pub enterprise_name: String,
     pub code: String,

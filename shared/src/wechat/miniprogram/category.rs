@@ -24,14 +24,14 @@ pub(crate) const GET_AUDIT_CATEGORY: Endpoint<AuthorizerAccessToken> =
 
 /// The category tree (`categories_list.categories`): a flat list whose entries point at their
 /// `father` and `children`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct CategoryTree {
     pub categories: Vec<CategoryNode>,
 }
 
 /// One node of the tree. `qualify` (the documents a category needs) stays JSON.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct CategoryNode {
     pub id: i64,
@@ -50,7 +50,7 @@ struct CategoryTreeWire {
 }
 
 /// The categories set on the account, and how many more may be.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AccountCategories {
     pub categories: Vec<AccountCategory>,
@@ -60,7 +60,7 @@ pub struct AccountCategories {
 }
 
 /// A category on the account and its audit state.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AccountCategory {
     pub first: i64,
@@ -73,24 +73,24 @@ pub struct AccountCategory {
 }
 
 /// A qualification document: its `key` from the tree's `qualify`, and a media id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {
     pub key: String,
     pub value: String,
 }
 
 /// A category to add or re-qualify.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryChange {
     pub first: i64,
     pub second: i64,
     /// WeChat's spelling.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certicates: Vec<Certificate>,
 }
 
 /// A category an audit item may name (`first_class`/`first_id` and so on).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AuditCategory {
     pub first_class: String,

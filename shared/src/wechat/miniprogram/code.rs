@@ -46,7 +46,7 @@ pub(crate) const SPEEDUP_AUDIT: Endpoint<AuthorizerAccessToken> =
     Endpoint::new("/wxa/speedupaudit").not_replayable();
 
 /// Code to upload: a template and the account's `ext.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitRequest {
     /// From the component's template library (a string in WeChat's documentation).
     pub template_id: String,
@@ -76,22 +76,22 @@ pub struct AuditItem {
 }
 
 /// Screenshots and recordings (media ids from the audit material upload).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PreviewInfo {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub video_id_list: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pic_id_list: Vec<String>,
 }
 
 /// The UGC declaration WeChat requires for community-type categories.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct UgcDeclare {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scene: Vec<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_scene_desc: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub method: Vec<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub has_audit_team: Option<i64>,
@@ -100,7 +100,7 @@ pub struct UgcDeclare {
 }
 
 /// The body of `submit_audit`. `item_list` is required (up to 5 items).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SubmitAuditRequest {
     pub item_list: Vec<AuditItem>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,7 +124,7 @@ pub struct SubmitAuditRequest {
 }
 
 /// An audit's state: 0 approved, 1 rejected, 2 under audit, 3 withdrawn, 4 delayed.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AuditStatus {
     pub status: i64,
@@ -134,7 +134,7 @@ pub struct AuditStatus {
 }
 
 /// The latest audit and the version it is for.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct LatestAuditStatus {
     pub auditid: i64,
@@ -149,7 +149,7 @@ pub struct LatestAuditStatus {
 }
 
 /// A released version that can be reverted to.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct HistoryVersion {
     pub app_version: i64,
@@ -159,7 +159,7 @@ pub struct HistoryVersion {
 }
 
 /// A phased release: the share of users that get the new version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrayReleaseRequest {
     /// 1 to 100.
     pub gray_percentage: u8,
@@ -172,7 +172,7 @@ pub struct GrayReleaseRequest {
 }
 
 /// The current phased release: status 0 initial, 1 running, 2 paused, 3 done, 4 cancelled.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct GrayReleasePlan {
     pub status: i64,
@@ -189,7 +189,7 @@ struct GrayPlanWire {
 }
 
 /// Whether users can open the mini program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VisitAction {
     Open,
@@ -197,20 +197,20 @@ pub enum VisitAction {
 }
 
 /// The minimum base library and the share of users on each version.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SupportVersion {
     pub now_version: String,
     pub uv_info: UvInfo,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct UvInfo {
     pub items: Vec<VersionShare>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct VersionShare {
     pub percentage: f64,
@@ -218,7 +218,7 @@ pub struct VersionShare {
 }
 
 /// The component's monthly audit quota and expedite allowance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AuditQuota {
     pub rest: i64,

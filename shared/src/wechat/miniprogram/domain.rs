@@ -15,7 +15,7 @@ pub(crate) const MODIFY_WXA_JUMP_DOMAIN: Endpoint<ComponentAccessToken> =
     Endpoint::new("/cgi-bin/component/modify_wxa_jump_domain");
 
 /// A change to the component's server domains. Domains travel `;`-separated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerDomainChange {
     pub action: DomainAction,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -26,7 +26,7 @@ pub struct ServerDomainChange {
 }
 
 /// The component's server domains after the change.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ServerDomains {
     pub published_wxa_server_domain: String,
@@ -35,7 +35,7 @@ pub struct ServerDomains {
 }
 
 /// A change to the component's business (jump) domains.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JumpDomainChange {
     pub action: DomainAction,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,7 +45,7 @@ pub struct JumpDomainChange {
 }
 
 /// The component's business domains after the change.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct JumpDomains {
     pub published_wxa_jump_h5_domain: String,
@@ -54,7 +54,7 @@ pub struct JumpDomains {
 }
 
 /// The file WeChat fetches from a business domain to confirm the component controls it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct DomainConfirmFile {
     pub file_name: String,
     pub file_content: String,

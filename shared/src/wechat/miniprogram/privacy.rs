@@ -49,7 +49,7 @@ pub struct PrivacyItem {
 }
 
 /// The body of `setprivacysetting`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivacySettingRequest {
     /// 1 the live version, 2 the version in development (the default).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,7 +62,7 @@ pub struct PrivacySettingRequest {
 }
 
 /// What `getprivacysetting` answers.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct PrivacySetting {
     /// Whether code has been uploaded (0/1).

@@ -19,7 +19,7 @@ pub(crate) const FAST_REGISTER_BY_OFFICIAL_ACCOUNT: Endpoint<AuthorizerAccessTok
     Endpoint::new("/cgi-bin/account/fastregister").not_replayable();
 
 /// A company's details for `fastregisterweapp?action=create`. The legal person confirms by face.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgWeappRegistration {
     /// The company name as registered.
     pub name: String,
@@ -35,7 +35,7 @@ pub struct OrgWeappRegistration {
 }
 
 /// The keys of a company registration task for `fastregisterweapp?action=search`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgWeappQuery {
     pub name: String,
     pub legal_persona_wechat: String,
@@ -43,7 +43,7 @@ pub struct OrgWeappQuery {
 }
 
 /// An individual's details for `fastregisterpersonalweapp?action=create`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonalWeappRegistration {
     /// The person's real name.
     pub idname: String,
@@ -54,7 +54,7 @@ pub struct PersonalWeappRegistration {
 }
 
 /// A personal registration task: the person opens `authorize_url` to confirm.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct PersonalWeappTask {
     pub taskid: String,

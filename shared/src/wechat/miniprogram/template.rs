@@ -18,7 +18,7 @@ pub(crate) const DELETE_TEMPLATE: Endpoint<ComponentAccessToken> =
     Endpoint::new("/wxa/deletetemplate").token_param("access_token");
 
 /// An uploaded draft.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct TemplateDraft {
     pub draft_id: i64,
@@ -31,7 +31,7 @@ pub struct TemplateDraft {
 }
 
 /// A code template authorizers' code can be committed from.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct CodeTemplate {
     pub template_id: i64,

@@ -12,7 +12,7 @@ pub(crate) const UNBIND_TESTER: Endpoint<AuthorizerAccessToken> =
 pub(crate) const MEMBERAUTH: Endpoint<AuthorizerAccessToken> = Endpoint::new("/wxa/memberauth");
 
 /// A tester to remove: by WeChat ID, or by the `userstr` WeChat gave when binding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TesterRef {
     Wechatid(String),

@@ -4,13 +4,13 @@
 use crate::wechat::client::{Endpoint, RawResponse, WechatClient};
 use crate::wechat::error::WechatError;
 use crate::wechat::tokens::AuthorizerAccessToken;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub(crate) const GET_WXACODE_UNLIMIT: Endpoint<AuthorizerAccessToken> =
     Endpoint::new("/wxa/getwxacodeunlimit");
 
 /// An RGB colour for the code's lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineColor {
     pub r: u8,
     pub g: u8,
@@ -18,7 +18,7 @@ pub struct LineColor {
 }
 
 /// What to encode and how it looks. Only `scene` is required.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct WxaCodeUnlimitRequest {
     /// Up to 32 visible characters, handed to the page as `scene`.
     pub scene: String,

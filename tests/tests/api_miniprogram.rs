@@ -1,0 +1,717 @@
+//! Issue 7's mini program routes through the real `api` handler, over DynamoDB Local and the
+//! simulator: each typed route reaches its WeChat endpoint with the right token, the passthrough
+//! forwards only allowed paths (with the authorizer's token, never the caller's), and the audit
+//! lifecycle stores the audit and releases automatically on approval when asked to.
+
+use api::Api;
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use wxcomponent::config::ApiKeyDigest;
+use wxcomponent::store::{AuditStatus, AuditStore, DynamoStore};
+use wxcomponent_tests::app::TestApp;
+use wxcomponent_tests::callbacks::{Callbacks, body_text, event_xml};
+use wxcomponent_tests::sim::RecordedCall;
+
+const KEY: &str = "test-api-key-0123456789";
+
+fn api(app: &TestApp) -> Api<DynamoStore> {
+    Api::new(app.service.clone(), ApiKeyDigest::of(KEY))
+}
+
+async fn send(
+    api: &Api<DynamoStore>,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+) -> Response<Body> {
+    let body = body.map_or(Body::Empty, |b| Body::from(b.to_string()));
+    let request: Request = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+        .body(body)
+        .expect("a valid request");
+    api.handle(request).await
+}
+
+fn json_of(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).expect("a JSON body")
+}
+
+fn text(response: &Response<Body>) -> String {
+    String::from_utf8_lossy(response.body().as_ref()).into_owned()
+}
+
+/// The token a recorded call carried, in whichever parameter.
+fn token_of(call: &RecordedCall) -> Option<&str> {
+    call.query
+        .get("access_token")
+        .or_else(|| call.query.get("component_access_token"))
+        .map(String::as_str)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tok {
+    Authorizer,
+    Component,
+}
+
+#[tokio::test]
+async fn every_typed_route_reaches_its_wechat_endpoint_with_the_right_token() {
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    let (appid, grant) = app.authorized_account().await;
+    let api = api(&app);
+    let a = format!("/authorizers/{appid}");
+    use Tok::{Authorizer as A, Component as C};
+    let cases: Vec<(Method, String, Option<Value>, &str, Tok)> = vec![
+        (
+            Method::POST,
+            format!("{a}/code"),
+            Some(
+                json!({"template_id": "3", "ext_json": "{}", "user_version": "1.0.0", "user_desc": "first"}),
+            ),
+            "/wxa/commit",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/code/pages"),
+            None,
+            "/wxa/get_page",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/code/qrcode?path=page%2Findex"),
+            None,
+            "/wxa/get_qrcode",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/audit"),
+            Some(
+                json!({"item_list": [{"first_class": "工具", "second_class": "备忘录", "first_id": 1, "second_id": 2}]}),
+            ),
+            "/wxa/submit_audit",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/audit"),
+            None,
+            "/wxa/get_latest_auditstatus",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/audit/speedup"),
+            None,
+            "/wxa/speedupaudit",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/audit/quota"),
+            None,
+            "/wxa/queryquota",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/audit/undo"),
+            None,
+            "/wxa/undocodeaudit",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/release"),
+            None,
+            "/wxa/release",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/release/revert"),
+            None,
+            "/wxa/revertcoderelease",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/gray-release"),
+            Some(json!({"gray_percentage": 10})),
+            "/wxa/grayrelease",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/gray-release"),
+            None,
+            "/wxa/getgrayreleaseplan",
+            A,
+        ),
+        (
+            Method::DELETE,
+            format!("{a}/gray-release"),
+            None,
+            "/wxa/revertgrayrelease",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/visit-status"),
+            Some(json!({"action": "close"})),
+            "/wxa/change_visitstatus",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/support-version"),
+            None,
+            "/cgi-bin/wxopen/getweappsupportversion",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/support-version"),
+            Some(json!({"version": "2.21.0"})),
+            "/cgi-bin/wxopen/setweappsupportversion",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/domains"),
+            Some(json!({"action": "get"})),
+            "/wxa/modify_domain",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/webview-domains"),
+            Some(json!({"action": "set", "webviewdomain": ["https://h5.example.com"]})),
+            "/wxa/setwebviewdomain",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/testers"),
+            Some(json!({"wechatid": "tester1"})),
+            "/wxa/bind_tester",
+            A,
+        ),
+        (
+            Method::DELETE,
+            format!("{a}/testers"),
+            Some(json!({"userstr": "userstr-1"})),
+            "/wxa/unbind_tester",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/testers"),
+            None,
+            "/wxa/memberauth",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/categories"),
+            None,
+            "/cgi-bin/wxopen/getcategory",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/categories"),
+            Some(json!({"categories": [{"first": 1, "second": 7}]})),
+            "/cgi-bin/wxopen/addcategory",
+            A,
+        ),
+        (
+            Method::DELETE,
+            format!("{a}/categories?first=1&second=7"),
+            None,
+            "/cgi-bin/wxopen/deletecategory",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/basic-info"),
+            None,
+            "/cgi-bin/account/getaccountbasicinfo",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/nickname"),
+            Some(json!({"nick_name": "Sim shop"})),
+            "/wxa/setnickname",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/nickname/audit?audit_id=8888"),
+            None,
+            "/wxa/api_wxa_querynickname",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/head-image"),
+            Some(
+                json!({"head_img_media_id": "media-1", "x1": 0.1, "y1": 0.1, "x2": 0.9, "y2": 0.9}),
+            ),
+            "/cgi-bin/account/modifyheadimage",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/signature"),
+            Some(json!({"signature": "hello"})),
+            "/cgi-bin/account/modifysignature",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/search-status"),
+            None,
+            "/wxa/getwxasearchstatus",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/search-status"),
+            Some(json!({"status": 1})),
+            "/wxa/changewxasearchstatus",
+            A,
+        ),
+        (
+            Method::GET,
+            format!("{a}/privacy"),
+            None,
+            "/cgi-bin/component/getprivacysetting",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/privacy"),
+            Some(
+                json!({"owner_setting": {"contact_email": "a@example.com", "notice_method": "email"}, "setting_list": [{"privacy_key": "UserInfo", "privacy_text": "login"}]}),
+            ),
+            "/cgi-bin/component/setprivacysetting",
+            A,
+        ),
+        (
+            Method::POST,
+            format!("{a}/wxacode"),
+            Some(json!({"scene": "a=1"})),
+            "/wxa/getwxacodeunlimit",
+            A,
+        ),
+        (
+            Method::GET,
+            "/templates/drafts".into(),
+            None,
+            "/wxa/gettemplatedraftlist",
+            C,
+        ),
+        (
+            Method::POST,
+            "/templates".into(),
+            Some(json!({"draft_id": 1})),
+            "/wxa/addtotemplate",
+            C,
+        ),
+        (
+            Method::GET,
+            "/templates?template_type=0".into(),
+            None,
+            "/wxa/gettemplatelist",
+            C,
+        ),
+        (
+            Method::DELETE,
+            "/templates/3".into(),
+            None,
+            "/wxa/deletetemplate",
+            C,
+        ),
+        (
+            Method::POST,
+            "/fast-registration/enterprise".into(),
+            Some(
+                json!({"name": "Co", "code": "91440300", "code_type": 1, "legal_persona_wechat": "lp", "legal_persona_name": "Li"}),
+            ),
+            "/cgi-bin/component/fastregisterweapp",
+            C,
+        ),
+        (
+            Method::POST,
+            "/fast-registration/enterprise/query".into(),
+            Some(json!({"name": "Co", "legal_persona_wechat": "lp", "legal_persona_name": "Li"})),
+            "/cgi-bin/component/fastregisterweapp",
+            C,
+        ),
+        (
+            Method::POST,
+            "/fast-registration/personal".into(),
+            Some(json!({"idname": "Li", "wxuser": "li"})),
+            "/wxa/component/fastregisterpersonalweapp",
+            C,
+        ),
+        (
+            Method::GET,
+            "/fast-registration/personal/task-1".into(),
+            None,
+            "/wxa/component/fastregisterpersonalweapp",
+            C,
+        ),
+        (
+            Method::POST,
+            "/fast-registration/beta".into(),
+            Some(json!({"name": "Beta", "openid": "o-1"})),
+            "/wxa/component/fastregisterbetaweapp",
+            C,
+        ),
+    ];
+    // Every route of issue 7 but the passthrough is exercised here.
+    let typed = api::route_table()
+        .into_iter()
+        .filter(|(_, p)| {
+            (p.starts_with("/authorizers/{appid}/")
+                && !p.contains("wechat/")
+                && !p.ends_with("access-token"))
+                || p.starts_with("/templates")
+                || p.starts_with("/fast-registration")
+        })
+        .count();
+    assert_eq!(typed, cases.len());
+
+    for (method, uri, body, path, tok) in cases {
+        app.sim.clear_calls();
+        let response = send(&api, method.clone(), &uri, body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{method} {uri}: {}",
+            text(&response)
+        );
+        let calls = app.sim.calls_to(path);
+        assert_eq!(calls.len(), 1, "{method} {uri} should call {path} once");
+        let expected = match tok {
+            Tok::Authorizer => grant.access_token.clone(),
+            Tok::Component => app.sim.component_token().expect("a component token"),
+        };
+        assert_eq!(
+            token_of(&calls[0]),
+            Some(expected.as_str()),
+            "{method} {uri}"
+        );
+        if path.ends_with("get_qrcode") || path.ends_with("getwxacodeunlimit") {
+            let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+            assert!(content_type.starts_with("image/"), "{content_type}");
+        } else {
+            assert!(json_of(&response).is_object(), "{method} {uri}");
+        }
+    }
+    app.assert_no_unmatched_calls();
+}
+
+#[tokio::test]
+async fn answers_carry_wechat_results_and_bad_bodies_are_400_without_a_call() {
+    let app = TestApp::spawn().await;
+    let (appid, _) = app.authorized_account().await;
+    let api = api(&app);
+    let pages = send(
+        &api,
+        Method::GET,
+        &format!("/authorizers/{appid}/code/pages"),
+        None,
+    )
+    .await;
+    assert_eq!(json_of(&pages)["page_list"][0], "index");
+    let quota = send(
+        &api,
+        Method::GET,
+        &format!("/authorizers/{appid}/audit/quota"),
+        None,
+    )
+    .await;
+    assert_eq!(json_of(&quota)["rest"], 19);
+
+    app.sim.clear_calls();
+    for (uri, body) in [
+        ("code", json!({"template_id": 3})),
+        ("gray-release", json!({"gray_percentage": "ten"})),
+        ("visit-status", json!({"action": "sideways"})),
+        ("audit", json!({"auto_release": true})),
+    ] {
+        let response = send(
+            &api,
+            Method::POST,
+            &format!("/authorizers/{appid}/{uri}"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(json_of(&response)["error"]["code"], "invalid_request");
+    }
+    assert!(app.sim.calls().is_empty());
+}
+
+// ----- passthrough -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_passthrough_forwards_allowed_paths_with_the_authorizer_token_only() {
+    let app = TestApp::spawn().await;
+    let (appid, grant) = app.authorized_account().await;
+    let api = api(&app);
+
+    let get = send(
+        &api,
+        Method::GET,
+        &format!("/authorizers/{appid}/wechat/wxa/getwxasearchstatus?access_token=CALLER&component_access_token=CALLER2&x=1"),
+        None,
+    )
+    .await;
+    assert_eq!(get.status(), StatusCode::OK, "{}", text(&get));
+    assert_eq!(json_of(&get)["status"], 1);
+    let calls = app.sim.calls_to("/wxa/getwxasearchstatus");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].query.get("access_token"),
+        Some(&grant.access_token)
+    );
+    assert_eq!(calls[0].query.get("component_access_token"), None);
+    assert_eq!(calls[0].query.get("x").map(String::as_str), Some("1"));
+    assert!(!format!("{:?}", calls[0].query).contains("CALLER"));
+
+    let post = send(
+        &api,
+        Method::POST,
+        &format!("/authorizers/{appid}/wechat/wxaapi/newtmpl/deltemplate"),
+        Some(json!({"priTmplId": "tmpl-1"})),
+    )
+    .await;
+    assert_eq!(post.status(), StatusCode::OK, "{}", text(&post));
+    let calls = app.sim.calls_to("/wxaapi/newtmpl/deltemplate");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].method, "POST");
+    assert_eq!(calls[0].body, Some(json!({"priTmplId": "tmpl-1"})));
+    assert_eq!(
+        calls[0].query.get("access_token"),
+        Some(&grant.access_token)
+    );
+}
+
+#[tokio::test]
+async fn the_passthrough_refuses_other_paths_and_traversal_with_403_and_no_call() {
+    let app = TestApp::spawn().await;
+    let (appid, grant) = app.authorized_account().await;
+    let api = api(&app);
+    app.sim.clear_calls();
+    for tail in [
+        "cgi-bin/component/api_authorizer_token",
+        "cgi-bin/token",
+        "sns/jscode2session",
+        "wxa/../cgi-bin/component/api_authorizer_token",
+        "wxa/%2e%2e/cgi-bin/token",
+        "wxa/..%2Fcgi-bin%2Ftoken",
+        "wxa//getwxasearchstatus",
+        "wxa/%2Fgetwxasearchstatus",
+        "wxa/./getwxasearchstatus",
+        "wxa%2Fgetwxasearchstatus",
+        "wxa/get%00page",
+        "wxa/get\\page",
+        "wxa",
+        "wxa/",
+    ] {
+        for method in [Method::GET, Method::POST] {
+            let uri = format!("/authorizers/{appid}/wechat/{tail}");
+            let Ok(uri) = uri.parse::<lambda_http::http::Uri>() else {
+                continue;
+            };
+            let response = send(&api, method.clone(), &uri.to_string(), Some(json!({}))).await;
+            assert!(
+                matches!(
+                    response.status(),
+                    StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+                ),
+                "{method} {tail}: {}",
+                response.status()
+            );
+            let body = text(&response);
+            assert!(!body.contains(&grant.access_token), "{body}");
+            if response.status() == StatusCode::FORBIDDEN {
+                assert_eq!(json_of(&response)["error"]["code"], "path_not_allowed");
+            }
+        }
+    }
+    assert!(app.sim.calls().is_empty(), "{:?}", app.sim.calls());
+}
+
+#[test]
+fn passthrough_paths_are_checked_segment_by_segment() {
+    assert_eq!(
+        api::passthrough_path("wxa/get_page").as_deref(),
+        Some("/wxa/get_page")
+    );
+    assert_eq!(
+        api::passthrough_path("cgi-bin/open/have").as_deref(),
+        Some("/cgi-bin/open/have")
+    );
+    for bad in [
+        "",
+        "wxa",
+        "wxa/",
+        "wxa/../x",
+        "wxa/..",
+        "wxa//x",
+        "wxa/%2e%2e/x",
+        "cgi-bin/token",
+        "cgi-bin/wxopenx/a",
+        "wxa/a?b",
+        "wxa/a b",
+        "/wxa/a",
+        "wxa/.",
+    ] {
+        assert_eq!(api::passthrough_path(bad), None, "{bad}");
+    }
+}
+
+// ----- audit lifecycle ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn submitting_stores_the_audit_and_approval_releases_it_when_asked() {
+    let c = Callbacks::on(TestApp::spawn().await, |_| {});
+    let (appid, grant) = c.app.authorized_account().await;
+    let api = api(&c.app);
+
+    let submitted = send(
+        &api,
+        Method::POST,
+        &format!("/authorizers/{appid}/audit"),
+        Some(json!({
+            "item_list": [{"first_class": "工具", "second_class": "备忘录", "first_id": 1, "second_id": 2}],
+            "auto_release": true
+        })),
+    )
+    .await;
+    assert_eq!(submitted.status(), StatusCode::OK, "{}", text(&submitted));
+    assert_eq!(json_of(&submitted)["auditid"], 1234567);
+    let state = c
+        .app
+        .store
+        .audit_state(&c.app.component, &appid)
+        .await
+        .unwrap()
+        .expect("the audit is stored");
+    assert_eq!(
+        (state.audit_id, state.status, state.auto_release),
+        (1234567, AuditStatus::Pending, true)
+    );
+
+    let shown = send(
+        &api,
+        Method::GET,
+        &format!("/authorizers/{appid}/audit"),
+        None,
+    )
+    .await;
+    let shown = json_of(&shown);
+    assert_eq!(shown["audit"]["audit_id"], 1234567);
+    assert_eq!(shown["audit"]["status"], "pending");
+    assert_eq!(shown["wechat"]["auditid"], 1234567);
+
+    c.app.clock.advance(60);
+    let at = c.app.now();
+    c.app.sim.clear_calls();
+    let pushed = c
+        .push_message(
+            appid.as_str(),
+            "gh_mini",
+            &event_xml(
+                "gh_mini",
+                at,
+                "weapp_audit_success",
+                &format!("<SuccTime>{at}</SuccTime>"),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (pushed.status().as_u16(), body_text(&pushed)),
+        (200, "success".into())
+    );
+    let releases = c.app.sim.calls_to("/wxa/release");
+    assert_eq!(releases.len(), 1);
+    assert_eq!(
+        releases[0].query.get("access_token"),
+        Some(&grant.access_token)
+    );
+    let state = c
+        .app
+        .store
+        .audit_state(&c.app.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (state.audit_id, state.status),
+        (1234567, AuditStatus::Succeeded)
+    );
+
+    // The same push again is deduplicated: still one release.
+    c.push_message(
+        appid.as_str(),
+        "gh_mini",
+        &event_xml(
+            "gh_mini",
+            at,
+            "weapp_audit_success",
+            &format!("<SuccTime>{at}</SuccTime>"),
+        ),
+    )
+    .await;
+    assert_eq!(c.app.sim.calls_to("/wxa/release").len(), 1);
+}
+
+#[tokio::test]
+async fn approval_without_auto_release_releases_nothing() {
+    let c = Callbacks::on(TestApp::spawn().await, |_| {});
+    let (appid, _) = c.app.authorized_account().await;
+    let api = api(&c.app);
+    let submitted = send(
+        &api,
+        Method::POST,
+        &format!("/authorizers/{appid}/audit"),
+        Some(json!({"item_list": [{"first_class": "a", "second_class": "b", "first_id": 1, "second_id": 2}]})),
+    )
+    .await;
+    assert_eq!(submitted.status(), StatusCode::OK);
+    c.app.clock.advance(60);
+    let at = c.app.now();
+    c.push_message(
+        appid.as_str(),
+        "gh_mini",
+        &event_xml(
+            "gh_mini",
+            at,
+            "weapp_audit_success",
+            &format!("<SuccTime>{at}</SuccTime>"),
+        ),
+    )
+    .await;
+    assert_eq!(c.app.sim.calls_to("/wxa/release").len(), 0);
+    let state = c
+        .app
+        .store
+        .audit_state(&c.app.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.status, AuditStatus::Succeeded);
+}
