@@ -14,6 +14,7 @@ pub use miniprogram::{PASSTHROUGH_PREFIXES, passthrough_path};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use wxcomponent::logging::error_chain;
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Error, Request, Response};
@@ -169,7 +170,7 @@ impl From<TokenError> for ApiError {
                 Self::bad_request("invalid_cursor", "the cursor was not issued by this API")
             }
             TokenError::Wechat(_) | TokenError::AuthCodeRejected { .. } => {
-                tracing::warn!(errcode = e.errcode(), error = %chain(&e), "WeChat call failed");
+                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "WeChat call failed");
                 let message = match e.errcode() {
                     Some(code) => format!("WeChat answered errcode {code}"),
                     None => "WeChat could not be reached".to_owned(),
@@ -177,22 +178,11 @@ impl From<TokenError> for ApiError {
                 Self::new(S::BAD_GATEWAY, "wechat_error", message)
             }
             TokenError::Store(_) => {
-                tracing::error!(error = %chain(&e), "store failure");
+                tracing::error!(error = %error_chain(&e), "store failure");
                 Self::new(S::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
             }
         }
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
