@@ -9,7 +9,7 @@
 
 mod miniprogram;
 
-pub use miniprogram::{PASSTHROUGH_PREFIXES, passthrough_path};
+pub use wxcomponent::service::passthrough::{PASSTHROUGH_PREFIXES, passthrough_path};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -27,23 +27,9 @@ use wxcomponent::wechat::miniprogram::register::{
 use wxcomponent::wechat::miniprogram::tester::TesterRef;
 use wxcomponent::wechat::miniprogram::wxacode::WxaCodeUnlimitRequest;
 
+use wxcomponent::service::passthrough::{PASSTHROUGH_PREFIXES, TOKEN_PARAMS, passthrough_path};
+
 use super::{Api, ApiError, Params, Reply, json_response, ok, query, query_value};
-
-/// The path prefixes the passthrough forwards; anything else is refused without a call.
-pub const PASSTHROUGH_PREFIXES: &[&str] = &[
-    "/wxa/",
-    "/cgi-bin/wxopen/",
-    "/cgi-bin/account/",
-    "/cgi-bin/open/",
-    "/wxaapi/",
-];
-
-/// Query parameters the passthrough never forwards: it adds the authorizer's token itself.
-const TOKEN_PARAMS: &[&str] = &[
-    "access_token",
-    "component_access_token",
-    "authorizer_access_token",
-];
 
 // ----- inputs ------------------------------------------------------------------------------------
 
@@ -546,28 +532,6 @@ pub(crate) fn speedup_audit<'a, S: Store + 'static>(
 }
 
 // ----- the passthrough ---------------------------------------------------------------------------
-
-/// The WeChat path for a passthrough tail, if it is allowed: plain segments of letters, digits,
-/// `_`, `-` and `.` (no `..`, no empty segment, no percent-encoding), under an allowed prefix.
-pub fn passthrough_path(tail: &str) -> Option<String> {
-    let plain = tail
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'));
-    if !plain || tail.is_empty() {
-        return None;
-    }
-    if tail
-        .split('/')
-        .any(|segment| segment.is_empty() || segment.chars().all(|c| c == '.'))
-    {
-        return None;
-    }
-    let path = format!("/{tail}");
-    PASSTHROUGH_PREFIXES
-        .iter()
-        .any(|prefix| path.starts_with(prefix))
-        .then_some(path)
-}
 
 pub(crate) fn passthrough<'a, S: Store + 'static>(
     api: &'a Api<S>,

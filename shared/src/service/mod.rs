@@ -19,6 +19,7 @@ mod directory;
 mod error;
 mod ledger;
 mod ledger_dynamo;
+pub mod passthrough;
 mod push;
 mod refresher;
 mod tokens;
