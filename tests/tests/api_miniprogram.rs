@@ -8,7 +8,7 @@ use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use wxcomponent::config::ApiKeyDigest;
-use wxcomponent::store::{AuditStatus, AuditStore, DynamoStore};
+use wxcomponent::store::{AuditStatus, AuditStore, AuthorizerStore, DynamoStore};
 use wxcomponent_tests::app::TestApp;
 use wxcomponent_tests::callbacks::{Callbacks, body_text, event_xml};
 use wxcomponent_tests::sim::RecordedCall;
@@ -56,6 +56,9 @@ enum Tok {
     Authorizer,
     Component,
 }
+
+/// The appid the sim's sample answer for `account/fastregister` names.
+const REUSED_OA_MINI_PROGRAM: &str = "wxnewmp000000001";
 
 #[tokio::test]
 async fn every_typed_route_reaches_its_wechat_endpoint_with_the_right_token() {
@@ -377,7 +380,17 @@ async fn every_typed_route_reaches_its_wechat_endpoint_with_the_right_token() {
             "/wxa/component/fastregisterbetaweapp",
             C,
         ),
+        (
+            Method::POST,
+            format!("{a}/fast-registration/official-account"),
+            Some(json!({"ticket": "fastregister-ticket"})),
+            "/cgi-bin/account/fastregister",
+            A,
+        ),
     ];
+    // The sim's sample answer for account/fastregister carries this code for this new mini program.
+    app.sim
+        .authorize_with_code(REUSED_OA_MINI_PROGRAM, "queryauthcode@@@fastregister");
     // Every route of issue 7 but the passthrough is exercised here.
     let typed = api::route_table()
         .into_iter()
@@ -714,4 +727,46 @@ async fn approval_without_auto_release_releases_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(state.status, AuditStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn registering_by_reusing_an_official_account_completes_the_new_mini_programs_authorization()
+{
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    let (appid, _) = app.authorized_account().await;
+    let api = api(&app);
+    app.sim
+        .authorize_with_code(REUSED_OA_MINI_PROGRAM, "queryauthcode@@@fastregister");
+
+    let response = send(
+        &api,
+        Method::POST,
+        &format!("/authorizers/{appid}/fast-registration/official-account"),
+        Some(json!({"ticket": "fastregister-ticket"})),
+    )
+    .await;
+
+    assert_eq!(response.status(), StatusCode::OK, "{}", text(&response));
+    assert!(
+        !text(&response).contains("queryauthcode"),
+        "the code is never returned"
+    );
+    let answer = json_of(&response);
+    assert_eq!(answer["appid"], REUSED_OA_MINI_PROGRAM);
+    assert_eq!(answer["authorizer"]["appid"], REUSED_OA_MINI_PROGRAM);
+    assert_eq!(
+        app.sim.calls_to("/cgi-bin/component/api_query_auth").len(),
+        1
+    );
+    let stored = app
+        .store
+        .authorizer(
+            &app.component,
+            &wxcomponent::AuthorizerAppId::parse(REUSED_OA_MINI_PROGRAM).unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("the new mini program is stored with its tokens");
+    assert_eq!(stored.refresh_token_version, 1);
 }

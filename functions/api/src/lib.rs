@@ -433,6 +433,11 @@ impl<S: Store + 'static> Api<S> {
             "/fast-registration/beta",
             mp::register_beta::<S>,
         ),
+        Route::new(
+            Method::POST,
+            "/authorizers/{appid}/fast-registration/official-account",
+            mp::register_by_official_account::<S>,
+        ),
         Route::new(Method::GET, "/health", health::<S>),
     ];
 

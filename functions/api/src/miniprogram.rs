@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use wxcomponent::service::{AuditView, TokenError};
+use wxcomponent::service::{AuditView, AuthorizerView, TokenError};
 use wxcomponent::store::Store;
 use wxcomponent::wechat::RawResponse;
 use wxcomponent::wechat::miniprogram::DomainAction;
@@ -436,6 +436,44 @@ pub(crate) fn wxacode<'a, S: Store + 'static>(
             })
             .await?;
         Ok(binary(raw))
+    })
+}
+
+/// The body of `POST /authorizers/{appid}/fast-registration/official-account`: the ticket WeChat
+/// handed to the page the official account's admin confirmed on.
+#[derive(Deserialize)]
+struct OfficialAccountRegistrationBody {
+    ticket: wxcomponent::Secret,
+}
+
+/// Registers a mini program by reusing the official account `{appid}`'s verification (seed 003).
+/// WeChat answers with an authorization code for the new mini program: it is completed here like any
+/// authorization (its tokens stored), never handed to the caller.
+pub(crate) fn register_by_official_account<'a, S: Store + 'static>(
+    api: &'a Api<S>,
+    request: &'a Request,
+    params: Params,
+) -> Reply<'a> {
+    Box::pin(async move {
+        let appid = params.appid()?;
+        let input: OfficialAccountRegistrationBody = body(request)?;
+        let ticket = &input.ticket;
+        let registered = api
+            .service
+            .with_authorizer_token(&appid, |c, t| async move {
+                c.fast_register_by_official_account(&t, ticket).await
+            })
+            .await?;
+        let authorizer = api
+            .service
+            .complete_authorization(&registered.authorization_code)
+            .await?;
+        reply(&json!({
+            "appid": registered.appid,
+            "is_wx_verify_succ": registered.is_wx_verify_succ,
+            "is_link_succ": registered.is_link_succ,
+            "authorizer": AuthorizerView::from(&authorizer),
+        }))
     })
 }
 

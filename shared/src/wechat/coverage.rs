@@ -493,7 +493,8 @@ pub const COVERAGE: &[Coverage] = &[
         fast_register_by_official_account,
         Post,
         register::FAST_REGISTER_BY_OFFICIAL_ACCOUNT
-    ),
+    )
+    .with_route("POST /authorizers/{appid}/fast-registration/official-account"),
     // beta mini programs
     client!(
         BETA,

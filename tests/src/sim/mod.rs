@@ -186,6 +186,14 @@ impl WechatSim {
         self.shared.lock().authorize(authorizer_appid)
     }
 
+    /// A merchant authorizes with a code chosen by the test (e.g. the one a catalogue sample returns,
+    /// such as registering a mini program by reusing an official account).
+    pub fn authorize_with_code(&self, authorizer_appid: &str, code: &str) {
+        self.shared
+            .lock()
+            .authorize_with_code(authorizer_appid, code)
+    }
+
     /// An authorized account with a fresh access token, without going through `api_query_auth`.
     pub fn add_authorizer(&self, authorizer_appid: &str) -> AuthorizerGrant {
         self.shared.lock().add_authorizer(authorizer_appid)

@@ -212,8 +212,15 @@ impl State {
 
     /// A merchant authorizes the component: an auth code, as the redirect and the event carry it.
     pub(crate) fn authorize(&mut self, appid: &str) -> String {
-        self.ensure_authorizer(appid);
         let code = random("queryauthcode@@@");
+        self.authorize_with_code(appid, &code);
+        code
+    }
+
+    /// As [`State::authorize`], with a given code (the one a catalogue sample answers with).
+    pub(crate) fn authorize_with_code(&mut self, appid: &str, code: &str) {
+        self.ensure_authorizer(appid);
+        let code = code.to_owned();
         let expires_at = self.now() + self.config.auth_code_expires_in;
         self.auth_codes.insert(
             code.clone(),
@@ -223,7 +230,6 @@ impl State {
                 used: false,
             },
         );
-        code
     }
 
     /// Whether a pre-auth code was issued and has not expired or been spent (the auth page).
