@@ -36,6 +36,40 @@ ensure_python_tools() {
   export WXC_PYTHON="$VENV/bin/python"
 }
 
+# A cargo subcommand pinned to a version, built from crates.io into .tools/cargo (once).
+ensure_cargo_tool() {
+  local name="$1" version="$2" bin="$TOOLS_DIR/cargo/bin/$1"
+  if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "$version"; then
+    log "installing $name $version (cargo install, a few minutes once)"
+    cargo install --quiet --locked --root "$TOOLS_DIR/cargo" "$name@$version"
+  fi
+  export PATH="$TOOLS_DIR/cargo/bin:$PATH"
+}
+
+# `cargo deny check`: licenses, bans and sources from Cargo.lock alone; advisories need RustSec's
+# database from GitHub. Where GitHub is unreachable the advisories check runs against the copy
+# fetched last (if any), or is reported as skipped; WXC_REQUIRE_ADVISORIES=1 (the GitHub workflow)
+# makes an unreachable database a failure instead.
+cargo_deny_check() {
+  ensure_cargo_tool cargo-deny 0.20.2
+  log "cargo deny check"
+  if cargo deny fetch db >/dev/null 2>&1; then
+    cargo deny --locked --offline check
+    return
+  fi
+  if [ "${WXC_REQUIRE_ADVISORIES:-0}" = 1 ]; then
+    echo "cargo deny: the advisory database could not be fetched and WXC_REQUIRE_ADVISORIES=1" >&2
+    return 1
+  fi
+  if cargo deny --locked --offline check advisories 2>/dev/null; then
+    echo "cargo deny: advisories checked against the last fetched database (GitHub unreachable)" >&2
+  else
+    echo "cargo deny: WARNING: advisories NOT checked: the RustSec database (GitHub) is unreachable" \
+         "and none was fetched before" >&2
+  fi
+  cargo deny --locked --offline check licenses bans sources
+}
+
 ensure_java() {
   if ! command -v java >/dev/null; then
     log "installing a Java runtime for DynamoDB Local"
@@ -71,6 +105,7 @@ start_dynamodb_local() {
   DYNAMODB_PID=$!
   add_cleanup "kill $DYNAMODB_PID 2>/dev/null || true"
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  export WXC_DYNAMODB_LOCAL_DIR="$dir"
   export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
   local i

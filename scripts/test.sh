@@ -13,6 +13,7 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo_deny_check
 
 # The SAM template: both linters, zero warnings (cfn-lint exits non-zero on warnings too). Offline; plain
 # `sam validate` needs AWS_DEFAULT_REGION (it ignores AWS_REGION). `sam build` is not run here: it is a

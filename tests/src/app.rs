@@ -73,9 +73,18 @@ impl TestApp {
         settings: impl FnOnce(&mut TokenSettings),
         client: impl FnOnce(&mut ClientConfig),
     ) -> Self {
+        Self::spawn_on(dynamodb_client().await, sim_config, settings, client).await
+    }
+
+    /// As [`TestApp::spawn_with`], on the DynamoDB endpoint `dynamodb` reaches.
+    pub async fn spawn_on(
+        dynamodb: DynamoClient,
+        sim_config: SimConfig,
+        settings: impl FnOnce(&mut TokenSettings),
+        client: impl FnOnce(&mut ClientConfig),
+    ) -> Self {
         let WechatHarness { sim, clock, client } =
             WechatHarness::start_with(sim_config, client).await;
-        let dynamodb = dynamodb_client().await;
         let table = format!(
             "wxc-test-{}",
             &uuid::Uuid::new_v4().simple().to_string()[..20]

@@ -2,7 +2,9 @@
 
 pub mod app;
 pub mod callbacks;
+pub mod dynamodb_local;
 pub mod logs;
+pub mod provider_api;
 pub mod refresh;
 pub mod sim;
 pub mod wechat;

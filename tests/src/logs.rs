@@ -68,3 +68,16 @@ impl LogBuffer {
         buffer
     }
 }
+
+/// Fails the test if any of `secrets` (empty strings ignored) appears in `text`, naming the line.
+pub fn assert_no_secret(text: &str, secrets: &[String]) {
+    assert!(
+        !text.is_empty(),
+        "nothing was logged: the capture is not working"
+    );
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        if let Some(line) = text.lines().find(|line| line.contains(secret.as_str())) {
+            panic!("a secret reached the logs: {secret:?} in line {line:?}");
+        }
+    }
+}

@@ -392,10 +392,22 @@ async fn an_authorizer_that_must_authorize_again_or_revoked_gets_409_and_wechat_
     app.sim
         .inject(AUTHORIZER_TOKEN, Fault::errcode(45009), Times::Next(1));
     let response = call(&api, Method::GET, &token_of(due.as_str())).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(&response), "wechat_quota");
+    let message = json_of(&response)["error"]["message"].to_string();
+    assert!(
+        message.contains("errcode 45009") && message.contains("clear_quota"),
+        "{message}"
+    );
+    app.sim
+        .inject(AUTHORIZER_TOKEN, Fault::errcode(61004), Times::Next(1));
+    let response = call(&api, Method::GET, &token_of(due.as_str())).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    assert_eq!(
-        json_of(&response),
-        json!({"error": {"code": "wechat_error", "message": "WeChat answered errcode 45009"}})
+    assert_eq!(error_code(&response), "wechat_ip_not_whitelisted");
+    let message = json_of(&response)["error"]["message"].to_string();
+    assert!(
+        message.contains("errcode 61004") && message.contains("EgressIp"),
+        "{message}"
     );
     app.sim
         .inject(AUTHORIZER_TOKEN, Fault::status(502), Times::Always);

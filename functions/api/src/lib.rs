@@ -23,7 +23,7 @@ use serde_json::json;
 use wxcomponent::config::{ApiConfig, ApiKeyDigest};
 use wxcomponent::service::{AuthLinksRequest, AuthType, TokenError, TokenService, TokenSettings};
 use wxcomponent::store::{Cursor, DynamoStore, MemoryStore, Store, StoreError};
-use wxcomponent::wechat::{ClientConfig, WechatClient};
+use wxcomponent::wechat::{ClientConfig, WechatClient, errcode, fix_for};
 use wxcomponent::{AuthorizerAppId, Clock, SystemClock};
 
 /// Page size of `GET /authorizers` without `limit`.
@@ -171,11 +171,20 @@ impl From<TokenError> for ApiError {
             }
             TokenError::Wechat(_) | TokenError::AuthCodeRejected { .. } => {
                 tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "WeChat call failed");
-                let message = match e.errcode() {
-                    Some(code) => format!("WeChat answered errcode {code}"),
-                    None => "WeChat could not be reached".to_owned(),
+                let message = match (e.errcode(), e.errcode().and_then(fix_for)) {
+                    (Some(code), Some(fix)) => format!("WeChat answered errcode {code}: {fix}"),
+                    (Some(code), None) => format!("WeChat answered errcode {code}"),
+                    (None, _) => "WeChat could not be reached".to_owned(),
                 };
-                Self::new(S::BAD_GATEWAY, "wechat_error", message)
+                match e.errcode() {
+                    Some(errcode::IP_NOT_WHITELISTED) => {
+                        Self::new(S::BAD_GATEWAY, "wechat_ip_not_whitelisted", message)
+                    }
+                    Some(errcode::DAILY_QUOTA_REACHED | errcode::TOO_FREQUENT) => {
+                        Self::new(S::TOO_MANY_REQUESTS, "wechat_quota", message)
+                    }
+                    _ => Self::new(S::BAD_GATEWAY, "wechat_error", message),
+                }
             }
             TokenError::Store(_) => {
                 tracing::error!(error = %error_chain(&e), "store failure");

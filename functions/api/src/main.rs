@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     wxcomponent::logging::init();
     let config = ApiConfig::from_env().inspect_err(|e| tracing::error!(%e, "cannot start"))?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let api = production_api(&config, aws_sdk_dynamodb::Client::new(&aws))?;
+    let api = production_api(&config, wxcomponent::store::dynamodb_client(&aws))?;
     let api = &api;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(api.handle(request).await)

@@ -205,7 +205,7 @@ pub async fn from_config(
     config: &Config,
 ) -> Result<TicketCallback<DynamoStore, DynamoPushLedger>, wxcomponent::wechat::WechatError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let dynamodb = wxcomponent::store::dynamodb_client(&sdk);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = Arc::new(DynamoStore::new(
         dynamodb.clone(),

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let config =
         RefresherConfig::from_env().inspect_err(|e| tracing::error!(%e, "cannot start"))?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let handler = production_handler(&config, aws_sdk_dynamodb::Client::new(&aws))?;
+    let handler = production_handler(&config, wxcomponent::store::dynamodb_client(&aws))?;
     let handler = &handler;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler.handle(event).await

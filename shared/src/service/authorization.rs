@@ -15,7 +15,7 @@ use crate::secret::Secret;
 use crate::store::{
     AccountInfo, AccountKind, AuthCodeDigest, AuthorizationGrant, Authorizer, ExpiringToken, Store,
 };
-use crate::wechat::{AuthorizerInfo, PreAuthCode};
+use crate::wechat::{AuthorizerInfo, FuncInfo, PreAuthCode};
 
 impl<S: Store + 'static> TokenService<S> {
     /// A fresh pre-auth code for one authorization link (single use: one per link).
@@ -98,31 +98,107 @@ impl<S: Store + 'static> TokenService<S> {
                 expires_at: authorization.access_token.expires_at(),
             },
             refresh_token: authorization.refresh_token,
-            func_info: authorization
-                .func_info
-                .iter()
-                .filter_map(|f| u32::try_from(f.funcscope_category.id).ok())
-                .collect(),
+            func_info: func_ids(&authorization.func_info),
             account,
         };
-        let store = self.store();
-        let component = self.component_appid();
-        let authorizer = store
-            .record_authorization(component, &grant)
-            .await
-            .inspect_err(|e| {
-                // The code is spent: the refresh token can only be recovered from
-                // api_get_authorizer_list now.
-                tracing::error!(error = %error_chain(e), "could not store the authorization");
-            })?;
-        store
-            .remember_completed_authorization(component, &digest, &appid)
-            .await?;
+        let authorizer = self.store_grant(&digest, &grant).await?;
         tracing::info!(
             refresh_token_version = authorizer.refresh_token_version,
             "authorization completed"
         );
         Ok(authorizer)
+    }
+
+    /// Stores the authorizer of a spent code, then remembers the code's digest.
+    async fn store_grant(
+        &self,
+        digest: &AuthCodeDigest,
+        grant: &AuthorizationGrant,
+    ) -> Result<Authorizer, TokenError> {
+        let store = self.store();
+        let component = self.component_appid();
+        let authorizer = store
+            .record_authorization(component, grant)
+            .await
+            .inspect_err(|e| {
+                // The code is spent: the `authorized` event's retry recovers the refresh token
+                // ([`TokenService::recover_authorization`]).
+                tracing::error!(error = %error_chain(e), "could not store the authorization");
+            })?;
+        store
+            .remember_completed_authorization(component, digest, &grant.appid)
+            .await?;
+        Ok(authorizer)
+    }
+
+    /// Recovers an authorization whose code WeChat refuses although this platform never stored
+    /// it: an earlier `api_query_auth` was acted on by WeChat but its answer was lost (a timeout, a
+    /// dropped connection), or the store failed right after it. The push names the authorizer, and
+    /// `api_get_authorizer_info` still carries its refresh token; one `api_authorizer_token` with it
+    /// gives the access token and the refresh token to keep. `None` when WeChat holds no
+    /// authorization for the account (revoked since).
+    pub async fn recover_authorization(
+        &self,
+        auth_code: &Secret,
+        appid: &AuthorizerAppId,
+    ) -> Result<Option<Authorizer>, TokenError> {
+        let span = tracing::info_span!(
+            "recover_authorization",
+            component = %self.component_appid(),
+            authorizer = %appid
+        );
+        async {
+            let digest = AuthCodeDigest::of(auth_code);
+            if let Some(done) = self.completed(&digest).await? {
+                return Ok(Some(done));
+            }
+            let info = match self
+                .with_component_token(|client, token| async move {
+                    client.api_get_authorizer_info(&token, appid).await
+                })
+                .await
+            {
+                Ok(info) => info,
+                Err(TokenError::Wechat(e)) if e.is_not_authorized() => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let Some(refresh_token) = info
+                .authorization_info
+                .authorizer_refresh_token
+                .clone()
+                .filter(|t| !t.expose().is_empty())
+            else {
+                return Ok(None);
+            };
+            let tokens = self
+                .with_component_token(|client, token| {
+                    let refresh_token = &refresh_token;
+                    async move {
+                        client
+                            .api_authorizer_token(&token, appid, refresh_token)
+                            .await
+                    }
+                })
+                .await?;
+            let grant = AuthorizationGrant {
+                appid: appid.clone(),
+                access_token: ExpiringToken {
+                    value: tokens.access_token.secret().clone(),
+                    expires_at: tokens.access_token.expires_at(),
+                },
+                refresh_token: tokens.refresh_token,
+                func_info: func_ids(&info.authorization_info.func_info),
+                account: Some(account_info(&info.authorizer_info)),
+            };
+            let authorizer = self.store_grant(&digest, &grant).await?;
+            tracing::warn!(
+                refresh_token_version = authorizer.refresh_token_version,
+                "authorization recovered: the code had been spent without an answer"
+            );
+            Ok(Some(authorizer))
+        }
+        .instrument(span)
+        .await
     }
 
     /// The authorizer a code was already exchanged for, if any.
@@ -137,6 +213,13 @@ impl<S: Store + 'static> TokenService<S> {
             None => Err(TokenError::NotFound { appid }),
         }
     }
+}
+
+fn func_ids(func_info: &[FuncInfo]) -> Vec<u32> {
+    func_info
+        .iter()
+        .filter_map(|f| u32::try_from(f.funcscope_category.id).ok())
+        .collect()
 }
 
 fn account_info(info: &AuthorizerInfo) -> AccountInfo {

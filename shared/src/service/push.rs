@@ -403,7 +403,9 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             ComponentEventKind::Authorized(a) | ComponentEventKind::UpdateAuthorized(a) => {
                 tracing::Span::current().record("authorizer", a.authorizer_appid.as_str());
                 record.appid = Some(a.authorizer_appid.to_string());
-                let outcome = self.complete_authorization(&a.authorization_code).await?;
+                let outcome = self
+                    .complete_authorization(&a.authorization_code, Some(&a.authorizer_appid))
+                    .await?;
                 record.detail.insert("outcome".into(), outcome.into());
             }
             ComponentEventKind::Unauthorized { authorizer_appid } => {
@@ -443,7 +445,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 if r.status == 0
                     && let Some(code) = &r.auth_code
                 {
-                    let outcome = self.complete_authorization(code).await?;
+                    let outcome = self.complete_authorization(code, r.appid.as_ref()).await?;
                     record.detail.insert("outcome".into(), outcome.into());
                 }
             }
@@ -473,12 +475,25 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
     }
 
     /// Completes an authorization for an event. A code WeChat refuses (61009 / 61010) with no
-    /// completed authorization behind it will not get better on a retry: it is recorded, not
-    /// retried.
-    async fn complete_authorization(&self, code: &Secret) -> Result<&'static str, PushError> {
-        match self.inner.tokens.complete_authorization(code).await {
+    /// completed authorization behind it was spent by an exchange whose answer was lost, or is
+    /// stale: the authorization is recovered from WeChat by the event's appid when WeChat still
+    /// holds one; otherwise it is recorded, not retried (a retry will not make the code valid).
+    async fn complete_authorization(
+        &self,
+        code: &Secret,
+        appid: Option<&AuthorizerAppId>,
+    ) -> Result<&'static str, PushError> {
+        let tokens = &self.inner.tokens;
+        match tokens.complete_authorization(code).await {
             Ok(_) => Ok("authorized"),
             Err(TokenError::AuthCodeRejected { source }) => {
+                if let Some(appid) = appid {
+                    match tokens.recover_authorization(code, appid).await {
+                        Ok(Some(_)) => return Ok("recovered"),
+                        Ok(None) => {}
+                        Err(e) => return Err(PushError::Action(e)),
+                    }
+                }
                 tracing::warn!(
                     errcode = source.errcode(),
                     "WeChat refused the authorization code of the event; not retrying"

@@ -24,6 +24,31 @@ use super::schema::{DUE_AT, DUE_INDEX, DUE_PK, PK, SK, STATUS_INDEX, STATUS_PK, 
 use super::*;
 use crate::clock::Clock;
 
+/// How long one DynamoDB request may take before the SDK gives up on it, and how long a whole
+/// operation (with the SDK's retries) may take. Without them a store that accepts connections and
+/// never answers would hold a push until Lambda's own timeout, long after WeChat (which waits 5 s)
+/// has given up.
+pub const DYNAMODB_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DYNAMODB_OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The DynamoDB client every function uses: the SDK's configuration (which honours
+/// `AWS_ENDPOINT_URL_DYNAMODB`) with the timeouts above.
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .timeout_config(dynamodb_timeouts())
+        .build();
+    Client::from_conf(config)
+}
+
+/// The timeouts of [`dynamodb_client`].
+pub fn dynamodb_timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(DYNAMODB_ATTEMPT_TIMEOUT)
+        .operation_timeout(DYNAMODB_OPERATION_TIMEOUT)
+        .build()
+}
+
 /// How many partitions of the due index each component's tokens are spread over. The refresher
 /// queries each; changing it means rewriting `due_pk` of every authorizer.
 pub const DUE_SHARDS: u32 = 8;

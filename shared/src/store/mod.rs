@@ -24,7 +24,7 @@ pub mod dynamo;
 pub mod memory;
 pub mod schema;
 
-pub use dynamo::{DueQueryStats, DynamoStore};
+pub use dynamo::{DueQueryStats, DynamoStore, dynamodb_client, dynamodb_timeouts};
 pub use memory::MemoryStore;
 
 /// A component_verify_ticket older than this counts as absent (WeChat: valid 12 h).

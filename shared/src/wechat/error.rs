@@ -42,8 +42,9 @@ pub mod errcode {
 /// An error from a WeChat API call. `path` is the API path without its query string.
 #[derive(Debug, thiserror::Error)]
 pub enum WechatError {
-    /// WeChat answered HTTP 200 with a non-zero `errcode`.
-    #[error("WeChat {path} answered errcode {errcode}: {errmsg}")]
+    /// WeChat answered HTTP 200 with a non-zero `errcode`. For the errcodes that only a change
+    /// of configuration fixes, the message ends with the fix ([`WechatError::fix`]).
+    #[error("WeChat {path} answered errcode {errcode}: {errmsg}{}", fix_suffix(*errcode))]
     Api {
         path: &'static str,
         errcode: i64,
@@ -128,7 +129,35 @@ impl fmt::Display for DecodeDetail {
     }
 }
 
+/// What an operator must change when WeChat answers this errcode, for the errcodes that no retry
+/// fixes.
+pub fn fix_for(errcode: i64) -> Option<&'static str> {
+    match errcode {
+        errcode::IP_NOT_WHITELISTED => Some(
+            "the IP this call came from is not on the component's IP whitelist: deploy with \
+             FixedEgressIp=true and add the stack's EgressIp output to the whitelist \
+             (白名单IP地址列表) of the third-party platform in the WeChat Open Platform console",
+        ),
+        errcode::DAILY_QUOTA_REACHED => Some(
+            "the daily call quota of this API is used up: it resets at midnight (UTC+8); \
+             /cgi-bin/clear_quota resets it at once, 10 times a month",
+        ),
+        _ => None,
+    }
+}
+
+fn fix_suffix(errcode: i64) -> String {
+    fix_for(errcode)
+        .map(|fix| format!(" (fix: {fix})"))
+        .unwrap_or_default()
+}
+
 impl WechatError {
+    /// What an operator must change, when only a change of configuration fixes this error.
+    pub fn fix(&self) -> Option<&'static str> {
+        self.errcode().and_then(fix_for)
+    }
+
     /// The API path the error is about (without query).
     pub fn path(&self) -> Option<&'static str> {
         match self {
@@ -247,6 +276,22 @@ mod tests {
         assert!(api(61005).is_ticket_invalid() && api(61006).is_ticket_invalid());
         assert!(api(61009).is_auth_code_invalid() && api(61010).is_auth_code_invalid());
         assert!(api(45009).is_quota_limited());
+    }
+
+    #[test]
+    fn configuration_errors_name_their_fix_and_others_do_not() {
+        let whitelist = api(61004);
+        assert!(whitelist.is_ip_not_whitelisted());
+        let text = whitelist.to_string();
+        assert!(text.contains("errcode 61004"), "{text}");
+        assert!(
+            text.contains("EgressIp") && text.contains("whitelist"),
+            "{text}"
+        );
+        assert_eq!(whitelist.fix(), fix_for(61004));
+        assert!(api(45009).to_string().contains("clear_quota"));
+        assert_eq!(api(-1).fix(), None);
+        assert_eq!(api(-1).to_string(), "WeChat /x answered errcode -1: m");
     }
 
     #[test]

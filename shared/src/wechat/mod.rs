@@ -26,7 +26,7 @@ pub use component::{
     AuthorizerInfoResponse, AuthorizerListItem, AuthorizerListPage, AuthorizerOption,
     AuthorizerOptionName, AuthorizerTokens, FuncInfo, IdOnly, PreAuthCode,
 };
-pub use error::{DecodeDetail, WechatError, errcode};
+pub use error::{DecodeDetail, WechatError, errcode, fix_for};
 pub use message::{CustomMessage, CustomMessageBody, TextContent};
 pub use multipart::FilePart;
 pub use openapi::ApiQuota;

@@ -7,8 +7,11 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
-    /// Wait this long, then answer normally.
+    /// Wait this long, then answer normally (a client that gives up first leaves the call undone).
     Latency { ms: u64 },
+    /// Act on the call at once, then wait this long before answering: past the client's timeout
+    /// the call took effect (a code spent, a token issued) but its answer is lost.
+    LateAnswer { ms: u64 },
     /// Answer HTTP 200 with `{"errcode": N}` (e.g. -1 busy, 45009 quota).
     Errcode { errcode: i64 },
     /// Answer with this HTTP status.
@@ -20,6 +23,12 @@ pub enum Fault {
 impl Fault {
     pub fn latency(d: Duration) -> Self {
         Self::Latency {
+            ms: d.as_millis() as u64,
+        }
+    }
+
+    pub fn late_answer(d: Duration) -> Self {
+        Self::LateAnswer {
             ms: d.as_millis() as u64,
         }
     }

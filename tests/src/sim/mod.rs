@@ -259,6 +259,20 @@ impl WechatSim {
             .collect()
     }
 
+    /// Every ticket, token, pre-auth code, auth code and refresh token this sim minted, with the
+    /// component secret, the message token and the AES key: what no log line may contain.
+    pub fn secrets(&self) -> Vec<String> {
+        let shared = self.shared.lock();
+        let config = &shared.config;
+        let mut secrets = vec![
+            config.component_secret.clone(),
+            config.token.clone(),
+            config.encoding_aes_key.clone(),
+        ];
+        secrets.extend(shared.minted.iter().cloned());
+        secrets
+    }
+
     pub fn clear_calls(&self) {
         self.shared.lock().calls.clear();
     }

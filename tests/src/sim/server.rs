@@ -125,8 +125,10 @@ async fn wechat(
         let index = state.record(method.as_str(), &path, query.clone(), json_body.clone());
         (index, state.faults.take(&path))
     };
+    let mut late_answer = None;
     match fault {
         None => {}
+        Some(Fault::LateAnswer { ms }) => late_answer = Some(std::time::Duration::from_millis(ms)),
         Some(Fault::Latency { ms }) => {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
@@ -147,19 +149,35 @@ async fn wechat(
         }
     }
 
+    let response = answer(
+        &shared,
+        &method,
+        &path,
+        &query,
+        json_body.as_ref(),
+        &body,
+        index,
+    );
+    if let Some(delay) = late_answer {
+        tokio::time::sleep(delay).await;
+    }
+    response
+}
+
+/// The endpoint's answer (the call takes effect here).
+fn answer(
+    shared: &Arc<Shared>,
+    method: &Method,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    json_body: Option<&Value>,
+    body: &Bytes,
+    index: usize,
+) -> Response {
     let mut state = shared.lock();
     let reply = state
-        .dispatch(method.as_str(), &path, &query, json_body.as_ref())
-        .or_else(|| {
-            super::catalog::answer(
-                &state,
-                method.as_str(),
-                &path,
-                &query,
-                json_body.as_ref(),
-                &body,
-            )
-        });
+        .dispatch(method.as_str(), path, query, json_body)
+        .or_else(|| super::catalog::answer(&state, method.as_str(), path, query, json_body, body));
     match reply {
         Some(Reply::Json(value)) => {
             // As WeChat does, follow a granted api_start_push_ticket with the push itself.

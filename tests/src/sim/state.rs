@@ -100,6 +100,8 @@ pub(crate) struct State {
     quota_clears: HashMap<String, u32>,
     /// The call sequence number of the last quota reset: quota counts calls after it.
     quota_reset_seq: u64,
+    /// Every ticket, token, code and refresh token minted, for the log-secrecy checks.
+    pub(crate) minted: Vec<String>,
 }
 
 fn err(errcode: i64, errmsg: &str) -> Value {
@@ -112,10 +114,6 @@ fn ok() -> Value {
 
 fn str_field<'a>(body: &'a Value, key: &str) -> &'a str {
     body.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-fn random(prefix: &str) -> String {
-    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }
 
 /// WeChat's error for a token that is not (or no longer) accepted.
@@ -140,11 +138,19 @@ impl State {
             authorizers: Vec::new(),
             quota_clears: HashMap::new(),
             quota_reset_seq: 0,
+            minted: Vec::new(),
         }
     }
 
     pub(crate) fn now(&self) -> EpochSeconds {
         self.clock.now()
+    }
+
+    /// A new random secret (ticket, token, code), remembered in `minted`.
+    fn mint(&mut self, prefix: &str) -> String {
+        let value = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+        self.minted.push(value.clone());
+        value
     }
 
     pub(crate) fn record(
@@ -170,12 +176,13 @@ impl State {
     // ----- test helpers -----
 
     pub(crate) fn set_ticket(&mut self, ticket: &str) {
+        self.minted.push(ticket.to_owned());
         self.tickets.insert(ticket.to_owned(), self.now());
         self.current_ticket = Some(ticket.to_owned());
     }
 
     pub(crate) fn issue_ticket(&mut self) -> String {
-        let t = random("ticket@@@");
+        let t = self.mint("ticket@@@");
         self.set_ticket(&t);
         t
     }
@@ -194,10 +201,11 @@ impl State {
         let i = match self.authorizers.iter().position(|a| a.appid == appid) {
             Some(i) => i,
             None => {
+                let refresh_token = self.mint("refreshtoken@@@");
                 self.authorizers.push(Authorizer {
                     appid: appid.to_owned(),
                     user_name: format!("gh_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-                    refresh_token: random("refreshtoken@@@"),
+                    refresh_token,
                     auth_time: now,
                     authorized: true,
                     options: HashMap::new(),
@@ -212,13 +220,14 @@ impl State {
 
     /// A merchant authorizes the component: an auth code, as the redirect and the event carry it.
     pub(crate) fn authorize(&mut self, appid: &str) -> String {
-        let code = random("queryauthcode@@@");
+        let code = self.mint("queryauthcode@@@");
         self.authorize_with_code(appid, &code);
         code
     }
 
     /// As [`State::authorize`], with a given code (the one a catalogue sample answers with).
     pub(crate) fn authorize_with_code(&mut self, appid: &str, code: &str) {
+        self.minted.push(code.to_owned());
         self.ensure_authorizer(appid);
         let code = code.to_owned();
         let expires_at = self.now() + self.config.auth_code_expires_in;
@@ -291,7 +300,7 @@ impl State {
             Owner::Component => "ctoken-",
             Owner::Authorizer(_) => "atoken-",
         };
-        let token = random(prefix);
+        let token = self.mint(prefix);
         self.tokens.insert(
             token.clone(),
             TokenEntry {
@@ -485,7 +494,7 @@ impl State {
     ) -> Result<Value, Value> {
         self.component_token(query)?;
         self.check_component_appid(body)?;
-        let code = random("preauthcode@@@");
+        let code = self.mint("preauthcode@@@");
         let expires_in = self.config.pre_auth_code_expires_in;
         self.pre_auth_codes
             .insert(code.clone(), self.now() + expires_in);
@@ -545,7 +554,7 @@ impl State {
             return Err(err(61023, "refresh_token is invalid"));
         }
         let refresh_token = if self.config.rotate_refresh_tokens {
-            let fresh = random("refreshtoken@@@");
+            let fresh = self.mint("refreshtoken@@@");
             if let Some(a) = self.authorizer_mut(&appid) {
                 a.refresh_token = fresh.clone();
             }
