@@ -58,6 +58,16 @@ impl LogBuffer {
             .finish()
     }
 
+    /// This test binary's global buffer, behind the functions' own filter at TRACE, installed by
+    /// the first caller: for binaries whose tests all check their logs and run in parallel. Each
+    /// test sees every test's lines, which only makes its check stricter.
+    pub fn global_at_trace() -> Self {
+        static GLOBAL: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+        GLOBAL
+            .get_or_init(|| Self::install_global(production_filter_at_trace()))
+            .clone()
+    }
+
     /// A new buffer behind this test binary's global subscriber (which also receives `log` records
     /// from reqwest and hyper). Panics if the binary already has one: give each such test its own
     /// test binary.
@@ -79,5 +89,24 @@ pub fn assert_no_secret(text: &str, secrets: &[String]) {
         if let Some(line) = text.lines().find(|line| line.contains(secret.as_str())) {
             panic!("a secret reached the logs: {secret:?} in line {line:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assert_no_secret;
+
+    #[test]
+    #[should_panic(expected = "a secret reached the logs")]
+    fn a_secret_anywhere_in_a_line_fails_the_check() {
+        assert_no_secret(
+            "INFO ok\nWARN token atoken-abc in a message\n",
+            &["atoken-abc".to_owned()],
+        );
+    }
+
+    #[test]
+    fn lines_without_secrets_pass_and_empty_secrets_are_ignored() {
+        assert_no_secret("INFO ok\n", &["atoken-abc".to_owned(), String::new()]);
     }
 }

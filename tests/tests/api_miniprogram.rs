@@ -1,7 +1,10 @@
 //! Issue 7's mini program routes through the real `api` handler, over DynamoDB Local and the
 //! simulator: each typed route reaches its WeChat endpoint with the right token, the passthrough
 //! forwards only allowed paths (with the authorizer's token, never the caller's), and the audit
-//! lifecycle stores the audit and releases automatically on approval when asked to.
+//! lifecycle stores the audit and releases automatically on approval when asked to. Every test
+//! runs under the functions' log filter at TRACE and ends by checking that no secret the simulator
+//! minted (tickets, tokens, codes, refresh tokens, the component secret, AES key and message token)
+//! reached a log line.
 
 use api::Api;
 use lambda_http::http::{Method, StatusCode, header};
@@ -11,6 +14,7 @@ use wxcomponent::config::ApiKeyDigest;
 use wxcomponent::store::{AuditStatus, AuditStore, AuthorizerStore, DynamoStore};
 use wxcomponent_tests::app::TestApp;
 use wxcomponent_tests::callbacks::{Callbacks, body_text, event_xml};
+use wxcomponent_tests::logs::{LogBuffer, assert_no_secret};
 use wxcomponent_tests::sim::RecordedCall;
 
 const KEY: &str = "test-api-key-0123456789";
@@ -62,6 +66,7 @@ const REUSED_OA_MINI_PROGRAM: &str = "wxnewmp000000001";
 
 #[tokio::test]
 async fn every_typed_route_reaches_its_wechat_endpoint_with_the_right_token() {
+    let logs = LogBuffer::global_at_trace();
     let app = TestApp::spawn().await;
     app.store_fresh_ticket().await;
     let (appid, grant) = app.authorized_account().await;
@@ -432,10 +437,12 @@ async fn every_typed_route_reaches_its_wechat_endpoint_with_the_right_token() {
         }
     }
     app.assert_no_unmatched_calls();
+    assert_no_secret(&logs.text(), &app.sim.secrets());
 }
 
 #[tokio::test]
 async fn answers_carry_wechat_results_and_bad_bodies_are_400_without_a_call() {
+    let logs = LogBuffer::global_at_trace();
     let app = TestApp::spawn().await;
     let (appid, _) = app.authorized_account().await;
     let api = api(&app);
@@ -474,12 +481,14 @@ async fn answers_carry_wechat_results_and_bad_bodies_are_400_without_a_call() {
         assert_eq!(json_of(&response)["error"]["code"], "invalid_request");
     }
     assert!(app.sim.calls().is_empty());
+    assert_no_secret(&logs.text(), &app.sim.secrets());
 }
 
 // ----- passthrough -------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn the_passthrough_forwards_allowed_paths_with_the_authorizer_token_only() {
+    let logs = LogBuffer::global_at_trace();
     let app = TestApp::spawn().await;
     let (appid, grant) = app.authorized_account().await;
     let api = api(&app);
@@ -519,10 +528,12 @@ async fn the_passthrough_forwards_allowed_paths_with_the_authorizer_token_only()
         calls[0].query.get("access_token"),
         Some(&grant.access_token)
     );
+    assert_no_secret(&logs.text(), &app.sim.secrets());
 }
 
 #[tokio::test]
 async fn the_passthrough_refuses_other_paths_and_traversal_with_403_and_no_call() {
+    let logs = LogBuffer::global_at_trace();
     let app = TestApp::spawn().await;
     let (appid, grant) = app.authorized_account().await;
     let api = api(&app);
@@ -565,6 +576,7 @@ async fn the_passthrough_refuses_other_paths_and_traversal_with_403_and_no_call(
         }
     }
     assert!(app.sim.calls().is_empty(), "{:?}", app.sim.calls());
+    assert_no_secret(&logs.text(), &app.sim.secrets());
 }
 
 #[test]
@@ -600,6 +612,7 @@ fn passthrough_paths_are_checked_segment_by_segment() {
 
 #[tokio::test]
 async fn submitting_stores_the_audit_and_approval_releases_it_when_asked() {
+    let logs = LogBuffer::global_at_trace();
     let c = Callbacks::on(TestApp::spawn().await, |_| {});
     let (appid, grant) = c.app.authorized_account().await;
     let api = api(&c.app);
@@ -690,10 +703,12 @@ async fn submitting_stores_the_audit_and_approval_releases_it_when_asked() {
     )
     .await;
     assert_eq!(c.app.sim.calls_to("/wxa/release").len(), 1);
+    assert_no_secret(&logs.text(), &c.app.sim.secrets());
 }
 
 #[tokio::test]
 async fn approval_without_auto_release_releases_nothing() {
+    let logs = LogBuffer::global_at_trace();
     let c = Callbacks::on(TestApp::spawn().await, |_| {});
     let (appid, _) = c.app.authorized_account().await;
     let api = api(&c.app);
@@ -727,11 +742,13 @@ async fn approval_without_auto_release_releases_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(state.status, AuditStatus::Succeeded);
+    assert_no_secret(&logs.text(), &c.app.sim.secrets());
 }
 
 #[tokio::test]
 async fn registering_by_reusing_an_official_account_completes_the_new_mini_programs_authorization()
 {
+    let logs = LogBuffer::global_at_trace();
     let app = TestApp::spawn().await;
     app.store_fresh_ticket().await;
     let (appid, _) = app.authorized_account().await;
@@ -769,4 +786,5 @@ async fn registering_by_reusing_an_official_account_completes_the_new_mini_progr
         .unwrap()
         .expect("the new mini program is stored with its tokens");
     assert_eq!(stored.refresh_token_version, 1);
+    assert_no_secret(&logs.text(), &app.sim.secrets());
 }
