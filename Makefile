@@ -1,8 +1,11 @@
 # The two commands of the README: `make dev` runs the product locally, `make test` runs every test.
-.PHONY: test dev bench
+# `make fuzz` runs every fuzz target for FUZZ_SECONDS (default 60).
+.PHONY: test dev bench fuzz
 dev:
 	./scripts/dev.sh
 test:
 	./scripts/test.sh
 bench:
 	./scripts/bench.sh
+fuzz:
+	./scripts/fuzz.sh
