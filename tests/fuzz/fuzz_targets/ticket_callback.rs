@@ -5,11 +5,13 @@
 //!
 //! What the handler promises: it never panics, it answers only with the statuses of its table,
 //! a request that is not a valid push (route, method, size or any crypto check) is refused with a
-//! 4xx and never a 5xx (those are for our own failures, which WeChat should retry), and an accepted
-//! component push is answered `success`.
+//! 4xx and never a 5xx (those are for our own failures, which WeChat should retry), an accepted
+//! component push is answered `success`, and any other 200 is `success`, empty, or an encrypted
+//! reply that opens with the component's crypto and holds a message.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use wxcomponent::event::AuthorizerMessage;
 use wxcomponent_fuzz::callback;
 use wxcomponent_fuzz::request::{PathChoice, PushRequest};
 
@@ -27,7 +29,16 @@ fuzz_target!(|request: PushRequest| {
             "a request that is not a valid push was answered {status}"
         );
     }
-    if status == 200 && request.path == PathChoice::Component {
+    if status != 200 {
+        return;
+    }
+    if request.path == PathChoice::Component {
         assert_eq!(outcome.body, b"success");
+    }
+    if !matches!(outcome.body.as_slice(), b"success" | b"") {
+        let reply = callback::crypto()
+            .decrypt_reply(&outcome.body)
+            .expect("an encrypted reply opens with the component's crypto");
+        AuthorizerMessage::parse(&reply).expect("the reply is a message");
     }
 });

@@ -79,6 +79,11 @@ fn fixed() -> &'static Fixed {
     })
 }
 
+/// The component's message crypto, as the handler has it.
+pub fn crypto() -> &'static MessageCrypto {
+    &fixed().crypto
+}
+
 /// Sends the request to a freshly wired handler; `None` when the description makes no request.
 pub fn run(request: &PushRequest) -> Option<Outcome> {
     let fixed = fixed();

@@ -284,6 +284,12 @@ mod tests {
         ] {
             assert_eq!(status(name), (200, true), "{name}");
         }
+        // The release test's text message is answered with an encrypted reply.
+        let text = callback::run(&ticket_callback_seed("signed-text")).expect("a request");
+        let reply = callback::crypto()
+            .decrypt_reply(&text.body)
+            .expect("the reply opens");
+        assert!(reply.contains("TESTCOMPONENT_MSG_TYPE_TEXT_callback"));
         // Completing an authorization calls WeChat, which is unreachable: ours to retry.
         assert_eq!(status("signed-authorized"), (503, true));
         // Opened, then refused by the event parser.
