@@ -54,7 +54,7 @@ for target in $(cargo fuzz list --fuzz-dir "$FUZZ_DIR"); do
   else
     result="CRASH (exit $status)"
     failed+=("$target")
-    grep -E '^(==[0-9]+==ERROR|thread .* panicked|SUMMARY|artifact_prefix|Test unit written)' "$run_log" >&2 || tail -n 30 "$run_log" >&2
+    grep -A1 -E '^(==[0-9]+==ERROR|thread .* panicked|SUMMARY|artifact_prefix)' "$run_log" >&2 || tail -n 30 "$run_log" >&2
   fi
   summary+=("| $target | $execs | $(final_stat average_exec_per_sec "$run_log") | $(final_stat new_units_added "$run_log") | $result |")
 done
