@@ -5,7 +5,8 @@
 //!
 //! What the handler promises: it never panics, it answers only with the statuses of its table,
 //! a request that is not a valid push (route, method, size or any crypto check) is refused with a
-//! 4xx and never a 5xx (those are for our own failures, which WeChat should retry), an accepted
+//! 4xx and never a 5xx (those are for our own failures, which WeChat should retry), nothing is
+//! written for a 4xx (no ledger claim, the stored ticket kept), an accepted
 //! component push is answered `success`, and any other 200 is `success`, empty, or an encrypted
 //! reply that opens with the component's crypto and holds a message.
 #![no_main]
@@ -28,6 +29,9 @@ fuzz_target!(|request: PushRequest| {
             (400..500).contains(&status),
             "a request that is not a valid push was answered {status}"
         );
+    }
+    if (400..500).contains(&status) {
+        assert!(!outcome.wrote, "a refused push ({status}) wrote");
     }
     if status != 200 {
         return;

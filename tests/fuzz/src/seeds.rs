@@ -264,10 +264,17 @@ mod tests {
         (outcome.status, outcome.opens)
     }
 
+    fn wrote(name: &str) -> bool {
+        callback::run(&ticket_callback_seed(name))
+            .expect("a request")
+            .wrote
+    }
+
     #[test]
     fn the_captured_vector_push_of_the_targets_component_is_accepted() {
         assert_eq!(status("captured-V2"), (200, true));
         assert_eq!(status("captured-V1"), (403, false));
+        assert!(wrote("captured-V2"), "the ticket is replaced");
     }
 
     #[test]
@@ -294,6 +301,11 @@ mod tests {
         assert_eq!(status("signed-authorized"), (503, true));
         // Opened, then refused by the event parser.
         assert_eq!(status("signed-attack_billion_laughs"), (400, true));
+        assert!(
+            wrote("signed-unauthorized"),
+            "the push is claimed in the ledger"
+        );
+        assert!(!wrote("signed-attack_billion_laughs"));
     }
 
     #[test]
@@ -304,5 +316,8 @@ mod tests {
         assert_eq!(status("ticket-get"), (405, true));
         assert_eq!(status("ticket-other-path"), (404, true));
         assert_eq!(status("ticket-declared-large"), (413, true));
+        for name in ["ticket-stale", "ticket-flipped-byte", "ticket-get"] {
+            assert!(!wrote(name), "{name}");
+        }
     }
 }
