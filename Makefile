@@ -1,5 +1,6 @@
 # The two commands of the README: `make dev` runs the product locally, `make test` runs every test.
-.PHONY: test dev bench load
+# `make fuzz` runs every fuzz target for FUZZ_SECONDS (default 60); `make load` the release load run.
+.PHONY: test dev bench load fuzz
 dev:
 	./scripts/dev.sh
 test:
@@ -8,3 +9,5 @@ bench:
 	./scripts/bench.sh
 load:
 	./scripts/load.sh
+fuzz:
+	./scripts/fuzz.sh

@@ -26,3 +26,11 @@ AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" SAM_CLI_TELEMETRY=0 \
 start_dynamodb_local
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
+# The fuzz crate is a workspace of its own; its unit tests check the seeds. Sharing the target
+# folder reuses the workspace's compiled dependencies.
+log "cargo test (tests/fuzz)"
+CARGO_TARGET_DIR="$PWD/target" cargo test --manifest-path tests/fuzz/Cargo.toml --locked
+
+# Every fuzz target for FUZZ_SECONDS (60 by default): about 4 minutes, plus about 7 minutes the first
+# time for the AddressSanitizer build.
+./scripts/fuzz.sh
