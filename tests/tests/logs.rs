@@ -11,30 +11,6 @@ use wxcomponent_tests::logs::{LogBuffer, everything_at_trace};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times};
 use wxcomponent_tests::wechat::WechatHarness;
 
-/// Every string the sim saw in a query parameter or a secret-bearing body field.
-fn secrets_seen_by_the_sim(h: &WechatHarness) -> Vec<String> {
-    const SECRET_FIELDS: [&str; 6] = [
-        "component_appsecret",
-        "component_secret",
-        "appsecret",
-        "component_verify_ticket",
-        "authorization_code",
-        "authorizer_refresh_token",
-    ];
-    let mut found = Vec::new();
-    for call in h.sim.calls() {
-        found.extend(call.query.values().cloned());
-        if let Some(body) = &call.body {
-            for field in SECRET_FIELDS {
-                if let Some(v) = body.get(field).and_then(|v| v.as_str()) {
-                    found.push(v.to_owned());
-                }
-            }
-        }
-    }
-    found
-}
-
 #[tokio::test]
 async fn trace_logs_and_errors_never_contain_secrets_tokens_tickets_or_codes() {
     let buffer = LogBuffer::install_global(everything_at_trace());
@@ -110,7 +86,7 @@ async fn trace_logs_and_errors_never_contain_secrets_tokens_tickets_or_codes() {
     h.clock.advance(8000);
     errors.push(h.client.api_create_preauthcode(&token).await.unwrap_err());
 
-    let mut secrets = secrets_seen_by_the_sim(&h);
+    let mut secrets = h.sim.secrets_received();
     secrets.extend(returned);
     secrets.push("made-up-ticket-value".into());
     secrets.retain(|s| s.len() >= 8);

@@ -22,29 +22,6 @@ use wxcomponent::wechat::AuthorizerOptionName;
 use wxcomponent_tests::app::{START, TestApp, random_appid};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times};
 
-/// Every query value and secret-bearing body field the sim received.
-fn secrets_seen_by_the_sim(app: &TestApp) -> Vec<String> {
-    const SECRET_FIELDS: [&str; 5] = [
-        "component_appsecret",
-        "component_secret",
-        "component_verify_ticket",
-        "authorization_code",
-        "authorizer_refresh_token",
-    ];
-    let mut found = Vec::new();
-    for call in app.sim.calls() {
-        found.extend(call.query.values().cloned());
-        if let Some(body) = &call.body {
-            for field in SECRET_FIELDS {
-                if let Some(v) = body.get(field).and_then(|v| v.as_str()) {
-                    found.push(v.to_owned());
-                }
-            }
-        }
-    }
-    found
-}
-
 fn chain(e: &TokenError) -> String {
     let mut text = format!("{e} | {e:?}");
     let mut source = std::error::Error::source(e);
@@ -171,7 +148,7 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
     returned.push(stored.refresh_token.expose().to_owned());
     returned.push(stored.access_token.value.expose().to_owned());
 
-    let mut secrets = secrets_seen_by_the_sim(&app);
+    let mut secrets = app.sim.secrets_received();
     secrets.extend(returned);
     secrets.retain(|s| s.len() >= 8);
     secrets.sort();

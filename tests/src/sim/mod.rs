@@ -273,6 +273,31 @@ impl WechatSim {
         secrets
     }
 
+    /// Every query value and secret-bearing body field of the calls received: what the client sent
+    /// (tokens, tickets, codes, secrets), for the log-secrecy checks.
+    pub fn secrets_received(&self) -> Vec<String> {
+        const SECRET_FIELDS: [&str; 6] = [
+            "component_appsecret",
+            "component_secret",
+            "appsecret",
+            "component_verify_ticket",
+            "authorization_code",
+            "authorizer_refresh_token",
+        ];
+        let mut found = Vec::new();
+        for call in self.shared.lock().calls.iter() {
+            found.extend(call.query.values().cloned());
+            if let Some(body) = &call.body {
+                for field in SECRET_FIELDS {
+                    if let Some(v) = body.get(field).and_then(|v| v.as_str()) {
+                        found.push(v.to_owned());
+                    }
+                }
+            }
+        }
+        found
+    }
+
     pub fn clear_calls(&self) {
         self.shared.lock().calls.clear();
     }
