@@ -51,15 +51,15 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
     assert_eq!(r.status(), 200);
 
     // The release test, both messages, and an ordinary text with private content.
-    let account = random_appid();
+    let account = "wx8e1097c5bc82cde9".to_owned();
     let release_code = c.app.sim.authorize(&account);
     secrets.push(release_code.clone());
     let r = c
         .push_message(
             &account,
-            "gh_t",
+            "gh_3f222ed8d140",
             &text_xml(
-                "gh_t",
+                "gh_3f222ed8d140",
                 "o_user",
                 c.app.now(),
                 &format!("QUERY_AUTH_CODE:{release_code}"),
@@ -71,9 +71,9 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
     let r = c
         .push_message(
             &account,
-            "gh_t",
+            "gh_3f222ed8d140",
             &text_xml(
-                "gh_t",
+                "gh_3f222ed8d140",
                 "o_user",
                 c.app.now(),
                 "TESTCOMPONENT_MSG_TYPE_TEXT",
@@ -87,8 +87,8 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
     let r = c
         .push_message(
             &account,
-            "gh_t",
-            &text_xml("gh_t", "o_user", c.app.now(), private, 3),
+            "gh_3f222ed8d140",
+            &text_xml("gh_3f222ed8d140", "o_user", c.app.now(), private, 3),
         )
         .await;
     assert_eq!(r.status(), 200);

@@ -311,7 +311,7 @@ async fn query_auth_code_answers_empty_and_sends_code_from_api_to_the_sender_wit
  {
     let c = Callbacks::spawn().await;
     c.app.store_fresh_ticket().await;
-    let test_account = random_appid();
+    let test_account = "wx570bc396a51b8ff8".to_owned();
     let code = c.app.sim.authorize(&test_account);
     let user = "ozy4qt5QUADNXORxCVipKMV9dss0";
     let xml = text_xml(
@@ -354,16 +354,16 @@ async fn query_auth_code_answers_empty_and_sends_code_from_api_to_the_sender_wit
 async fn a_retried_query_auth_code_push_is_acted_on_once_and_answered_the_same_way() {
     let c = Callbacks::spawn().await;
     c.app.store_fresh_ticket().await;
-    let account = random_appid();
-    let code = c.app.sim.authorize(&account);
+    let (account, user_name) = ("wxd101a85aa106f53e", "gh_8dad206e9538");
+    let code = c.app.sim.authorize(account);
     let xml = text_xml(
-        "gh_x",
+        user_name,
         "o_user",
         c.app.now(),
         &format!("QUERY_AUTH_CODE:{code}"),
         7,
     );
-    let push = c.signed_push(&xml, Some("gh_x"));
+    let push = c.signed_push(&xml, Some(user_name));
     let path = format!("/wechat/message/{account}");
 
     let first = c.push(&path, &push).await;
@@ -385,16 +385,16 @@ async fn a_retried_query_auth_code_push_is_acted_on_once_and_answered_the_same_w
 async fn a_failed_action_answers_503_and_does_not_block_wechats_retry() {
     let c = Callbacks::spawn().await;
     c.app.store_fresh_ticket().await;
-    let account = random_appid();
-    let code = c.app.sim.authorize(&account);
+    let (account, user_name) = ("wx9252c5e0bb1836fc", "gh_c0f28a78b318");
+    let code = c.app.sim.authorize(account);
     let xml = text_xml(
-        "gh_x",
+        user_name,
         "o_user",
         c.app.now(),
         &format!("QUERY_AUTH_CODE:{code}"),
         8,
     );
-    let push = c.signed_push(&xml, Some("gh_x"));
+    let push = c.signed_push(&xml, Some(user_name));
     let path = format!("/wechat/message/{account}");
     c.app.sim.inject(
         CUSTOM_SEND,
@@ -539,9 +539,9 @@ async fn audit_results_update_the_stored_audit_state_and_nickname_audits_are_rec
 #[tokio::test]
 async fn other_messages_are_answered_success_and_recorded_once() {
     let c = Callbacks::spawn().await;
-    let appid = random_appid();
-    let xml = event_xml("gh_oa", c.app.now(), "subscribe", "");
-    let push = c.signed_push(&xml, Some("gh_oa"));
+    let (appid, user_name) = c.app.authorized_account_with_profile().await;
+    let xml = event_xml(&user_name, c.app.now(), "subscribe", "");
+    let push = c.signed_push(&xml, Some(&user_name));
     let path = format!("/wechat/message/{appid}");
 
     let first = c.push(&path, &push).await;
@@ -561,6 +561,94 @@ async fn other_messages_are_answered_success_and_recorded_once() {
     assert!(entry.done);
     assert_eq!(entry.record.unwrap().kind, "event:subscribe");
     assert!(c.app.sim.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_message_addressed_to_another_account_than_its_url_names_is_refused_and_nothing_is_written()
+ {
+    let c = Callbacks::spawn().await;
+    let (appid, _) = c.app.authorized_account_with_profile().await;
+    let (_, other_user_name) = c.app.authorized_account_with_profile().await;
+    let xml = event_xml(&other_user_name, c.app.now(), "subscribe", "");
+
+    let response = c.push_message(appid.as_str(), &other_user_name, &xml).await;
+
+    assert_eq!(response.status(), 400);
+    let message = AuthorizerMessage::parse(&xml).unwrap();
+    assert!(
+        c.ledger_entry(&format!("{appid}:{}", message.idempotency_key()))
+            .await
+            .is_none(),
+        "nothing claimed"
+    );
+    // The same goes for a release test account's URL with another account's message.
+    let response = c
+        .push_message("wx570bc396a51b8ff8", &other_user_name, &xml)
+        .await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_message_for_an_account_that_never_authorized_is_refused_without_a_call() {
+    let c = Callbacks::spawn().await;
+    let stranger = random_appid();
+    let xml = event_xml("gh_stranger", c.app.now(), "subscribe", "");
+
+    let response = c.push_message(&stranger, "gh_stranger", &xml).await;
+
+    assert_eq!(response.status(), 400);
+    let message = AuthorizerMessage::parse(&xml).unwrap();
+    assert!(
+        c.ledger_entry(&format!("{stranger}:{}", message.idempotency_key()))
+            .await
+            .is_none()
+    );
+    assert!(c.app.sim.calls().is_empty());
+}
+
+#[tokio::test]
+async fn only_wechats_release_test_accounts_get_the_release_tests_answers() {
+    let c = Callbacks::spawn().await;
+    c.app.store_fresh_ticket().await;
+    let (appid, user_name) = c.app.authorized_account_with_profile().await;
+    let code = c.app.sim.authorize(appid.as_str());
+
+    // Any WeChat user can text an authorized account: it is an ordinary message there.
+    let query = text_xml(
+        &user_name,
+        "o_user",
+        c.app.now(),
+        &format!("QUERY_AUTH_CODE:{code}"),
+        11,
+    );
+    let response = c.push_message(appid.as_str(), &user_name, &query).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_text(&response), "success");
+    let text = text_xml(
+        &user_name,
+        "o_user",
+        c.app.now(),
+        "TESTCOMPONENT_MSG_TYPE_TEXT",
+        12,
+    );
+    let response = c.push_message(appid.as_str(), &user_name, &text).await;
+    assert_eq!(body_text(&response), "success", "no passive reply");
+    assert_eq!(c.app.sim.call_count(QUERY_AUTH), 0, "no quota spent");
+    assert!(c.app.sim.messages().is_empty());
+
+    // A test account's QUERY_AUTH_CODE with something that is not a code: refused, no call.
+    let junk = text_xml(
+        "gh_3c884a361561",
+        "o_user",
+        c.app.now(),
+        "QUERY_AUTH_CODE:not a code",
+        13,
+    );
+    let response = c
+        .push_message("wx570bc396a51b8ff8", "gh_3c884a361561", &junk)
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(c.app.sim.call_count(QUERY_AUTH), 0);
 }
 
 // ----- rejections --------------------------------------------------------------------------------

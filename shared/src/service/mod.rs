@@ -31,7 +31,10 @@ pub use auth_flow::{
     NoCallbackUrl, RequestOrigin, code_rejected_page, error_page, escape_html, launch_page,
     success_page,
 };
-pub use authorization::{AuthLinks, AuthType, AuthorizationLinkRequest, authorization_links};
+pub use authorization::{
+    AuthLinks, AuthType, AuthorizationLinkRequest, DEFAULT_COMPLETION_BUDGET, WhenRefused,
+    authorization_links,
+};
 pub use directory::{
     AccountView, AuthLinksRequest, AuthLinksView, AuthorizerPage, AuthorizerView, Health,
     StatusCountsView, TICKET_HEALTHY_FOR_SECS,
@@ -40,8 +43,9 @@ pub use error::TokenError;
 pub use ledger::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, Retention};
 pub use ledger_dynamo::DynamoPushLedger;
 pub use push::{
-    OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_API_SUFFIX,
-    RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT, RELEASE_TEST_TEXT_REPLY, ReplyRandomness,
+    OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,
+    RELEASE_TEST_API_SUFFIX, RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT,
+    RELEASE_TEST_TEXT_REPLY, ReplyRandomness, release_test_user_name,
 };
 pub use refresher::{ComponentTokenStep, RefreshSummary, Refresher, RefresherSettings, Skipped};
 pub use tokens::{RefreshOutcome, TokenService, TokenSettings};
