@@ -102,6 +102,9 @@ pub(crate) struct State {
     quota_reset_seq: u64,
     /// Every ticket, token, code and refresh token minted, for the log-secrecy checks.
     pub(crate) minted: Vec<String>,
+    /// Per path: calls being handled now, and the most ever handled at once. A call stops
+    /// counting when it is answered or its client hangs up.
+    pub(crate) in_flight: HashMap<String, (usize, usize)>,
 }
 
 fn err(errcode: i64, errmsg: &str) -> Value {
@@ -139,6 +142,7 @@ impl State {
             quota_clears: HashMap::new(),
             quota_reset_seq: 0,
             minted: Vec::new(),
+            in_flight: HashMap::new(),
         }
     }
 
