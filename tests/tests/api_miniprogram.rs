@@ -579,6 +579,80 @@ async fn the_passthrough_refuses_other_paths_and_traversal_with_403_and_no_call(
     assert_no_secret(&logs.text(), &app.sim.secrets());
 }
 
+#[tokio::test]
+async fn the_passthrough_refuses_paths_whose_typed_route_keeps_records_and_names_that_route() {
+    let logs = LogBuffer::global_at_trace();
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    let (appid, _) = app.authorized_account().await;
+    let api = api(&app);
+    app.sim.clear_calls();
+    let cases = [
+        (
+            "wxa/submit_audit",
+            format!("POST /authorizers/{appid}/audit"),
+        ),
+        (
+            "wxa/undocodeaudit",
+            format!("POST /authorizers/{appid}/audit/undo"),
+        ),
+        (
+            "wxa/speedupaudit",
+            format!("POST /authorizers/{appid}/audit/speedup"),
+        ),
+        ("wxa/release", format!("POST /authorizers/{appid}/release")),
+        ("wxa/Release", format!("POST /authorizers/{appid}/release")),
+        (
+            "cgi-bin/account/fastregister",
+            format!("POST /authorizers/{appid}/fast-registration/official-account"),
+        ),
+        (
+            "wxa/component/fastregisterbetaweapp",
+            "POST /fast-registration/beta".to_owned(),
+        ),
+        (
+            "wxa/component/fastregisterpersonalweapp",
+            "POST /fast-registration/personal".to_owned(),
+        ),
+    ];
+    for (tail, route) in &cases {
+        for method in [Method::GET, Method::POST] {
+            let response = send(
+                &api,
+                method.clone(),
+                &format!("/authorizers/{appid}/wechat/{tail}"),
+                Some(json!({"item_list": [{"first_class": "a", "second_class": "b", "first_id": 1, "second_id": 2}]})),
+            )
+            .await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {tail}");
+            let error = &json_of(&response)["error"];
+            assert_eq!(error["code"], "use_typed_route", "{method} {tail}");
+            let message = error["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(route.as_str()),
+                "{method} {tail}: {message}"
+            );
+        }
+    }
+    assert!(app.sim.calls().is_empty(), "{:?}", app.sim.calls());
+    assert_eq!(
+        app.store.audit_state(&app.component, &appid).await.unwrap(),
+        None,
+        "nothing is written"
+    );
+    // A path next to them is still forwarded.
+    let latest = send(
+        &api,
+        Method::GET,
+        &format!("/authorizers/{appid}/wechat/wxa/get_latest_auditstatus"),
+        None,
+    )
+    .await;
+    assert_eq!(latest.status(), StatusCode::OK, "{}", text(&latest));
+    assert_eq!(app.sim.call_count("/wxa/get_latest_auditstatus"), 1);
+    assert_no_secret(&logs.text(), &app.sim.secrets());
+}
+
 #[test]
 fn passthrough_paths_are_checked_segment_by_segment() {
     assert_eq!(
