@@ -3,7 +3,8 @@
 use super::envelope::{parse_envelope, push_envelope, reply_envelope};
 use super::signature::{msg_signature, plain_signature, verify_msg_signature};
 use super::{AesKey, CryptoError, SignatureKind, cipher, signature::verify_plain_signature};
-use crate::config::Config;
+use crate::config::MessageConfig;
+use crate::ids::ComponentAppId;
 use crate::secret::Secret;
 
 /// The query parameters of a push that the checks use. Build it with [`PushQuery::from_pairs`].
@@ -87,10 +88,11 @@ impl MessageCrypto {
         }
     }
 
-    pub fn from_config(config: &Config) -> Self {
+    /// The crypto of `component_appid` with the keys `ticket-callback` is configured with.
+    pub fn from_config(component_appid: &ComponentAppId, config: &MessageConfig) -> Self {
         Self::new(
             config.token.clone(),
-            config.component_appid.as_str(),
+            component_appid.as_str(),
             config.aes_key.clone(),
             config.aes_key_previous.clone(),
         )
