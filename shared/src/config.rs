@@ -30,20 +30,50 @@ pub const AUTH_SUCCESS_URL: &str = "AUTH_SUCCESS_URL";
 pub const AUTH_PAGE_BASE_URL: &str = "WECHAT_AUTH_PAGE_BASE_URL";
 pub const MOBILE_AUTH_PAGE_BASE_URL: &str = "WECHAT_MOBILE_AUTH_PAGE_BASE_URL";
 
-/// What the functions need to know about the component and where its state lives.
+/// What every function needs to know about the component and where its state lives. The message
+/// crypto's secrets are not here: only `ticket-callback` opens pushes ([`MessageConfig`]), so only
+/// it is given them.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub component_appid: ComponentAppId,
     pub component_secret: Secret,
+    /// Base URL of WeChat's API (a simulator's in tests and local runs).
+    pub api_base_url: url::Url,
+    pub table_name: String,
+}
+
+/// The push crypto's secrets (`WECHAT_TOKEN`, `WECHAT_ENCODING_AES_KEY`, optionally
+/// `WECHAT_ENCODING_AES_KEY_PREVIOUS`), read by `ticket-callback` only.
+#[derive(Debug, Clone)]
+pub struct MessageConfig {
     /// The message `Token` set in the console, used for signatures.
     pub token: Secret,
     /// The current EncodingAESKey.
     pub aes_key: AesKey,
     /// The previous EncodingAESKey, tried after the current one while a rotation settles.
     pub aes_key_previous: Option<AesKey>,
-    /// Base URL of WeChat's API (a simulator's in tests and local runs).
-    pub api_base_url: url::Url,
-    pub table_name: String,
+}
+
+impl MessageConfig {
+    fn read(v: &mut Vars<'_>) -> Option<Self> {
+        let token = v.required(TOKEN).map(Secret::new);
+        let key = v.required(ENCODING_AES_KEY);
+        let aes_key = v.parse(ENCODING_AES_KEY, key, AesKey::from_encoding_aes_key);
+        let previous = v.optional(ENCODING_AES_KEY_PREVIOUS);
+        let aes_key_previous = v.parse(
+            ENCODING_AES_KEY_PREVIOUS,
+            previous,
+            AesKey::from_encoding_aes_key,
+        );
+        if previous.is_some() && aes_key_previous.is_none() {
+            return None;
+        }
+        Some(Self {
+            token: token?,
+            aes_key: aes_key?,
+            aes_key_previous,
+        })
+    }
 }
 
 /// One problem with one variable. Never contains the variable's value.
@@ -148,15 +178,6 @@ impl Config {
         let appid = v.required(COMPONENT_APPID);
         let component_appid = v.parse(COMPONENT_APPID, appid, |s| ComponentAppId::parse(s));
         let component_secret = v.required(COMPONENT_SECRET).map(Secret::new);
-        let token = v.required(TOKEN).map(Secret::new);
-        let key = v.required(ENCODING_AES_KEY);
-        let aes_key = v.parse(ENCODING_AES_KEY, key, AesKey::from_encoding_aes_key);
-        let previous = v.optional(ENCODING_AES_KEY_PREVIOUS);
-        let aes_key_previous = v.parse(
-            ENCODING_AES_KEY_PREVIOUS,
-            previous,
-            AesKey::from_encoding_aes_key,
-        );
         let base = v.optional(API_BASE_URL).unwrap_or(DEFAULT_API_BASE_URL);
         let api_base_url = v.parse(API_BASE_URL, Some(base), parse_base_url);
         let table_name = v.required(TABLE_NAME).map(str::to_owned);
@@ -167,27 +188,15 @@ impl Config {
             v.problem(TABLE_NAME, "must be 3 to 255 characters");
         }
         v.finish()?;
-        match (
-            component_appid,
-            component_secret,
-            token,
-            aes_key,
-            api_base_url,
-            table_name,
-        ) {
+        match (component_appid, component_secret, api_base_url, table_name) {
             (
                 Some(component_appid),
                 Some(component_secret),
-                Some(token),
-                Some(aes_key),
                 Some(api_base_url),
                 Some(table_name),
             ) => Ok(Config {
                 component_appid,
                 component_secret,
-                token,
-                aes_key,
-                aes_key_previous,
                 api_base_url,
                 table_name,
             }),
@@ -365,6 +374,24 @@ impl RefresherConfig {
     }
 }
 
+/// The `ticket-callback` function's configuration: the common part and the push crypto's secrets.
+#[derive(Debug, Clone)]
+pub struct TicketCallbackConfig {
+    pub app: Config,
+    pub message: MessageConfig,
+}
+
+impl TicketCallbackConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let (app, message) = with_common(vars, MessageConfig::read)?;
+        Ok(Self { app, message })
+    }
+}
+
 fn parse_in_range(s: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64, String> {
     let bounds = format!(
         "must be a whole number from {} to {}",
@@ -398,14 +425,21 @@ mod tests {
 
     const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
+    /// What every function is given.
     fn complete() -> HashMap<String, String> {
         vars(&[
             (COMPONENT_APPID, "wx1234567890abcdef"),
             (COMPONENT_SECRET, "s3cr3t-value"),
-            (TOKEN, "tok-value"),
-            (ENCODING_AES_KEY, KEY),
             (TABLE_NAME, "wechat-component"),
         ])
+    }
+
+    /// What `ticket-callback` is given.
+    fn with_message_secrets() -> HashMap<String, String> {
+        let mut v = complete();
+        v.insert(TOKEN.into(), "tok-value".into());
+        v.insert(ENCODING_AES_KEY.into(), KEY.into());
+        v
     }
 
     #[test]
@@ -413,7 +447,6 @@ mod tests {
         let c = Config::from_vars(&complete()).unwrap();
         assert_eq!(c.component_appid.as_str(), "wx1234567890abcdef");
         assert_eq!(c.api_base_url.as_str(), "https://api.weixin.qq.com/");
-        assert!(c.aes_key_previous.is_none());
         assert_eq!(c.table_name, "wechat-component");
     }
 
@@ -421,16 +454,7 @@ mod tests {
     fn every_missing_variable_is_named_at_once() {
         let err = Config::from_vars(&HashMap::new()).unwrap_err();
         let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
-        assert_eq!(
-            names,
-            vec![
-                COMPONENT_APPID,
-                COMPONENT_SECRET,
-                TOKEN,
-                ENCODING_AES_KEY,
-                TABLE_NAME
-            ]
-        );
+        assert_eq!(names, vec![COMPONENT_APPID, COMPONENT_SECRET, TABLE_NAME]);
         assert!(
             err.to_string()
                 .contains("WECHAT_COMPONENT_SECRET is missing")
@@ -438,8 +462,35 @@ mod tests {
     }
 
     #[test]
+    fn only_the_ticket_callback_needs_the_message_token_and_aes_keys() {
+        // The other functions start without them (the template does not give them these secrets).
+        assert!(Config::from_vars(&complete()).is_ok());
+        assert!(ApiConfig::from_vars(&complete_with(API_KEY_SHA256, KEY_DIGEST)).is_ok());
+        assert!(RefresherConfig::from_vars(&complete()).is_ok());
+
+        let err = TicketCallbackConfig::from_vars(&complete()).unwrap_err();
+        let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, vec![TOKEN, ENCODING_AES_KEY]);
+        let c = TicketCallbackConfig::from_vars(&with_message_secrets()).unwrap();
+        assert!(c.message.aes_key_previous.is_none());
+        assert_eq!(c.app.table_name, "wechat-component");
+        let err = TicketCallbackConfig::from_vars(&HashMap::new()).unwrap_err();
+        let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            vec![
+                COMPONENT_APPID,
+                COMPONENT_SECRET,
+                TABLE_NAME,
+                TOKEN,
+                ENCODING_AES_KEY
+            ]
+        );
+    }
+
+    #[test]
     fn malformed_variables_are_named_without_echoing_their_values() {
-        let mut v = complete();
+        let mut v = with_message_secrets();
         v.insert(ENCODING_AES_KEY.into(), "too-short-secret-key".into());
         v.insert(
             ENCODING_AES_KEY_PREVIOUS.into(),
@@ -447,15 +498,15 @@ mod tests {
         );
         v.insert(API_BASE_URL.into(), "ftp://example.com".into());
         v.insert(COMPONENT_APPID.into(), "wx 12".into());
-        let err = Config::from_vars(&v).unwrap_err();
+        let err = TicketCallbackConfig::from_vars(&v).unwrap_err();
         let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
         assert_eq!(
             names,
             vec![
                 COMPONENT_APPID,
+                API_BASE_URL,
                 ENCODING_AES_KEY,
-                ENCODING_AES_KEY_PREVIOUS,
-                API_BASE_URL
+                ENCODING_AES_KEY_PREVIOUS
             ]
         );
         let text = err.to_string();
@@ -546,8 +597,6 @@ mod tests {
             vec![
                 COMPONENT_APPID,
                 COMPONENT_SECRET,
-                TOKEN,
-                ENCODING_AES_KEY,
                 TABLE_NAME,
                 AUTH_CALLBACK_URL,
                 AUTH_SUCCESS_URL
@@ -557,13 +606,13 @@ mod tests {
 
     #[test]
     fn debug_output_redacts_secrets() {
-        let mut v = complete();
+        let mut v = with_message_secrets();
         v.insert(ENCODING_AES_KEY_PREVIOUS.into(), KEY.into());
-        let c = Config::from_vars(&v).unwrap();
+        let c = TicketCallbackConfig::from_vars(&v).unwrap();
         let debug = format!("{c:?}");
         assert!(
             !debug.contains("s3cr3t-value") && !debug.contains("tok-value") && !debug.contains(KEY)
         );
-        assert!(c.aes_key_previous.is_some());
+        assert!(c.message.aes_key_previous.is_some());
     }
 }

@@ -7,10 +7,17 @@
 //! operator asks for, those targets are capped at INFO, so no setting of `RUST_LOG` or
 //! `AWS_LAMBDA_LOG_LEVEL` can put a secret into a log line.
 
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber, span};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::Directive;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Targets capped at INFO whatever the requested level.
+/// Targets capped at INFO whatever the requested level. A cap covers every target that starts with
+/// the name (`aws_smithy_runtime` covers `aws_smithy_runtime::client::orchestrator` and
+/// `aws_smithy_runtime_api`).
 pub const CAPPED_TARGETS: &[&str] = &[
     "aws_smithy_runtime",
     "aws_smithy_runtime_api",
@@ -29,22 +36,114 @@ pub const CAPPED_TARGETS: &[&str] = &[
     "lambda_http",
 ];
 
+/// The log filter: what was asked for (`RUST_LOG`-style directives) AND the caps. The caps are a
+/// filter of their own, not directives added to the requested ones: in an [`EnvFilter`] a more
+/// specific directive (`aws_smithy_runtime::client::orchestrator=trace`) or a span directive
+/// (`[invoke]=trace`, which enables every event inside such spans) wins over `aws_smithy_runtime=info`.
+/// Here an event is logged only if both filters let it through, so no directive can lift a cap.
+pub struct LogFilter {
+    requested: EnvFilter,
+    caps: Targets,
+}
+
+impl LogFilter {
+    /// Everything [`CAPPED_TARGETS`] at INFO at most, every other target at any level.
+    fn caps() -> Targets {
+        Targets::new()
+            .with_default(LevelFilter::TRACE)
+            .with_targets(CAPPED_TARGETS.iter().map(|t| (*t, LevelFilter::INFO)))
+    }
+}
+
+impl std::fmt::Debug for LogFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogFilter")
+            .field("requested", &self.requested.to_string())
+            .field("caps", &self.caps.to_string())
+            .finish()
+    }
+}
+
+/// Never if either says never, always if both say always.
+fn both(a: Interest, b: Interest) -> Interest {
+    if a.is_never() || b.is_never() {
+        Interest::never()
+    } else if a.is_always() && b.is_always() {
+        Interest::always()
+    } else {
+        Interest::sometimes()
+    }
+}
+
+impl<S: Subscriber> Layer<S> for LogFilter {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        // Both are asked: the EnvFilter registers span callsites for its span directives here.
+        let requested = Layer::<S>::register_callsite(&self.requested, metadata);
+        let caps = Layer::<S>::register_callsite(&self.caps, metadata);
+        both(requested, caps)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        Layer::<S>::enabled(&self.caps, metadata, ctx.clone())
+            && Layer::<S>::enabled(&self.requested, metadata, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        match (
+            Layer::<S>::max_level_hint(&self.requested),
+            Layer::<S>::max_level_hint(&self.caps),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    // The requested filter tracks spans for its span directives; the caps have none.
+    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        Layer::<S>::on_new_span(&self.requested, attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
+        Layer::<S>::on_record(&self.requested, id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &span::Id, ctx: Context<'_, S>) {
+        Layer::<S>::on_enter(&self.requested, id, ctx);
+    }
+
+    fn on_exit(&self, id: &span::Id, ctx: Context<'_, S>) {
+        Layer::<S>::on_exit(&self.requested, id, ctx);
+    }
+
+    fn on_close(&self, id: span::Id, ctx: Context<'_, S>) {
+        Layer::<S>::on_close(&self.requested, id, ctx);
+    }
+}
+
 /// The filter for a requested level/directive string (e.g. `debug` or `info,wxcomponent=trace`).
-/// Unparseable parts fall back to INFO; the caps are always applied last, so they win.
-pub fn filter(requested: Option<&str>) -> EnvFilter {
+/// Without a bare level among the parts, everything else logs at INFO (so `wxcomponent=debug`
+/// keeps the other crates' INFO lines, and a nonsense value means INFO); unparseable parts are
+/// dropped. The caps hold whatever is asked (see [`LogFilter`]).
+pub fn filter(requested: Option<&str>) -> LogFilter {
     let requested = requested
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .unwrap_or("info");
-    let mut filter = EnvFilter::builder()
-        .with_default_directive(tracing::Level::INFO.into())
-        .parse_lossy(requested.to_ascii_lowercase());
-    for target in CAPPED_TARGETS {
-        if let Ok(directive) = format!("{target}=info").parse::<Directive>() {
-            filter = filter.add_directive(directive);
-        }
+        .unwrap_or("info")
+        .to_ascii_lowercase();
+    let has_level = requested
+        .split(',')
+        .any(|part| part.trim().parse::<LevelFilter>().is_ok());
+    let requested = if has_level {
+        requested
+    } else {
+        format!("info,{requested}")
+    };
+    LogFilter {
+        requested: EnvFilter::builder()
+            .with_default_directive(tracing::Level::INFO.into())
+            .parse_lossy(requested),
+        caps: LogFilter::caps(),
     }
-    filter
 }
 
 /// Install the global subscriber: JSON lines when Lambda asks for JSON logs
@@ -56,18 +155,26 @@ pub fn init() {
         .ok();
     let filter = filter(requested.as_deref());
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     let _ = if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .without_time()
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .without_time()
+                    .with_writer(std::io::stderr),
+            )
             .try_init()
     } else {
-        builder.with_ansi(false).try_init()
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init()
     };
 }
 
@@ -116,16 +223,25 @@ mod tests {
 
     fn captured(requested: &str) -> String {
         let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(filter(Some(requested)))
-            .with_writer(capture.clone())
-            .finish();
+        let subscriber = tracing_subscriber::registry()
+            .with(filter(Some(requested)))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(capture.clone()),
+            );
         tracing::subscriber::with_default(subscriber, || {
             tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "sdk-body-with-secret");
+            tracing::trace!(target: "aws_smithy_runtime_api::client::interceptors", "sdk-api-trace-with-secret");
             tracing::debug!(target: "hyper_util::client", "hyper-detail-with-secret");
             tracing::info!(target: "aws_smithy_runtime::client", "sdk-info-line");
             tracing::trace!(target: "lambda_runtime::layers::api_response", "raw-event-with-auth-code");
             tracing::trace!(target: "wxcomponent::service", "own-trace-line");
+            // What the SDK and the runtime log inside their own spans.
+            tracing::info_span!(target: "aws_smithy_runtime::client::orchestrator", "invoke", service = "dynamodb").in_scope(|| {
+                tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "sdk-in-span-with-secret");
+                tracing::trace!(target: "wxcomponent::store", "own-in-span-line");
+            });
         });
         let bytes = capture.0.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
@@ -150,6 +266,48 @@ mod tests {
         assert!(!out.contains("sdk-body-with-secret"), "{out}");
         assert!(!out.contains("hyper-detail-with-secret"), "{out}");
         assert!(out.contains("sdk-info-line"));
+    }
+
+    const SECRETS: [&str; 5] = [
+        "sdk-body-with-secret",
+        "sdk-api-trace-with-secret",
+        "hyper-detail-with-secret",
+        "raw-event-with-auth-code",
+        "sdk-in-span-with-secret",
+    ];
+
+    #[test]
+    fn more_specific_directives_for_capped_crates_do_not_lift_the_cap() {
+        for requested in [
+            "aws_smithy_runtime::client::orchestrator=trace",
+            "lambda_runtime::layers=trace",
+            "lambda_runtime::layers::api_response=trace",
+            "aws_smithy_runtime_api=trace",
+            "hyper_util::client=trace",
+            "trace,aws_smithy_runtime::client::orchestrator=trace,aws_smithy_runtime_api::client=trace,lambda_runtime::layers=trace,hyper_util::client=debug",
+        ] {
+            let out = captured(requested);
+            for secret in SECRETS {
+                assert!(!out.contains(secret), "{requested}: {out}");
+            }
+        }
+        // The cap is INFO, not silence.
+        assert!(captured("aws_smithy_runtime::client=trace").contains("sdk-info-line"));
+    }
+
+    #[test]
+    fn span_directives_do_not_lift_the_cap_inside_the_sdks_spans() {
+        for requested in [
+            "[invoke]=trace",
+            "trace,[invoke]=trace",
+            "[{service}]=trace",
+        ] {
+            let out = captured(requested);
+            for secret in SECRETS {
+                assert!(!out.contains(secret), "{requested}: {out}");
+            }
+            assert!(out.contains("own-in-span-line"), "{requested}: {out}");
+        }
     }
 
     #[test]
@@ -179,5 +337,17 @@ mod tests {
         let out = captured("loud-please");
         assert!(out.contains("sdk-info-line"));
         assert!(!out.contains("own-trace-line"));
+    }
+
+    #[test]
+    fn a_directive_for_one_crate_keeps_the_others_at_info() {
+        let out = captured("wxcomponent=trace");
+        assert!(
+            out.contains("own-trace-line") && out.contains("sdk-info-line"),
+            "{out}"
+        );
+        for secret in SECRETS {
+            assert!(!out.contains(secret), "{out}");
+        }
     }
 }

@@ -3,7 +3,9 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::{EnvFilter, Registry};
+use wxcomponent::logging::{CAPPED_TARGETS, LogFilter};
 
 /// Everything a subscriber wrote. Clones share the buffer.
 #[derive(Clone, Default)]
@@ -23,10 +25,32 @@ impl Write for LogBuffer {
     }
 }
 
-/// What production logging installs when TRACE is asked for (the SDK, HTTP and runtime crates stay
-/// capped at INFO).
-pub fn production_filter_at_trace() -> EnvFilter {
-    wxcomponent::logging::filter(Some("trace"))
+/// What production logging installs when an operator asks for TRACE everywhere and then tries
+/// to lift every cap by name: each capped crate, a submodule of it, and the modules known to print
+/// secrets at TRACE (the SDK's orchestrator, the runtime's raw-event layer). The SDK, HTTP and
+/// runtime crates must still stay at INFO.
+pub fn production_filter_at_trace() -> LogFilter {
+    wxcomponent::logging::filter(Some(&trace_request_lifting_every_cap()))
+}
+
+/// `trace` plus a TRACE directive for every capped crate and submodule named above.
+pub fn trace_request_lifting_every_cap() -> String {
+    let mut directives = vec!["trace".to_owned()];
+    for target in CAPPED_TARGETS {
+        directives.push(format!("{target}=trace"));
+        directives.push(format!("{target}::client=trace"));
+    }
+    directives.extend(
+        [
+            "aws_smithy_runtime::client::orchestrator=trace",
+            "aws_smithy_runtime::client::http=trace",
+            "aws_smithy_runtime_api::client=trace",
+            "lambda_runtime::layers=trace",
+            "lambda_runtime::layers::api_response=trace",
+        ]
+        .map(str::to_owned),
+    );
+    directives.join(",")
 }
 
 /// Every crate at TRACE, with no cap: the strictest capture, for code that never touches the AWS SDK.
@@ -45,17 +69,18 @@ impl LogBuffer {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
-    /// A subscriber writing into this buffer through `filter`.
-    pub fn subscriber(
-        &self,
-        filter: EnvFilter,
-    ) -> impl tracing::Subscriber + Send + Sync + 'static {
+    /// A subscriber writing into this buffer through `filter` (the production [`LogFilter`] or a
+    /// plain [`EnvFilter`]), built as `logging::init` builds it.
+    pub fn subscriber<F>(&self, filter: F) -> impl tracing::Subscriber + Send + Sync + 'static
+    where
+        F: Layer<Registry> + Send + Sync + 'static,
+    {
         let writer = self.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish()
+        tracing_subscriber::registry().with(filter).with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || writer.clone()),
+        )
     }
 
     /// This test binary's global buffer, behind the functions' own filter at TRACE, installed by
@@ -71,7 +96,10 @@ impl LogBuffer {
     /// A new buffer behind this test binary's global subscriber (which also receives `log` records
     /// from reqwest and hyper). Panics if the binary already has one: give each such test its own
     /// test binary.
-    pub fn install_global(filter: EnvFilter) -> Self {
+    pub fn install_global<F>(filter: F) -> Self
+    where
+        F: Layer<Registry> + Send + Sync + 'static,
+    {
         let buffer = Self::default();
         tracing::subscriber::set_global_default(buffer.subscriber(filter))
             .expect("the only global subscriber of this test binary");

@@ -579,6 +579,80 @@ async fn the_passthrough_refuses_other_paths_and_traversal_with_403_and_no_call(
     assert_no_secret(&logs.text(), &app.sim.secrets());
 }
 
+#[tokio::test]
+async fn the_passthrough_refuses_paths_whose_typed_route_keeps_records_and_names_that_route() {
+    let logs = LogBuffer::global_at_trace();
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    let (appid, _) = app.authorized_account().await;
+    let api = api(&app);
+    app.sim.clear_calls();
+    let cases = [
+        (
+            "wxa/submit_audit",
+            format!("POST /authorizers/{appid}/audit"),
+        ),
+        (
+            "wxa/undocodeaudit",
+            format!("POST /authorizers/{appid}/audit/undo"),
+        ),
+        (
+            "wxa/speedupaudit",
+            format!("POST /authorizers/{appid}/audit/speedup"),
+        ),
+        ("wxa/release", format!("POST /authorizers/{appid}/release")),
+        ("wxa/Release", format!("POST /authorizers/{appid}/release")),
+        (
+            "cgi-bin/account/fastregister",
+            format!("POST /authorizers/{appid}/fast-registration/official-account"),
+        ),
+        (
+            "wxa/component/fastregisterbetaweapp",
+            "POST /fast-registration/beta".to_owned(),
+        ),
+        (
+            "wxa/component/fastregisterpersonalweapp",
+            "POST /fast-registration/personal".to_owned(),
+        ),
+    ];
+    for (tail, route) in &cases {
+        for method in [Method::GET, Method::POST] {
+            let response = send(
+                &api,
+                method.clone(),
+                &format!("/authorizers/{appid}/wechat/{tail}"),
+                Some(json!({"item_list": [{"first_class": "a", "second_class": "b", "first_id": 1, "second_id": 2}]})),
+            )
+            .await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {tail}");
+            let error = &json_of(&response)["error"];
+            assert_eq!(error["code"], "use_typed_route", "{method} {tail}");
+            let message = error["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(route.as_str()),
+                "{method} {tail}: {message}"
+            );
+        }
+    }
+    assert!(app.sim.calls().is_empty(), "{:?}", app.sim.calls());
+    assert_eq!(
+        app.store.audit_state(&app.component, &appid).await.unwrap(),
+        None,
+        "nothing is written"
+    );
+    // A path next to them is still forwarded.
+    let latest = send(
+        &api,
+        Method::GET,
+        &format!("/authorizers/{appid}/wechat/wxa/get_latest_auditstatus"),
+        None,
+    )
+    .await;
+    assert_eq!(latest.status(), StatusCode::OK, "{}", text(&latest));
+    assert_eq!(app.sim.call_count("/wxa/get_latest_auditstatus"), 1);
+    assert_no_secret(&logs.text(), &app.sim.secrets());
+}
+
 #[test]
 fn passthrough_paths_are_checked_segment_by_segment() {
     assert_eq!(
@@ -655,6 +729,7 @@ async fn submitting_stores_the_audit_and_approval_releases_it_when_asked() {
 
     c.app.clock.advance(60);
     let at = c.app.now();
+    c.app.sim.decide_audit(appid.as_str(), 0);
     c.app.sim.clear_calls();
     let pushed = c
         .push_message(
@@ -686,8 +761,8 @@ async fn submitting_stores_the_audit_and_approval_releases_it_when_asked() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (state.audit_id, state.status),
-        (1234567, AuditStatus::Succeeded)
+        (state.audit_id, state.status, state.auto_release),
+        (1234567, AuditStatus::Succeeded, false)
     );
 
     // The same push again is deduplicated: still one release.
@@ -703,6 +778,137 @@ async fn submitting_stores_the_audit_and_approval_releases_it_when_asked() {
     )
     .await;
     assert_eq!(c.app.sim.calls_to("/wxa/release").len(), 1);
+    assert_no_secret(&logs.text(), &c.app.sim.secrets());
+}
+
+/// Submits the account's code through the API with `auto_release` and answers the audit id.
+async fn submit_with_auto_release(api: &Api<DynamoStore>, appid: &str) -> i64 {
+    let submitted = send(
+        api,
+        Method::POST,
+        &format!("/authorizers/{appid}/audit"),
+        Some(json!({
+            "item_list": [{"first_class": "工具", "second_class": "备忘录", "first_id": 1, "second_id": 2}],
+            "auto_release": true
+        })),
+    )
+    .await;
+    assert_eq!(submitted.status(), StatusCode::OK, "{}", text(&submitted));
+    json_of(&submitted)["auditid"].as_i64().expect("an auditid")
+}
+
+/// WeChat's push of an audit result at the app's current time.
+async fn push_audit_result(c: &Callbacks, appid: &str, event: &str, fields: &str) {
+    let pushed = c
+        .push_message(
+            appid,
+            "gh_mini",
+            &event_xml("gh_mini", c.app.now(), event, fields),
+        )
+        .await;
+    assert_eq!(
+        (pushed.status().as_u16(), body_text(&pushed)),
+        (200, "success".into()),
+        "{event}"
+    );
+}
+
+#[tokio::test]
+async fn auto_release_ends_with_a_failed_audit_and_a_later_audit_submitted_elsewhere_is_not_released()
+ {
+    let logs = LogBuffer::global_at_trace();
+    let c = Callbacks::on(TestApp::spawn().await, |_| {});
+    let (appid, _) = c.app.authorized_account().await;
+    let api = api(&c.app);
+    let first = submit_with_auto_release(&api, appid.as_str()).await;
+
+    c.app.clock.advance(60);
+    c.app.sim.decide_audit(appid.as_str(), 1);
+    let at = c.app.now();
+    push_audit_result(
+        &c,
+        appid.as_str(),
+        "weapp_audit_fail",
+        &format!("<Reason><![CDATA[bad screenshot]]></Reason><FailTime>{at}</FailTime>"),
+    )
+    .await;
+    let state = c
+        .app
+        .store
+        .audit_state(&c.app.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (state.audit_id, state.status, state.auto_release),
+        (u64::try_from(first).unwrap(), AuditStatus::Failed, false),
+        "a rejection ends the audit and its automatic release"
+    );
+
+    // A new version is submitted in WeChat's console, without this product, and approved.
+    c.app.clock.advance(3600);
+    let elsewhere = c.app.sim.submit_audit_elsewhere(appid.as_str());
+    assert_ne!(elsewhere, first);
+    c.app.clock.advance(60);
+    c.app.sim.decide_audit(appid.as_str(), 0);
+    let at = c.app.now();
+    push_audit_result(
+        &c,
+        appid.as_str(),
+        "weapp_audit_success",
+        &format!("<SuccTime>{at}</SuccTime>"),
+    )
+    .await;
+    assert_eq!(
+        c.app.sim.call_count("/wxa/release"),
+        0,
+        "nobody asked to release that version"
+    );
+    assert_no_secret(&logs.text(), &c.app.sim.secrets());
+}
+
+#[tokio::test]
+async fn an_approval_of_another_audit_than_the_one_that_asked_releases_nothing() {
+    let logs = LogBuffer::global_at_trace();
+    let c = Callbacks::on(TestApp::spawn().await, |_| {});
+    let (appid, _) = c.app.authorized_account().await;
+    let api = api(&c.app);
+    let asked = submit_with_auto_release(&api, appid.as_str()).await;
+
+    // The audit is withdrawn in WeChat's console (no push tells of it) and another version is
+    // submitted there, then approved: the stored audit still asks for an automatic release.
+    c.app.clock.advance(600);
+    c.app.sim.decide_audit(appid.as_str(), 3);
+    let elsewhere = c.app.sim.submit_audit_elsewhere(appid.as_str());
+    assert_ne!(elsewhere, asked);
+    c.app.clock.advance(60);
+    c.app.sim.decide_audit(appid.as_str(), 0);
+    c.app.sim.clear_calls();
+    let at = c.app.now();
+    push_audit_result(
+        &c,
+        appid.as_str(),
+        "weapp_audit_success",
+        &format!("<SuccTime>{at}</SuccTime>"),
+    )
+    .await;
+    assert_eq!(c.app.sim.call_count("/wxa/release"), 0);
+    assert_eq!(
+        c.app.sim.call_count("/wxa/get_latest_auditstatus"),
+        1,
+        "the approved audit is looked up"
+    );
+    let state = c
+        .app
+        .store
+        .audit_state(&c.app.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !state.auto_release,
+        "an approval ends the automatic release"
+    );
     assert_no_secret(&logs.text(), &c.app.sim.secrets());
 }
 

@@ -27,7 +27,9 @@ use wxcomponent::wechat::miniprogram::register::{
 use wxcomponent::wechat::miniprogram::tester::TesterRef;
 use wxcomponent::wechat::miniprogram::wxacode::WxaCodeUnlimitRequest;
 
-use wxcomponent::service::passthrough::{PASSTHROUGH_PREFIXES, TOKEN_PARAMS, passthrough_path};
+use wxcomponent::service::passthrough::{
+    PASSTHROUGH_PREFIXES, TOKEN_PARAMS, passthrough_path, typed_route_for,
+};
 
 use super::{Api, ApiError, Params, Reply, json_response, ok, query, query_value};
 
@@ -588,6 +590,17 @@ pub(crate) fn passthrough<'a, S: Store + 'static>(
                 ),
             )
         })?;
+        // Refused before any token is fetched: nothing is called and nothing is written.
+        if let Some(route) = typed_route_for(&path) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "use_typed_route",
+                format!(
+                    "{path} is not forwarded: use {}, which keeps this product's records in step with it",
+                    route.replace("{appid}", appid.as_str())
+                ),
+            ));
+        }
         let forwarded: Vec<(String, String)> = query(request)
             .into_iter()
             .filter(|(name, _)| {

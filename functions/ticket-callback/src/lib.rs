@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use wxcomponent::config::TicketCallbackConfig;
 use wxcomponent::crypto::{MAX_BODY_LEN, PushQuery};
 use wxcomponent::service::{
     DynamoPushLedger, PushError, PushLedger, PushReply, PushService, PushSettings, TokenService,
@@ -21,7 +22,7 @@ use wxcomponent::service::{
 };
 use wxcomponent::store::{DynamoStore, Store};
 use wxcomponent::wechat::{ClientConfig, WechatClient};
-use wxcomponent::{AuthorizerAppId, Clock, Config, MessageCrypto, SystemClock};
+use wxcomponent::{AuthorizerAppId, Clock, MessageCrypto, SystemClock};
 
 /// The function's handler: cheap to clone, one per process.
 pub struct TicketCallback<S, L> {
@@ -212,7 +213,7 @@ fn error_response(e: &PushError) -> Response<Body> {
 /// The WeChat client of the push path: WeChat waits 5 s for the whole answer, so one call with its
 /// retries stays well inside that (the push's own budget, [`PushSettings::delivery_budget`],
 /// bounds the several calls one push may make).
-pub fn push_client_config(config: &Config) -> ClientConfig {
+pub fn push_client_config(config: &wxcomponent::Config) -> ClientConfig {
     let mut client_config = ClientConfig::from_config(config);
     tune_for_pushes(&mut client_config);
     client_config
@@ -229,8 +230,10 @@ pub fn tune_for_pushes(client: &mut ClientConfig) {
 /// The production wiring: DynamoDB (the SDK honours `AWS_ENDPOINT_URL_DYNAMODB`), the WeChat
 /// client and the services, built once per process.
 pub async fn from_config(
-    config: &Config,
+    config: &TicketCallbackConfig,
 ) -> Result<TicketCallback<DynamoStore, DynamoPushLedger>, wxcomponent::wechat::WechatError> {
+    let message = &config.message;
+    let config = &config.app;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = wxcomponent::store::dynamodb_client(&sdk);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -255,7 +258,7 @@ pub async fn from_config(
     let push = PushService::new(
         tokens,
         ledger,
-        MessageCrypto::from_config(config),
+        MessageCrypto::from_config(&config.component_appid, message),
         clock,
         PushSettings::default(),
     );

@@ -5,7 +5,7 @@ use lambda_http::{Error, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     wxcomponent::logging::init();
-    let config = wxcomponent::Config::from_env()?;
+    let config = wxcomponent::config::TicketCallbackConfig::from_env()?;
     let app = ticket_callback::from_config(&config).await?;
     run(service_fn(move |request| {
         let app = app.clone();

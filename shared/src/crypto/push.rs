@@ -3,7 +3,8 @@
 use super::envelope::{parse_envelope, push_envelope, reply_envelope};
 use super::signature::{msg_signature, plain_signature, verify_msg_signature};
 use super::{AesKey, CryptoError, SignatureKind, cipher, signature::verify_plain_signature};
-use crate::config::Config;
+use crate::config::MessageConfig;
+use crate::ids::ComponentAppId;
 use crate::secret::Secret;
 
 /// The query parameters of a push that the checks use. Build it with [`PushQuery::from_pairs`].
@@ -44,8 +45,8 @@ impl PushQuery {
     }
 }
 
-/// A push that passed every check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A push that passed every check. `Debug` leaves out the plaintext: it is the decrypted push.
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedPush {
     /// The decrypted message (XML of the event or message).
     pub plaintext: String,
@@ -53,6 +54,16 @@ pub struct VerifiedPush {
     pub envelope_app_id: Option<String>,
     /// `<ToUserName>` of the envelope, if any (unauthenticated).
     pub envelope_to_user_name: Option<String>,
+}
+
+impl std::fmt::Debug for VerifiedPush {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedPush")
+            .field("plaintext", &"[redacted]")
+            .field("envelope_app_id", &self.envelope_app_id)
+            .field("envelope_to_user_name", &self.envelope_to_user_name)
+            .finish()
+    }
 }
 
 /// A push ready to send: query pairs in WeChat's order and the XML body.
@@ -87,10 +98,11 @@ impl MessageCrypto {
         }
     }
 
-    pub fn from_config(config: &Config) -> Self {
+    /// The crypto of `component_appid` with the keys `ticket-callback` is configured with.
+    pub fn from_config(component_appid: &ComponentAppId, config: &MessageConfig) -> Self {
         Self::new(
             config.token.clone(),
-            config.component_appid.as_str(),
+            component_appid.as_str(),
             config.aes_key.clone(),
             config.aes_key_previous.clone(),
         )
@@ -239,4 +251,25 @@ pub fn random_nonce() -> String {
     (0..10)
         .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
         .collect()
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn a_verified_push_never_shows_its_plaintext_in_debug() {
+        let push = VerifiedPush {
+            plaintext: "<xml><AuthorizationCode>queryauthcode@@@secret</AuthorizationCode></xml>"
+                .to_owned(),
+            envelope_app_id: Some("wxcomponent".to_owned()),
+            envelope_to_user_name: None,
+        };
+        let debug = format!("{push:?}");
+        assert!(!debug.contains("queryauthcode@@@secret"), "{debug}");
+        assert!(
+            debug.contains("[redacted]") && debug.contains("wxcomponent"),
+            "{debug}"
+        );
+    }
 }

@@ -18,11 +18,24 @@ use super::EventError;
 /// How deep below the root a leaf is still kept (1 = child of `<xml>`, 2 = grandchild).
 const KEPT_DEPTH: usize = 2;
 
-/// The texts of a push's leaf elements, keyed by `name` or `parent/name`.
-#[derive(Debug, Default)]
+/// The texts of a push's leaf elements, keyed by `name` or `parent/name`. `Debug` shows the names
+/// only: the texts are the decrypted push (tickets, auth codes).
+#[derive(Default)]
 pub(crate) struct Fields {
     values: HashMap<String, String>,
     duplicated: HashSet<String>,
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.values.keys().collect();
+        names.sort();
+        f.debug_struct("Fields")
+            .field("names", &names)
+            .field("values", &"[redacted]")
+            .field("duplicated", &self.duplicated)
+            .finish()
+    }
 }
 
 struct Open {
@@ -244,4 +257,21 @@ fn resolve(reference: &BytesRef<'_>) -> Result<Option<String>, quick_xml::Error>
         return Ok(Some(c.to_string()));
     }
     Ok(quick_xml::escape::resolve_predefined_entity(reference).map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_the_fields_but_never_shows_their_texts() {
+        let fields = Fields::read(
+            "<xml><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>ticket@@@secret-value</ComponentVerifyTicket></xml>",
+        )
+        .unwrap();
+        let debug = format!("{fields:?}");
+        assert!(debug.contains("ComponentVerifyTicket"), "{debug}");
+        assert!(!debug.contains("ticket@@@secret-value"), "{debug}");
+        assert!(!debug.contains("component_verify_ticket"), "{debug}");
+    }
 }

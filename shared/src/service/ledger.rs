@@ -48,8 +48,9 @@ pub enum Retention {
     Forever,
 }
 
-/// What is kept about a push once it was acted on. Never a token, a ticket or an auth code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What is kept about a push once it was acted on. Never a token, a ticket or an auth code. `Debug`
+/// shows the names of the details, not their values: one of them may be an unknown push's raw XML.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PushRecord {
     /// `InfoType`, or `MsgType` / `MsgType:Event` of a message push.
     pub kind: String,
@@ -60,6 +61,18 @@ pub struct PushRecord {
     /// Further fields worth keeping (names, messages, reasons; the raw XML of unknown kinds).
     pub detail: BTreeMap<String, String>,
     pub retention: Retention,
+}
+
+impl std::fmt::Debug for PushRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushRecord")
+            .field("kind", &self.kind)
+            .field("appid", &self.appid)
+            .field("status", &self.status)
+            .field("detail", &self.detail.keys().collect::<Vec<_>>())
+            .field("retention", &self.retention)
+            .finish()
+    }
 }
 
 impl PushRecord {
@@ -264,6 +277,27 @@ mod tests {
             clock,
             ComponentAppId::parse("wxcomponent0000001").unwrap(),
         )
+    }
+
+    #[test]
+    fn a_push_record_shows_detail_names_but_not_the_raw_xml_it_keeps() {
+        let mut record = PushRecord::dedupe("notify_unknown");
+        record.detail.insert(
+            "raw_xml".into(),
+            "<xml><AuthCode>authcode@@@secret</AuthCode></xml>".into(),
+        );
+        let entry = LedgerEntry {
+            done: true,
+            received_at: 1,
+            record: Some(record.clone()),
+        };
+        for debug in [format!("{record:?}"), format!("{entry:?}")] {
+            assert!(!debug.contains("authcode@@@secret"), "{debug}");
+            assert!(
+                debug.contains("raw_xml") && debug.contains("notify_unknown"),
+                "{debug}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -823,11 +823,10 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         record.appid = Some(appid.to_string());
         match &message.kind {
             MessageKind::WeappAuditSuccess { succ_time } => {
-                let state = self
+                let release = self
                     .update_audit(appid, AuditStatus::Succeeded, None, *succ_time)
                     .await?;
-                if state.is_some_and(|s| s.auto_release) {
-                    let outcome = self.auto_release(appid).await;
+                if let Some(outcome) = release {
                     record.detail.insert("auto_release".into(), outcome);
                 }
             }
@@ -860,20 +859,51 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         Ok(record)
     }
 
-    /// Releases the approved version the submitter asked to release automatically. A failure is
-    /// logged and recorded, not retried: `release` is not replayable, and WeChat would answer a
-    /// second push of the same result with the version already released.
-    async fn auto_release(&self, appid: &AuthorizerAppId) -> String {
-        let result = self
-            .inner
-            .tokens
+    /// Releases the approved version of audit `audit_id`, whose submitter asked to release it
+    /// automatically, and says what happened. Approval pushes carry no audit id, so WeChat's
+    /// latest audit is asked first: only if it is `audit_id` and approved is anything released. A
+    /// later audit submitted without this product (in WeChat's console, or by hand) is never
+    /// released on the strength of an earlier submitter's wish. A failure is logged and recorded,
+    /// not retried: `release` is not replayable, and WeChat would answer a second push of the
+    /// same result with the version already released.
+    async fn auto_release(&self, appid: &AuthorizerAppId, audit_id: u64) -> String {
+        let tokens = &self.inner.tokens;
+        let latest = tokens
+            .with_authorizer_token(appid, |client, token| async move {
+                client.get_latest_audit_status(&token).await
+            })
+            .await;
+        let latest = match latest {
+            Ok(latest) => latest,
+            Err(e) => {
+                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "automatic release skipped: WeChat's latest audit could not be read");
+                return match e.errcode() {
+                    Some(code) => format!("not released: latest audit unknown (errcode {code})"),
+                    None => "not released: latest audit unknown".to_owned(),
+                };
+            }
+        };
+        // WeChat's status codes: 0 is approved.
+        if u64::try_from(latest.auditid).ok() != Some(audit_id) || latest.status != 0 {
+            tracing::warn!(
+                audit_id,
+                latest_audit_id = latest.auditid,
+                latest_status = latest.status,
+                "automatic release skipped: the approved audit is not the one that asked for it"
+            );
+            return format!(
+                "not released: latest audit {} has status {}",
+                latest.auditid, latest.status
+            );
+        }
+        let result = tokens
             .with_authorizer_token(appid, |client, token| async move {
                 client.release(&token).await
             })
             .await;
         match result {
             Ok(()) => {
-                tracing::info!("approved version released automatically");
+                tracing::info!(audit_id, "approved version released automatically");
                 "released".to_owned()
             }
             Err(e) => {
@@ -888,13 +918,19 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
 
     /// Code audit results carry no audit id. The result belongs to the stored audit unless it
     /// predates that audit's submission (then it is a late result of an earlier one: ignored).
+    ///
+    /// `auto_release` belongs to the stored audit's id and lasts only until that audit's end: a
+    /// rejection or an approval clears it (a delay keeps it), so it can never carry over to a
+    /// later audit. On an approval with it set, the release is tried (see [`Self::auto_release`])
+    /// before the cleared state is written: a crash in between makes WeChat's retry try again
+    /// rather than lose the release. Answers what the automatic release did, if it was tried.
     async fn update_audit(
         &self,
         appid: &AuthorizerAppId,
         status: AuditStatus,
         reason: Option<&String>,
         at: EpochSeconds,
-    ) -> Result<Option<AuditState>, PushError> {
+    ) -> Result<Option<String>, PushError> {
         let store = self.inner.tokens.store();
         let component = self.component();
         let stored = store
@@ -910,13 +946,21 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             );
             return Ok(None);
         }
+        let asked = stored.as_ref().filter(|s| s.auto_release);
+        let ends_the_audit = !matches!(status, AuditStatus::Delayed | AuditStatus::Pending);
         let state = AuditState {
             audit_id: stored.as_ref().map_or(0, |s| s.audit_id),
             status,
             reason: reason.cloned(),
             submitted_at: stored.as_ref().map_or(at, |s| s.submitted_at),
             updated_at: self.now(),
-            auto_release: stored.as_ref().is_some_and(|s| s.auto_release),
+            auto_release: asked.is_some() && !ends_the_audit,
+        };
+        let released = match asked {
+            Some(s) if status == AuditStatus::Succeeded => {
+                Some(self.auto_release(appid, s.audit_id).await)
+            }
+            _ => None,
         };
         match store.put_audit_state(component, appid, &state).await {
             Ok(()) => {
@@ -925,11 +969,11 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                     status = status.as_str(),
                     "audit state updated"
                 );
-                Ok(Some(state))
+                Ok(released)
             }
             Err(StoreError::Conflict) => {
                 tracing::info!("a newer audit was submitted meanwhile; kept it");
-                Ok(None)
+                Ok(released)
             }
             Err(e) => Err(PushError::Store(e)),
         }

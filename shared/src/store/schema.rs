@@ -391,6 +391,169 @@ mod tests {
         );
     }
 
+    // ----- the functions' permissions and secrets -------------------------------------------
+
+    const TABLE_ARN: &str = "!GetAtt Table.Arn";
+    const DUE_INDEX_ARN: &str = "!Sub ${Table.Arn}/index/due";
+    const STATUS_INDEX_ARN: &str = "!Sub ${Table.Arn}/index/by_status";
+    const ITEMS: [&str; 4] = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ];
+
+    /// What each function may do, from the store methods it calls and the operation the DynamoDB
+    /// adapters issue for each: GetItem for every read, PutItem for tickets, leases, audits,
+    /// completed codes and ledger claims, UpdateItem for tokens, authorizers and ledger releases,
+    /// DeleteItem for leases (every function may renew the component token under a lease); Query
+    /// for `list_authorizers` (table) and `count_authorizers_by_status` (by_status index), which
+    /// only the api calls, and `authorizer_tokens_due` (due index), which only the refresher calls.
+    /// No function calls `import_authorizers`, so none has BatchWriteItem.
+    fn least_privilege(function: &str) -> Vec<(String, String)> {
+        let mut grants: Vec<(&str, &str)> = ITEMS.iter().map(|a| (TABLE_ARN, *a)).collect();
+        match function {
+            "ApiFunction" => grants.extend([
+                (TABLE_ARN, "dynamodb:Query"),
+                (STATUS_INDEX_ARN, "dynamodb:Query"),
+            ]),
+            "TokenRefresherFunction" => grants.push((DUE_INDEX_ARN, "dynamodb:Query")),
+            _ => {}
+        }
+        let mut grants: Vec<(String, String)> = grants
+            .into_iter()
+            .map(|(r, a)| (r.to_owned(), a.to_owned()))
+            .collect();
+        grants.sort();
+        grants
+    }
+
+    /// The secrets each function reads: the component secret everywhere (any function may renew
+    /// the component token), the push crypto's for ticket-callback (`TicketCallbackConfig`), the
+    /// key digest for the api (`ApiConfig`).
+    fn secrets_read(function: &str) -> Vec<&'static str> {
+        use crate::config::{
+            API_KEY_SHA256, COMPONENT_SECRET, ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS, TOKEN,
+        };
+        let mut secrets = vec![COMPONENT_SECRET];
+        match function {
+            "TicketCallbackFunction" => {
+                secrets.extend([TOKEN, ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS]);
+            }
+            "ApiFunction" => secrets.push(API_KEY_SHA256),
+            _ => {}
+        }
+        secrets.sort_unstable();
+        secrets
+    }
+
+    const FUNCTIONS: [&str; 4] = [
+        "TicketCallbackFunction",
+        "AuthRedirectFunction",
+        "ApiFunction",
+        "TokenRefresherFunction",
+    ];
+
+    /// A template value as text, CloudFormation short tags included (`!GetAtt Table.Arn`).
+    fn text(value: &Value) -> String {
+        match value {
+            Value::String(s) => s.clone(),
+            Value::Tagged(t) => format!("{} {}", t.tag, text(&t.value)),
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn template() -> Value {
+        yaml_serde::from_str(TEMPLATE_YAML).expect("template.yaml parses")
+    }
+
+    /// Every (resource, action) the function's policies allow, sorted.
+    fn granted(doc: &Value, function: &str) -> Vec<(String, String)> {
+        let props = &doc["Resources"][function]["Properties"];
+        let mut grants = Vec::new();
+        for policy in props["Policies"].as_sequence().expect("a list of policies") {
+            for statement in policy["Statement"].as_sequence().expect("statements") {
+                assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{function}");
+                let list = |v: &Value| match v.as_sequence() {
+                    Some(items) => items.iter().map(text).collect::<Vec<_>>(),
+                    None => vec![text(v)],
+                };
+                for resource in list(&statement["Resource"]) {
+                    for action in list(&statement["Action"]) {
+                        grants.push((resource.clone(), action));
+                    }
+                }
+            }
+        }
+        grants.sort();
+        grants
+    }
+
+    /// The names of the environment variables the function gets (the globals and its own).
+    fn environment(doc: &Value, function: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for vars in [
+            &doc["Globals"]["Function"]["Environment"]["Variables"],
+            &doc["Resources"][function]["Properties"]["Environment"]["Variables"],
+        ] {
+            if let Some(map) = vars.as_mapping() {
+                names.extend(map.keys().map(text));
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn each_function_is_allowed_exactly_the_dynamodb_operations_it_uses() {
+        let doc = template();
+        for function in FUNCTIONS {
+            assert_eq!(
+                granted(&doc, function),
+                least_privilege(function),
+                "{function}"
+            );
+        }
+        // The DynamoDB endpoint's policy (fixed egress IP) allows the union and nothing more.
+        let endpoint = &doc["Resources"]["EgressDynamoDbEndpoint"]["Properties"]["PolicyDocument"];
+        let mut allowed: Vec<String> = endpoint["Statement"][0]["Action"]
+            .as_sequence()
+            .expect("actions")
+            .iter()
+            .map(text)
+            .collect();
+        allowed.sort();
+        let mut union: Vec<String> = FUNCTIONS
+            .iter()
+            .flat_map(|f| least_privilege(f).into_iter().map(|(_, a)| a))
+            .collect();
+        union.sort();
+        union.dedup();
+        assert_eq!(allowed, union);
+    }
+
+    #[test]
+    fn each_function_gets_only_the_secrets_it_reads() {
+        use crate::config::{
+            API_KEY_SHA256, COMPONENT_SECRET, ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS, TOKEN,
+        };
+        let secrets = [
+            COMPONENT_SECRET,
+            TOKEN,
+            ENCODING_AES_KEY,
+            ENCODING_AES_KEY_PREVIOUS,
+            API_KEY_SHA256,
+        ];
+        let doc = template();
+        for function in FUNCTIONS {
+            let mut given: Vec<&str> = environment(&doc, function)
+                .iter()
+                .filter_map(|name| secrets.iter().find(|s| **s == name.as_str()).copied())
+                .collect();
+            given.sort_unstable();
+            assert_eq!(given, secrets_read(function), "{function}");
+        }
+    }
+
     #[test]
     fn cloudformation_short_tags_elsewhere_do_not_break_parsing() {
         let template = r#"

@@ -132,11 +132,21 @@ impl<C: Credential> Endpoint<C> {
     }
 }
 
-/// A response body that is not JSON (an image, a file), with its content type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A response body as WeChat sent it (an image, a file, or the passthrough's answer, which may be
+/// anything), with its content type. `Debug` shows the body's length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RawResponse {
     pub body: Vec<u8>,
     pub content_type: Option<String>,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("body_len", &self.body.len())
+            .field("content_type", &self.content_type)
+            .finish()
+    }
 }
 
 /// The WeChat API client. Cheap to clone; clones share one connection pool.
@@ -569,6 +579,19 @@ fn decode_json<R: DeserializeOwned>(path: &'static str, body: &[u8]) -> Result<R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raw_response_shows_its_length_not_its_body() {
+        let raw = RawResponse {
+            body: br#"{"access_token":"atoken-secret"}"#.to_vec(),
+            content_type: Some("application/json".into()),
+        };
+        let debug = format!("{raw:?}");
+        assert!(!debug.contains("atoken-secret"), "{debug}");
+        // Not as bytes either.
+        assert!(!debug.contains("97, 116, 111"), "{debug}");
+        assert!(debug.contains("body_len: 32"), "{debug}");
+    }
 
     #[test]
     fn errcode_zero_or_absent_is_success_and_anything_else_is_an_api_error() {

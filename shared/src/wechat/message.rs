@@ -18,9 +18,18 @@ pub enum CustomMessageBody {
     Text { text: TextContent },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `Debug` leaves out the text: the release test's reply carries an auth code.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct TextContent {
     pub content: String,
+}
+
+impl std::fmt::Debug for TextContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextContent")
+            .field("content", &"[redacted]")
+            .finish()
+    }
 }
 
 /// A message to one user (`touser` is the user's openid for this account).
@@ -67,5 +76,13 @@ mod tests {
             json,
             serde_json::json!({"touser": "oUser", "msgtype": "text", "text": {"content": "hi_from_api"}})
         );
+    }
+
+    #[test]
+    fn debug_never_shows_the_text_which_may_carry_an_auth_code() {
+        let message = CustomMessage::text("oUser", "queryauthcode@@@secret_from_api");
+        let debug = format!("{message:?}");
+        assert!(!debug.contains("queryauthcode@@@secret"), "{debug}");
+        assert!(debug.contains("oUser"), "{debug}");
     }
 }

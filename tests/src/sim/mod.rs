@@ -17,7 +17,7 @@ pub use push::{
     AuthorizationEvent, AuthorizationPush, MessageField, PushError, PushReply, PushTargets,
     TicketPush,
 };
-pub use state::{AuthorizerGrant, RecordedCall, SentMessage};
+pub use state::{AuthorizerGrant, RecordedCall, SentMessage, SimAudit};
 
 use state::State;
 use std::net::SocketAddr;
@@ -315,6 +315,27 @@ impl WechatSim {
     /// Customer-service messages sent through `/cgi-bin/message/custom/send`.
     pub fn messages(&self) -> Vec<SentMessage> {
         self.shared.lock().messages.clone()
+    }
+
+    // ----- code audits -----
+
+    /// Someone submits `authorizer_appid`'s code for audit without this product (in WeChat's
+    /// console, say): a new audit under audit; its `auditid`.
+    pub fn submit_audit_elsewhere(&self, authorizer_appid: &str) -> i64 {
+        self.shared.lock().submit_audit(authorizer_appid)
+    }
+
+    /// WeChat's reviewers decide on the account's latest audit (0 approved, 1 rejected, 4
+    /// delayed); `None` when it has none. The push that tells of it is the test's to send.
+    pub fn decide_audit(&self, authorizer_appid: &str, status: i64) -> Option<SimAudit> {
+        self.shared
+            .lock()
+            .set_audit_status(authorizer_appid, status)
+    }
+
+    /// The account's latest audit, as `get_latest_auditstatus` answers it.
+    pub fn latest_audit(&self, authorizer_appid: &str) -> Option<SimAudit> {
+        self.shared.lock().latest_audit(authorizer_appid)
     }
 
     // ----- faults -----

@@ -208,7 +208,8 @@ fn answer(
         .dispatch(method.as_str(), path, query, json_body)
         .or_else(|| super::catalog::answer(&state, method.as_str(), path, query, json_body, body));
     match reply {
-        Some(Reply::Json(value)) => {
+        Some(Reply::Json(mut value)) => {
+            state.audit_call(path, query, &mut value);
             // As WeChat does, follow a granted api_start_push_ticket with the push itself.
             if path == "/cgi-bin/component/api_start_push_ticket"
                 && value.get("errcode").and_then(Value::as_i64) == Some(0)

@@ -81,6 +81,17 @@ struct Authorizer {
     options: HashMap<String, String>,
 }
 
+/// A mini program's latest code audit as WeChat's reviewers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimAudit {
+    pub auditid: i64,
+    /// WeChat's codes: 0 approved, 1 rejected, 2 under audit, 3 withdrawn, 4 delayed.
+    pub status: i64,
+}
+
+/// The first `auditid` the sim hands out: the one of WeChat's documented sample answer.
+const FIRST_AUDITID: i64 = 1_234_567;
+
 pub(crate) struct State {
     pub(crate) config: SimConfig,
     clock: std::sync::Arc<dyn Clock>,
@@ -105,6 +116,9 @@ pub(crate) struct State {
     /// Per path: calls being handled now, and the most ever handled at once. A call stops
     /// counting when it is answered or its client hangs up.
     pub(crate) in_flight: HashMap<String, (usize, usize)>,
+    /// Each account's latest audit, by appid; `auditid`s grow across accounts, as WeChat's do.
+    audits: HashMap<String, SimAudit>,
+    next_auditid: i64,
 }
 
 fn err(errcode: i64, errmsg: &str) -> Value {
@@ -143,6 +157,65 @@ impl State {
             quota_reset_seq: 0,
             minted: Vec::new(),
             in_flight: HashMap::new(),
+            audits: HashMap::new(),
+            next_auditid: FIRST_AUDITID,
+        }
+    }
+
+    // ----- code audits -----
+
+    /// A new audit of `appid`'s uploaded code, under audit; its `auditid`.
+    pub(crate) fn submit_audit(&mut self, appid: &str) -> i64 {
+        let auditid = self.next_auditid;
+        self.next_auditid += 1;
+        self.audits
+            .insert(appid.to_owned(), SimAudit { auditid, status: 2 });
+        auditid
+    }
+
+    /// The reviewers' decision on `appid`'s latest audit.
+    pub(crate) fn set_audit_status(&mut self, appid: &str, status: i64) -> Option<SimAudit> {
+        let audit = self.audits.get_mut(appid)?;
+        audit.status = status;
+        Some(*audit)
+    }
+
+    pub(crate) fn latest_audit(&self, appid: &str) -> Option<SimAudit> {
+        self.audits.get(appid).copied()
+    }
+
+    /// What a catalogued audit call that passed its checks does to the account's audits, and the
+    /// answer that follows from them: `submit_audit` starts a new audit, `undocodeaudit` withdraws
+    /// the one under audit, `get_latest_auditstatus` tells the latest (the documented sample while
+    /// the account has none).
+    pub(crate) fn audit_call(
+        &mut self,
+        path: &str,
+        query: &BTreeMap<String, String>,
+        answer: &mut Value,
+    ) {
+        if answer.get("errcode").and_then(Value::as_i64).unwrap_or(0) != 0 {
+            return;
+        }
+        let Ok(appid) = self.authorizer_token(query) else {
+            return;
+        };
+        match path {
+            "/wxa/submit_audit" => answer["auditid"] = json!(self.submit_audit(&appid)),
+            "/wxa/undocodeaudit" => {
+                if let Some(audit) = self.audits.get_mut(&appid)
+                    && matches!(audit.status, 2 | 4)
+                {
+                    audit.status = 3;
+                }
+            }
+            "/wxa/get_latest_auditstatus" => {
+                if let Some(audit) = self.latest_audit(&appid) {
+                    answer["auditid"] = json!(audit.auditid);
+                    answer["status"] = json!(audit.status);
+                }
+            }
+            _ => {}
         }
     }
 

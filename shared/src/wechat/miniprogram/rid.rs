@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 pub(crate) const RID_GET: Endpoint<AuthorizerAccessToken> =
     Endpoint::new("/cgi-bin/openapi/rid/get");
 
-/// One call as WeChat logged it, found by the `rid` of its error message.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One call as WeChat logged it, found by the `rid` of its error message. `Debug` leaves out the
+/// URL and the bodies: the URL's query carried the call's access token, the bodies whatever the
+/// call sent and got (secrets, codes).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct RidRequest {
     #[serde(default)]
     pub invoke_time: i64,
@@ -24,6 +26,19 @@ pub struct RidRequest {
     pub response_body: String,
     #[serde(default)]
     pub client_ip: String,
+}
+
+impl std::fmt::Debug for RidRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RidRequest")
+            .field("invoke_time", &self.invoke_time)
+            .field("cost_in_ms", &self.cost_in_ms)
+            .field("request_url", &"[redacted]")
+            .field("request_body", &"[redacted]")
+            .field("response_body", &"[redacted]")
+            .field("client_ip", &self.client_ip)
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -45,5 +60,23 @@ impl WechatClient {
     ) -> Result<RidRequest, WechatError> {
         let wire: RidWire = self.post_json(&RID_GET, token, &RidBody { rid }).await?;
         Ok(wire.request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_logged_url_or_bodies() {
+        let request: RidRequest = serde_json::from_str(
+            r#"{"invoke_time":1,"cost_in_ms":2,"request_url":"access_token=atoken-secret","request_body":"{\"secret\":\"body-secret\"}","response_body":"{\"refresh\":\"resp-secret\"}","client_ip":"1.2.3.4"}"#,
+        )
+        .unwrap();
+        let debug = format!("{request:?}");
+        for secret in ["atoken-secret", "body-secret", "resp-secret"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("1.2.3.4"), "{debug}");
     }
 }
