@@ -373,7 +373,7 @@ impl<S: Store + 'static> AuthFlow<S> {
             };
             let max_age = (pre_auth_code.expires_at - self.tokens.now())
                 .clamp(STATE_COOKIE_MIN_AGE_SECS, STATE_COOKIE_MAX_AGE_SECS);
-            let scope = CookieScope::for_callback(&callback, is_secure(origin, &callback));
+            let scope = CookieScope::for_callback(&callback, is_secure(&callback));
             tracing::info!("authorization link issued");
             Ok(StartedAuthorization {
                 location,
@@ -401,9 +401,7 @@ impl<S: Store + 'static> AuthFlow<S> {
         let clear_cookie = ends_flow
             .then(|| self.callback_url(origin).ok())
             .flatten()
-            .map(|callback| {
-                CookieScope::for_callback(&callback, is_secure(origin, &callback)).clear()
-            });
+            .map(|callback| CookieScope::for_callback(&callback, is_secure(&callback)).clear());
         CallbackResponse {
             result,
             clear_cookie,
@@ -460,12 +458,11 @@ impl<S: Store + 'static> AuthFlow<S> {
     }
 }
 
-/// `Secure` when the browser used https (as the request says, else as the callback URL says).
-fn is_secure(origin: Option<&RequestOrigin>, callback: &url::Url) -> bool {
-    match origin {
-        Some(origin) => origin.scheme == "https",
-        None => callback.scheme() == "https",
-    }
+/// `Secure` when the callback, the one place the cookie goes, is https: the request's own scheme
+/// when the URL is derived from it, else `AUTH_CALLBACK_URL`'s (an http one only in local runs,
+/// where a request without `X-Forwarded-Proto` would otherwise count as https).
+fn is_secure(callback: &url::Url) -> bool {
+    callback.scheme() == "https"
 }
 
 /// Whether `callback` is on `host` (`name[:port]`, as the `Host` header has it).

@@ -39,7 +39,7 @@ const AUTH_CODE_MAX_BODY_LEN: usize = 512;
 pub const MIN_SIGNING_SECRET_LEN: usize = 32;
 /// The query parameters the success redirect adds; `AUTH_SUCCESS_URL` must not carry them.
 pub const SUCCESS_PARAMS: [&str; 4] = ["appid", "state", "ts", "sig"];
-/// How old a success redirect a provider should accept at most (README: "Verifying the redirect").
+/// How old a success redirect a provider should accept at most (README: "Verifying the success redirect").
 pub const SUCCESS_MAX_AGE_SECS: i64 = 300;
 /// How far in the future a `ts` may be (clock skew between this stack and the provider).
 pub const SUCCESS_MAX_SKEW_SECS: i64 = 60;
