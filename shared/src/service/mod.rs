@@ -14,6 +14,7 @@
 
 mod audit;
 mod auth_flow;
+pub mod auth_state;
 mod authorization;
 mod directory;
 mod error;
@@ -27,10 +28,11 @@ mod tokens;
 pub use audit::AuditView;
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
-    CallbackOutcome, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE, Device,
-    NoCallbackUrl, RequestOrigin, code_rejected_page, error_page, escape_html, launch_page,
-    success_page,
+    CallbackOutcome, CallbackResponse, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE,
+    Device, NoCallbackUrl, RequestOrigin, StartError, StartedAuthorization, code_rejected_page,
+    error_page, escape_html, launch_page, malformed_code_page, state_refused_page, success_page,
 };
+pub use auth_state::{ProviderState, SigningKey, SuccessRedirect};
 pub use authorization::{
     AuthLinks, AuthType, AuthorizationLinkRequest, DEFAULT_COMPLETION_BUDGET, WhenRefused,
     authorization_links,
