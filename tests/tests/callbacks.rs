@@ -11,13 +11,13 @@ use wxcomponent::store::{
     AuditState, AuditStatus, AuditStore, AuthorizerStatus, AuthorizerStore, DueTokens, TicketStore,
 };
 use wxcomponent::{AuthorizerAppId, MessageCrypto, Secret};
-use wxcomponent_tests::app::random_appid;
+use wxcomponent_tests::app::{TestApp, random_appid};
 use wxcomponent_tests::callbacks::{
     API_HOST, Callbacks, SignedPush, StartedFlow, apigw_request, apigw_request_on_stage,
     authorized_xml, body_text, event_xml, header, table_items, text_xml, ticket_xml,
     unauthorized_xml,
 };
-use wxcomponent_tests::sim::{Fault, Times};
+use wxcomponent_tests::sim::{Fault, SimConfig, Times};
 
 const QUERY_AUTH: &str = "/cgi-bin/component/api_query_auth";
 const CUSTOM_SEND: &str = "/cgi-bin/message/custom/send";
@@ -1103,6 +1103,49 @@ async fn an_expired_or_invalid_code_shows_a_friendly_page_with_a_link_to_start_a
         )
         .await;
     assert_eq!(no_code.status(), 400);
+}
+
+#[tokio::test]
+async fn a_callback_whose_exchange_answer_was_lost_stores_the_authorization_recovered_from_wechats_list_on_reload()
+ {
+    let app = TestApp::spawn_with(
+        SimConfig::random(),
+        |s| s.wait_for_authorization = Duration::from_millis(200),
+        |c| c.timeout = Duration::from_millis(300),
+    )
+    .await;
+    let c = Callbacks::on(app, |_| {});
+    c.app.store_fresh_ticket().await;
+    let merchant = random_appid();
+    let code = c.app.sim.authorize(&merchant);
+    // WeChat spends the code but its answer never arrives; no push comes either.
+    c.app.sim.inject(
+        QUERY_AUTH,
+        Fault::late_answer(Duration::from_millis(1_000)),
+        Times::Next(1),
+    );
+    let flow = c.start_flow("auth_type=3", &[]).await;
+
+    let first = c.callback(&flow, &code).await;
+    assert_eq!(first.status(), 503, "{}", body_text(&first));
+    // The merchant reloads: the code is refused now; the authorization is recovered and stored,
+    // but the page does not name an account it cannot tie to this browser.
+    let reload = c.callback(&flow, &code).await;
+
+    assert_eq!(reload.status(), 400, "{}", body_text(&reload));
+    assert!(!body_text(&reload).contains(&merchant));
+    let appid = AuthorizerAppId::parse(&merchant).unwrap();
+    let stored = c.app.stored_authorizer(&appid).await;
+    assert_eq!(
+        Some(stored.refresh_token.expose().to_owned()),
+        c.app.sim.refresh_token_of(&merchant)
+    );
+    assert!(
+        c.app
+            .sim
+            .call_count("/cgi-bin/component/api_get_authorizer_list")
+            >= 1
+    );
 }
 
 /// The stack's signing secret, in tests.

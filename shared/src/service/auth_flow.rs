@@ -436,9 +436,11 @@ impl<S: Store + 'static> AuthFlow<S> {
         if !looks_like_auth_code(&code) {
             return Err(CallbackError::MalformedCode);
         }
+        // The callback names no account: a refused code is recovered from WeChat's list.
+        let deadline = std::time::Instant::now() + super::authorization::DEFAULT_COMPLETION_BUDGET;
         let authorizer = self
             .tokens
-            .complete_authorization(&Secret::new(code))
+            .complete_authorization_from_browser(&Secret::new(code), deadline)
             .await
             .map_err(|e| match e {
                 TokenError::AuthCodeRejected { .. } => CallbackError::CodeRejected(e),

@@ -101,9 +101,12 @@ impl<S: Store + 'static> TokenService<S> {
             component = %self.component_appid(),
             authorizer = tracing::field::Empty
         );
-        self.complete(auth_code, deadline, when_refused)
-            .instrument(span)
-            .await
+        // Boxed: a deep future, nested in the push's and the callback's.
+        Box::pin(
+            self.complete(auth_code, deadline, when_refused)
+                .instrument(span),
+        )
+        .await
     }
 
     async fn complete(
@@ -175,6 +178,39 @@ impl<S: Store + 'static> TokenService<S> {
             authorizer.account = Some(account);
         }
         Ok(authorizer)
+    }
+
+    /// The browser callback's completion: as [`TokenService::complete_authorization_by`], waiting
+    /// for the `authorized` push when WeChat refuses the code; when nothing appears, recent
+    /// authorizations this platform does not hold are recovered from WeChat's authorizer list
+    /// ([`TokenService::recover_recent_authorizations`]), since the callback names no account,
+    /// and the code is still reported refused.
+    pub async fn complete_authorization_from_browser(
+        &self,
+        auth_code: &Secret,
+        deadline: Instant,
+    ) -> Result<Authorizer, TokenError> {
+        match self
+            .complete_authorization_by(auth_code, deadline, WhenRefused::WaitForOtherPath)
+            .await
+        {
+            Err(TokenError::AuthCodeRejected { source }) => {
+                // What is recovered is stored, but never shown as this browser's result: nothing
+                // ties a refused code to one of the listed accounts, and one merchant must not see
+                // another's account. The merchant is asked to start again.
+                let recovered = self
+                    .recover_recent_authorizations(auth_code, deadline)
+                    .await?;
+                if !recovered.is_empty() {
+                    tracing::warn!(
+                        recovered = recovered.len(),
+                        "a refused code led to stored authorizations recovered from the authorizer list"
+                    );
+                }
+                Err(TokenError::AuthCodeRejected { source })
+            }
+            other => other,
+        }
     }
 
     /// Fetches the account profile and stores it, if at least [`PROFILE_MIN_TIME`] is left before
@@ -275,7 +311,7 @@ impl<S: Store + 'static> TokenService<S> {
             if let Some(done) = self.completed(&digest).await? {
                 return Ok(Some(done));
             }
-            self.recover_from_info(&digest, appid, deadline).await
+            Box::pin(self.recover_from_info(&digest, appid, deadline)).await
         }
         .instrument(span)
         .await

@@ -386,7 +386,8 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             }
         }
         let stop_by = budget.stop_by.into();
-        let result = match tokio::time::timeout_at(budget.answer_by.into(), act()).await {
+        // Boxed: the actions' futures are large, and a handler's future holds several of them.
+        let result = match tokio::time::timeout_at(budget.answer_by.into(), Box::pin(act())).await {
             Ok(Ok(record)) => {
                 match tokio::time::timeout_at(
                     stop_by,
@@ -670,7 +671,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 }
                 if let Some(code) = content.strip_prefix(RELEASE_TEST_QUERY_AUTH_CODE) {
                     let code = Secret::new(code.trim());
-                    if !crate::ids::looks_like_auth_code(code.expose()) {
+                    if !super::auth_state::looks_like_auth_code(code.expose()) {
                         tracing::warn!(
                             "release test: the auth code is not shaped like one; not exchanged"
                         );
