@@ -43,12 +43,13 @@ DEV_TICKET=ticket@@@dev-local-ticket
 
 log "building"
 cargo build --workspace --bins
+BIN="${CARGO_TARGET_DIR:-target}/debug"
 
 start_dynamodb_local "$DYNAMODB_PORT"
-target/debug/dev-table --name "$TABLE_NAME"
+"$BIN/dev-table" --name "$TABLE_NAME"
 
 log "starting wechat-sim on 127.0.0.1:$SIM_PORT"
-target/debug/wechat-sim --port "$SIM_PORT" --ticket "$DEV_TICKET" >"$TOOLS_DIR/wechat-sim.log" 2>&1 &
+"$BIN/wechat-sim" --port "$SIM_PORT" --ticket "$DEV_TICKET" >"$TOOLS_DIR/wechat-sim.log" 2>&1 &
 add_cleanup "kill $! 2>/dev/null || true"
 
 cat <<MSG
@@ -61,7 +62,7 @@ Try it, from another terminal in this directory:
 
   1. Push a component_verify_ticket exactly as WeChat would:
        printf '<xml><AppId>$WECHAT_COMPONENT_APPID</AppId><CreateTime>%s</CreateTime><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>$DEV_TICKET</ComponentVerifyTicket></xml>' "\$(date +%s)" \\
-         | target/debug/wxmsg push --url $LAMBDA_URL/ticket-callback/wechat/component \\
+         | $BIN/wxmsg push --url $LAMBDA_URL/ticket-callback/wechat/component \\
              --token $WECHAT_TOKEN --aes-key $WECHAT_ENCODING_AES_KEY --appid $WECHAT_COMPONENT_APPID
 
   2. Authorize a merchant: open $LAMBDA_URL/auth-redirect/auth?auth_type=3 in a browser, click
@@ -79,6 +80,7 @@ Ctrl-C stops everything.
 MSG
 
 log "cargo lambda watch on 127.0.0.1:$LAMBDA_PORT"
-# A generous timeout: the refresher stops starting work when its deadline is near, and the local
-# deadline comes from this timeout.
+# --timeout only bounds how long an invoke request waits. The deadline watch hands the functions is
+# the same fixed value (600,000 ms after the epoch) whatever it is; the refresher takes that for no
+# deadline and assumes 60 s.
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$LAMBDA_PORT" --timeout 300

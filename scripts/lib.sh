@@ -10,8 +10,18 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 ensure_rust_components() {
   command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
   if command -v rustup >/dev/null; then
-    rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
-    rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+    # Read once into a variable: `rustup ... | grep -q` under pipefail fails when grep stops early.
+    local installed component
+    installed="$(rustup component list --installed 2>/dev/null || true)"
+    for component in rustfmt clippy; do
+      if ! grep -q "^$component" <<<"$installed"; then
+        rustup component add "$component" || {
+          echo "the Rust toolchain lacks $component and rustup could not add it;" \
+               "install a toolchain with rustfmt and clippy" >&2
+          exit 1
+        }
+      fi
+    done
   fi
 }
 
@@ -52,6 +62,10 @@ ensure_cargo_tool() {
 # makes an unreachable database a failure instead.
 cargo_deny_check() {
   ensure_cargo_tool cargo-deny 0.20.2
+  # cargo deny reads every crate of Cargo.lock, those of other targets (Windows, wasm) too, from the
+  # local registry and runs --offline: fetch them all first (a build downloads only this target's).
+  log "cargo fetch (every crate of Cargo.lock, for cargo deny)"
+  cargo fetch --locked
   log "cargo deny check"
   if cargo deny fetch db >/dev/null 2>&1; then
     cargo deny --locked --offline check

@@ -26,6 +26,14 @@ AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" SAM_CLI_TELEMETRY=0 \
 start_dynamodb_local
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+# The refresher end to end through `cargo lambda watch` itself (wechat-sim, the table from
+# template.yaml, two overlapping invocations): a separate step, since watch builds through cargo and
+# `cargo test` holds the target folder while its tests run. The binaries are built first, so the
+# first invocation only starts the function. About 10 s.
+log "token-refresher under cargo lambda watch"
+cargo build --workspace --bins --locked
+PATH="$VENV/bin:$PATH" "${CARGO_TARGET_DIR:-$PWD/target}/debug/refresher-under-watch"
 # The fuzz crate is a workspace of its own; its unit tests check the seeds. Sharing the target
 # folder reuses the workspace's compiled dependencies.
 log "cargo test (tests/fuzz)"

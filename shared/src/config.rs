@@ -24,9 +24,11 @@ pub const DEFAULT_API_BASE_URL: &str = "https://api.weixin.qq.com";
 pub const DEFAULT_REFRESH_CONCURRENCY: usize = 16;
 pub const DEFAULT_REFRESH_MARGIN_SECONDS: i64 = 900;
 
-// The auth-redirect function's own, all optional.
+// The auth-redirect function's own, all optional (AUTH_SIGNING_SECRET is required with
+// AUTH_SUCCESS_URL).
 pub const AUTH_CALLBACK_URL: &str = "AUTH_CALLBACK_URL";
 pub const AUTH_SUCCESS_URL: &str = "AUTH_SUCCESS_URL";
+pub const AUTH_SIGNING_SECRET: &str = "AUTH_SIGNING_SECRET";
 pub const AUTH_PAGE_BASE_URL: &str = "WECHAT_AUTH_PAGE_BASE_URL";
 pub const MOBILE_AUTH_PAGE_BASE_URL: &str = "WECHAT_MOBILE_AUTH_PAGE_BASE_URL";
 
@@ -206,17 +208,62 @@ impl Config {
     }
 }
 
-/// The authorization flow's settings (`AUTH_CALLBACK_URL`, `AUTH_SUCCESS_URL`, and the two page
-/// base URLs, which default to WeChat's). Every malformed variable is named at once.
+/// The authorization flow's settings (`AUTH_CALLBACK_URL`, `AUTH_SUCCESS_URL` with the
+/// `AUTH_SIGNING_SECRET` its redirects are signed with, and the two page base URLs, which default
+/// to WeChat's). Every missing or malformed variable is named at once.
 pub fn auth_flow_settings(
     vars: &HashMap<String, String>,
 ) -> Result<crate::service::AuthFlowSettings, ConfigError> {
-    use crate::service::{DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE};
+    use crate::service::auth_state::{ReservedSuccessParam, STATE_PARAM, SUCCESS_PARAMS};
+    use crate::service::{
+        DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE, SigningKey, SuccessRedirect,
+    };
     let mut v = Vars::new(vars);
     let callback = v.optional(AUTH_CALLBACK_URL);
-    let callback_url = v.parse(AUTH_CALLBACK_URL, callback, parse_base_url);
+    // The flow adds `state` to the callback URL and WeChat adds `auth_code` and `expires_in`.
+    let callback_url = v.parse(AUTH_CALLBACK_URL, callback, |s| {
+        let url = parse_base_url(s)?;
+        match url
+            .query_pairs()
+            .find(|(name, _)| [STATE_PARAM, "auth_code", "expires_in"].contains(&name.as_ref()))
+        {
+            Some((name, _)) => Err(format!(
+                "must not carry the query parameter `{name}`: the flow or WeChat adds it"
+            )),
+            None => Ok(url),
+        }
+    });
     let success = v.optional(AUTH_SUCCESS_URL);
-    let success_url = v.parse(AUTH_SUCCESS_URL, success, parse_base_url);
+    let success_url = v.parse(AUTH_SUCCESS_URL, success, |s| {
+        let url = parse_base_url(s)?;
+        match url
+            .query_pairs()
+            .find_map(|(name, _)| SUCCESS_PARAMS.iter().find(|p| **p == name))
+        {
+            Some(reserved) => Err(ReservedSuccessParam(reserved).to_string()),
+            None => Ok(url),
+        }
+    });
+    // Only needed to sign the success redirect; without AUTH_SUCCESS_URL it is not read.
+    let secret = match success {
+        Some(_) => match v.optional(AUTH_SIGNING_SECRET) {
+            Some(secret) => v.parse(AUTH_SIGNING_SECRET, Some(secret), |s| {
+                SigningKey::new(Secret::new(s))
+            }),
+            None => {
+                v.problem(
+                    AUTH_SIGNING_SECRET,
+                    format!("is missing (required when {AUTH_SUCCESS_URL} is set)"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let success_redirect = match (success_url, secret) {
+        (Some(url), Some(key)) => SuccessRedirect::new(url, key).ok(),
+        _ => None,
+    };
     let pc = v
         .optional(AUTH_PAGE_BASE_URL)
         .unwrap_or(DEFAULT_PC_AUTH_PAGE_BASE);
@@ -229,7 +276,7 @@ pub fn auth_flow_settings(
     match (pc_page_base, mobile_page_base) {
         (Some(pc_page_base), Some(mobile_page_base)) => Ok(crate::service::AuthFlowSettings {
             callback_url,
-            success_url,
+            success_redirect,
             pc_page_base,
             mobile_page_base,
         }),
@@ -577,6 +624,7 @@ mod tests {
         let set = vars(&[
             (AUTH_CALLBACK_URL, "https://auth.example.com/auth/callback"),
             (AUTH_SUCCESS_URL, "https://app.example.com/welcome"),
+            (AUTH_SIGNING_SECRET, SIGNING_SECRET),
             (AUTH_PAGE_BASE_URL, "http://127.0.0.1:9100"),
         ]);
         let settings = auth_flow_settings(&set).unwrap();
@@ -599,9 +647,80 @@ mod tests {
                 COMPONENT_SECRET,
                 TABLE_NAME,
                 AUTH_CALLBACK_URL,
-                AUTH_SUCCESS_URL
+                AUTH_SUCCESS_URL,
+                AUTH_SIGNING_SECRET
             ]
         );
+    }
+
+    const SIGNING_SECRET: &str = "generated-by-the-stack-0123456789abcdefghijklmnopqrstuvwxyz01";
+
+    #[test]
+    fn the_signing_secret_is_required_with_a_success_url_and_must_be_long() {
+        let names = |e: ConfigError| e.problems.iter().map(|p| p.name).collect::<Vec<_>>();
+        let success = "https://app.example.com/welcome?from=wechat";
+
+        let err = auth_flow_settings(&vars(&[(AUTH_SUCCESS_URL, success)])).unwrap_err();
+        assert_eq!(names(err.clone()), vec![AUTH_SIGNING_SECRET]);
+        assert!(
+            err.to_string()
+                .contains("AUTH_SIGNING_SECRET is missing (required when AUTH_SUCCESS_URL is set)"),
+            "{err}"
+        );
+
+        let short = "too-short-to-sign-with";
+        let err = auth_flow_settings(&vars(&[
+            (AUTH_SUCCESS_URL, success),
+            (AUTH_SIGNING_SECRET, short),
+        ]))
+        .unwrap_err();
+        assert_eq!(names(err.clone()), vec![AUTH_SIGNING_SECRET]);
+        assert!(!err.to_string().contains(short), "the value is not echoed");
+
+        let settings = auth_flow_settings(&vars(&[
+            (AUTH_SUCCESS_URL, success),
+            (AUTH_SIGNING_SECRET, SIGNING_SECRET),
+        ]))
+        .unwrap();
+        let redirect = settings.success_redirect.unwrap();
+        assert_eq!(redirect.url().as_str(), success);
+        assert!(!format!("{redirect:?}").contains(SIGNING_SECRET));
+
+        // Without a success URL nothing is signed, and the secret is not needed (nor read).
+        let settings = auth_flow_settings(&vars(&[(AUTH_SIGNING_SECRET, "short")])).unwrap();
+        assert!(settings.success_redirect.is_none());
+    }
+
+    #[test]
+    fn urls_may_not_carry_the_parameters_the_flow_adds() {
+        let names = |e: ConfigError| e.problems.iter().map(|p| p.name).collect::<Vec<_>>();
+        for (callback, success) in [
+            (
+                "https://a.example/auth/callback?state=1",
+                "https://b.example/?ok=1",
+            ),
+            (
+                "https://a.example/auth/callback?auth_code=1",
+                "https://b.example/?sig=1",
+            ),
+            (
+                "https://a.example/auth/callback?expires_in=1",
+                "https://b.example/?appid=1",
+            ),
+        ] {
+            let err = auth_flow_settings(&vars(&[
+                (AUTH_CALLBACK_URL, callback),
+                (AUTH_SUCCESS_URL, success),
+                (AUTH_SIGNING_SECRET, SIGNING_SECRET),
+            ]))
+            .unwrap_err();
+            let expected = if success.ends_with("ok=1") {
+                vec![AUTH_CALLBACK_URL]
+            } else {
+                vec![AUTH_CALLBACK_URL, AUTH_SUCCESS_URL]
+            };
+            assert_eq!(names(err), expected, "{callback} {success}");
+        }
     }
 
     #[test]

@@ -25,6 +25,23 @@ fn check(kind: &'static str, s: &str) -> Result<(), InvalidId> {
     }
 }
 
+/// The prefix WeChat gives every authorization code.
+pub const AUTH_CODE_PREFIX: &str = "queryauthcode@@@";
+
+/// Whether `code` has the shape of a WeChat authorization code: the `queryauthcode@@@` prefix,
+/// then up to 512 characters of the URL-safe and standard base64 alphabets (plus `.`). Checked
+/// before a code is sent to WeChat, so that junk costs no `api_query_auth` call; lenient past the
+/// prefix, because WeChat does not document the rest.
+pub fn looks_like_auth_code(code: &str) -> bool {
+    code.strip_prefix(AUTH_CODE_PREFIX).is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.len() <= 512
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_+/=.".contains(&b))
+    })
+}
+
 macro_rules! app_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
@@ -95,5 +112,28 @@ mod tests {
         assert!(ComponentAppId::parse("wx 123").is_err());
         assert!(ComponentAppId::parse("wx/../x").is_err());
         assert!(AuthorizerAppId::parse("a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn auth_codes_are_recognised_by_their_prefix_and_alphabet() {
+        assert!(looks_like_auth_code(
+            "queryauthcode@@@Ht8voTIF1SOqbU1N-bLJ_9x+/a=="
+        ));
+        for junk in [
+            "",
+            "x",
+            "queryauthcode@@@",
+            "QUERYAUTHCODE@@@abc",
+            "preauthcode@@@abc",
+            "queryauthcode@@@a b",
+            "queryauthcode@@@a&b=c",
+            "queryauthcode@@@<script>",
+        ] {
+            assert!(!looks_like_auth_code(junk), "{junk:?}");
+        }
+        assert!(!looks_like_auth_code(&format!(
+            "queryauthcode@@@{}",
+            "a".repeat(513)
+        )));
     }
 }

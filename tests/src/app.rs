@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client as DynamoClient;
 use wxcomponent::service::{TokenService, TokenSettings};
-use wxcomponent::store::schema::{TEMPLATE_YAML, create_table_from_template};
+use wxcomponent::store::schema::{SchemaError, TEMPLATE_YAML, create_table_from_template};
 use wxcomponent::store::{
-    AuthorizationGrant, Authorizer, AuthorizerStore, ComponentTokenStore, DynamoStore,
-    ExpiringToken, Ticket, TicketStore,
+    AccountInfo, AccountKind, AuthorizationGrant, Authorizer, AuthorizerStore, ComponentTokenStore,
+    DynamoStore, ExpiringToken, Ticket, TicketStore,
 };
 use wxcomponent::wechat::{ClientConfig, WechatClient};
 use wxcomponent::{AuthorizerAppId, ComponentAppId, ManualClock, Secret};
@@ -89,9 +89,21 @@ impl TestApp {
             "wxc-test-{}",
             &uuid::Uuid::new_v4().simple().to_string()[..20]
         );
-        create_table_from_template(&dynamodb, TEMPLATE_YAML, &table)
-            .await
-            .unwrap_or_else(|e| panic!("creating table {table} from template.yaml: {e:?}"));
+        // A freshly started DynamoDB Local on a loaded machine can be slower than the functions'
+        // SDK timeouts: a timed-out creation is tried again, and the name is random, so finding
+        // it already there means an earlier attempt created it.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match create_table_from_template(&dynamodb, TEMPLATE_YAML, &table).await {
+                Ok(_) | Err(SchemaError::AlreadyExists(_)) => break,
+                Err(e @ SchemaError::Create { .. }) if attempts < 5 => {
+                    eprintln!("creating table {table}: {e:?}; trying again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("creating table {table} from template.yaml: {e:?}"),
+            }
+        }
         let store = Arc::new(DynamoStore::new(
             dynamodb.clone(),
             table,
@@ -170,6 +182,34 @@ impl TestApp {
         )
         .await;
         (id, grant)
+    }
+
+    /// As [`TestApp::authorized_account`], with the account's profile stored as the sim has it
+    /// (its original id is what its messages are addressed to). Returns the appid and that id.
+    pub async fn authorized_account_with_profile(&self) -> (AuthorizerAppId, String) {
+        let (appid, _) = self.authorized_account().await;
+        let user_name = self
+            .sim
+            .user_name_of(appid.as_str())
+            .expect("the sim knows the account");
+        self.store
+            .set_account_info(
+                &self.component,
+                &appid,
+                &AccountInfo {
+                    nick_name: format!("Sim account {appid}"),
+                    user_name: user_name.clone(),
+                    kind: AccountKind::MiniProgram,
+                    service_type: 0,
+                    verify_type: 0,
+                    principal_name: "Sim principal".into(),
+                    head_img: String::new(),
+                    qrcode_url: String::new(),
+                },
+            )
+            .await
+            .expect("storing the profile");
+        (appid, user_name)
     }
 
     /// Stores an authorizer record with these tokens (version 1 for a new one).

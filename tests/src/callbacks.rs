@@ -146,6 +146,37 @@ impl Callbacks {
             .await
     }
 
+    /// A HEAD to the auth-redirect handler.
+    pub async fn head_auth(
+        &self,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Response<Body> {
+        self.auth_redirect
+            .handle(apigw_request("HEAD", path, query, headers, None))
+            .await
+    }
+
+    /// The click on the launch page: `GET /auth/go?{query}`, which must answer 302; what the
+    /// browser got.
+    pub async fn start_flow(&self, query: &str, headers: &[(&str, &str)]) -> StartedFlow {
+        let go = self.get_auth("/auth/go", query, headers).await;
+        assert_eq!(go.status(), 302, "{}", body_text(&go));
+        StartedFlow::from_response(&go)
+    }
+
+    /// WeChat sending the browser back after the merchant confirmed: the flow's callback URL with
+    /// `auth_code` and `expires_in` appended, and the browser's state cookie.
+    pub async fn callback(&self, flow: &StartedFlow, code: &str) -> Response<Body> {
+        self.get_auth(
+            flow.redirect_uri.path(),
+            &flow.callback_query(code),
+            &[("cookie", &flow.cookie)],
+        )
+        .await
+    }
+
     /// The ledger entry of a push with this idempotency key.
     pub async fn ledger_entry(&self, idempotency_key: &str) -> Option<LedgerEntry> {
         let key = PushService::<DynamoStore, DynamoPushLedger>::ledger_key(idempotency_key);
@@ -153,6 +184,79 @@ impl Callbacks {
             .entry(&self.app.component, &key)
             .await
             .expect("reading the ledger")
+    }
+}
+
+/// What `/auth/go` gave the browser.
+#[derive(Debug, Clone)]
+pub struct StartedFlow {
+    /// WeChat's (the sim's) authorization page.
+    pub location: url::Url,
+    /// The `redirect_uri` in it: the callback URL with the flow's `state`.
+    pub redirect_uri: url::Url,
+    /// The `state` of the `redirect_uri`.
+    pub state: String,
+    /// The `Set-Cookie` header as sent.
+    pub set_cookie: String,
+    /// `name=value`, as the browser sends the cookie back in `Cookie`.
+    pub cookie: String,
+}
+
+impl StartedFlow {
+    /// Reads a 302 from `/auth/go`.
+    pub fn from_response(go: &Response<Body>) -> Self {
+        let location = url::Url::parse(&header(go, "location").expect("a location")).unwrap();
+        let redirect_uri = location
+            .query_pairs()
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| url::Url::parse(&v).expect("redirect_uri is a URL"))
+            .expect("a redirect_uri");
+        let state = redirect_uri
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("the redirect_uri carries a state");
+        let set_cookie = header(go, "set-cookie").expect("a state cookie");
+        let cookie = set_cookie.split(';').next().unwrap().trim().to_owned();
+        Self {
+            location,
+            redirect_uri,
+            state,
+            set_cookie,
+            cookie,
+        }
+    }
+
+    /// The callback's query as WeChat builds it: the `redirect_uri`'s own query, then `auth_code`
+    /// and `expires_in`.
+    pub fn callback_query(&self, code: &str) -> String {
+        let mut url = self.redirect_uri.clone();
+        url.query_pairs_mut()
+            .append_pair("auth_code", code)
+            .append_pair("expires_in", "600");
+        url.query().unwrap_or("").to_owned()
+    }
+}
+
+/// How many items the app's table holds (a scan; test tables are small).
+pub async fn table_items(app: &TestApp) -> usize {
+    let mut count = 0;
+    let mut start = None;
+    loop {
+        let page = app
+            .dynamodb
+            .scan()
+            .table_name(app.store.table_name())
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scanning the table");
+        count += usize::try_from(page.count()).unwrap_or(0);
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return count;
+        }
     }
 }
 
@@ -215,14 +319,21 @@ pub fn apigw_request_on_stage(
         header_map.insert("content-type".into(), json!("text/xml"));
         header_map.insert("content-length".into(), json!(body.len().to_string()));
     }
+    // API Gateway moves the Cookie header into `cookies`, one entry per cookie.
+    let mut cookies = Vec::new();
     for (name, value) in headers {
-        header_map.insert(name.to_ascii_lowercase(), json!(value));
+        if name.eq_ignore_ascii_case("cookie") {
+            cookies.extend(value.split(';').map(|c| json!(c.trim())));
+        } else {
+            header_map.insert(name.to_ascii_lowercase(), json!(value));
+        }
     }
     let event = json!({
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": raw_path,
         "rawQueryString": query,
+        "cookies": if cookies.is_empty() { serde_json::Value::Null } else { json!(cookies) },
         "headers": header_map,
         "requestContext": {
             "accountId": "123456789012",

@@ -120,6 +120,7 @@ impl OwnDynamoDbLocal {
         for _ in 0..240 {
             // Any HTTP answer means it is up (an unsigned request gets a 400).
             if http.get(self.endpoint()).send().await.is_ok() {
+                self.warm_up().await;
                 return;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -128,6 +129,73 @@ impl OwnDynamoDbLocal {
             "DynamoDB Local did not answer on port {} within 60 s",
             self.port
         );
+    }
+}
+
+impl OwnDynamoDbLocal {
+    /// A fresh JVM answers its first requests slowly, slower than the functions' SDK timeouts on
+    /// a loaded machine: a scratch table's create, writes and reads, with a patient client, so
+    /// that the test's own requests meet a warm server.
+    async fn warm_up(&self) {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+            ScalarAttributeType,
+        };
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(self.endpoint())
+            .build();
+        let client = DynamoClient::from_conf(config);
+        let table = format!("warm-up-{}", uuid::Uuid::new_v4().simple());
+        client
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("an attribute definition"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("a key schema"),
+            )
+            .send()
+            .await
+            .expect("warming up DynamoDB Local: CreateTable");
+        for i in 0..20 {
+            let key = AttributeValue::S(format!("k{}", i % 4));
+            client
+                .put_item()
+                .table_name(&table)
+                .item("pk", key.clone())
+                .condition_expression("attribute_not_exists(pk) OR pk = :k")
+                .expression_attribute_values(":k", key.clone())
+                .send()
+                .await
+                .expect("warming up DynamoDB Local: PutItem");
+            client
+                .get_item()
+                .table_name(&table)
+                .key("pk", key)
+                .consistent_read(true)
+                .send()
+                .await
+                .expect("warming up DynamoDB Local: GetItem");
+        }
+        client
+            .delete_table()
+            .table_name(&table)
+            .send()
+            .await
+            .expect("warming up DynamoDB Local: DeleteTable");
     }
 }
 

@@ -7,4 +7,5 @@ pub mod logs;
 pub mod provider_api;
 pub mod refresh;
 pub mod sim;
+pub mod store_faults;
 pub mod wechat;

@@ -10,7 +10,7 @@ use wxcomponent_tests::logs::{LogBuffer, production_filter_at_trace};
 use wxcomponent::AuthorizerAppId;
 use wxcomponent_tests::app::random_appid;
 use wxcomponent_tests::callbacks::{
-    Callbacks, authorized_xml, body_text, header, text_xml, ticket_xml,
+    Callbacks, StartedFlow, authorized_xml, body_text, header, text_xml, ticket_xml,
 };
 
 #[tokio::test]
@@ -51,15 +51,15 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
     assert_eq!(r.status(), 200);
 
     // The release test, both messages, and an ordinary text with private content.
-    let account = random_appid();
+    let account = "wx8e1097c5bc82cde9".to_owned();
     let release_code = c.app.sim.authorize(&account);
     secrets.push(release_code.clone());
     let r = c
         .push_message(
             &account,
-            "gh_t",
+            "gh_3f222ed8d140",
             &text_xml(
-                "gh_t",
+                "gh_3f222ed8d140",
                 "o_user",
                 c.app.now(),
                 &format!("QUERY_AUTH_CODE:{release_code}"),
@@ -71,9 +71,9 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
     let r = c
         .push_message(
             &account,
-            "gh_t",
+            "gh_3f222ed8d140",
             &text_xml(
-                "gh_t",
+                "gh_3f222ed8d140",
                 "o_user",
                 c.app.now(),
                 "TESTCOMPONENT_MSG_TYPE_TEXT",
@@ -87,8 +87,8 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
     let r = c
         .push_message(
             &account,
-            "gh_t",
-            &text_xml("gh_t", "o_user", c.app.now(), private, 3),
+            "gh_3f222ed8d140",
+            &text_xml("gh_3f222ed8d140", "o_user", c.app.now(), private, 3),
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -118,19 +118,32 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
     let third = random_appid();
     let callback_code = c.app.sim.authorize(&third);
     secrets.push(callback_code.clone());
-    let page = c
-        .get_auth("/auth/callback", &format!("auth_code={callback_code}"), &[])
-        .await;
+    let flow = StartedFlow::from_response(&go);
+    secrets.push(flow.state.clone());
+    let page = c.callback(&flow, &callback_code).await;
     assert_eq!(page.status(), 200, "{}", body_text(&page));
+    let again = c.start_flow("auth_type=3", &[]).await;
+    secrets.push(again.state.clone());
     let bad = c
-        .get_auth(
-            "/auth/callback",
-            "auth_code=queryauthcode@@@never-issued-secret",
-            &[],
-        )
+        .callback(&again, "queryauthcode@@@never-issued-secret")
         .await;
     assert_eq!(bad.status(), 400);
     secrets.push("queryauthcode@@@never-issued-secret".to_owned());
+    // Refused callbacks: a wrong state, and a code of the wrong shape.
+    let refused = c
+        .get_auth(
+            "/auth/callback",
+            &again.callback_query("queryauthcode@@@refused-state-secret"),
+            &[("cookie", &flow.cookie)],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    secrets.push("queryauthcode@@@refused-state-secret".to_owned());
+    let third_flow = c.start_flow("auth_type=3", &[]).await;
+    secrets.push(third_flow.state.clone());
+    let malformed = c.callback(&third_flow, "malformed-code-secret").await;
+    assert_eq!(malformed.status(), 400);
+    secrets.push("malformed-code-secret".to_owned());
 
     // Every token WeChat handed out.
     secrets.extend(c.app.sim.component_token());

@@ -5,15 +5,17 @@
 use std::time::{Duration, Instant};
 
 use wxcomponent::event::AuthorizerMessage;
-use wxcomponent::service::{Retention, TokenError};
+use wxcomponent::service::auth_state::{SUCCESS_MAX_AGE_SECS, verify_success_query};
+use wxcomponent::service::{Retention, SigningKey, SuccessRedirect, TokenError};
 use wxcomponent::store::{
-    AuditState, AuditStatus, AuditStore, AuthorizerStatus, DueTokens, TicketStore,
+    AuditState, AuditStatus, AuditStore, AuthorizerStatus, AuthorizerStore, DueTokens, TicketStore,
 };
 use wxcomponent::{AuthorizerAppId, MessageCrypto, Secret};
 use wxcomponent_tests::app::random_appid;
 use wxcomponent_tests::callbacks::{
-    API_HOST, Callbacks, SignedPush, apigw_request, apigw_request_on_stage, authorized_xml,
-    body_text, event_xml, header, text_xml, ticket_xml, unauthorized_xml,
+    API_HOST, Callbacks, SignedPush, StartedFlow, apigw_request, apigw_request_on_stage,
+    authorized_xml, body_text, event_xml, header, table_items, text_xml, ticket_xml,
+    unauthorized_xml,
 };
 use wxcomponent_tests::sim::{Fault, Times};
 
@@ -150,12 +152,9 @@ async fn the_authorized_event_and_the_callback_for_one_code_give_one_consistent_
     let merchant = random_appid();
     let code = c.app.sim.authorize(&merchant);
     let xml = authorized_xml(&component(&c), "authorized", c.app.now(), &merchant, &code);
-    let query = format!("auth_code={code}&expires_in=600");
+    let flow = c.start_flow("auth_type=3", &[]).await;
 
-    let (event, page) = tokio::join!(
-        c.push_component_event(&xml),
-        c.get_auth("/auth/callback", &query, &[])
-    );
+    let (event, page) = tokio::join!(c.push_component_event(&xml), c.callback(&flow, &code));
 
     assert_eq!(event.status(), 200);
     assert_eq!(page.status(), 200, "{}", body_text(&page));
@@ -311,7 +310,7 @@ async fn query_auth_code_answers_empty_and_sends_code_from_api_to_the_sender_wit
  {
     let c = Callbacks::spawn().await;
     c.app.store_fresh_ticket().await;
-    let test_account = random_appid();
+    let test_account = "wx570bc396a51b8ff8".to_owned();
     let code = c.app.sim.authorize(&test_account);
     let user = "ozy4qt5QUADNXORxCVipKMV9dss0";
     let xml = text_xml(
@@ -354,16 +353,16 @@ async fn query_auth_code_answers_empty_and_sends_code_from_api_to_the_sender_wit
 async fn a_retried_query_auth_code_push_is_acted_on_once_and_answered_the_same_way() {
     let c = Callbacks::spawn().await;
     c.app.store_fresh_ticket().await;
-    let account = random_appid();
-    let code = c.app.sim.authorize(&account);
+    let (account, user_name) = ("wxd101a85aa106f53e", "gh_8dad206e9538");
+    let code = c.app.sim.authorize(account);
     let xml = text_xml(
-        "gh_x",
+        user_name,
         "o_user",
         c.app.now(),
         &format!("QUERY_AUTH_CODE:{code}"),
         7,
     );
-    let push = c.signed_push(&xml, Some("gh_x"));
+    let push = c.signed_push(&xml, Some(user_name));
     let path = format!("/wechat/message/{account}");
 
     let first = c.push(&path, &push).await;
@@ -385,16 +384,16 @@ async fn a_retried_query_auth_code_push_is_acted_on_once_and_answered_the_same_w
 async fn a_failed_action_answers_503_and_does_not_block_wechats_retry() {
     let c = Callbacks::spawn().await;
     c.app.store_fresh_ticket().await;
-    let account = random_appid();
-    let code = c.app.sim.authorize(&account);
+    let (account, user_name) = ("wx9252c5e0bb1836fc", "gh_c0f28a78b318");
+    let code = c.app.sim.authorize(account);
     let xml = text_xml(
-        "gh_x",
+        user_name,
         "o_user",
         c.app.now(),
         &format!("QUERY_AUTH_CODE:{code}"),
         8,
     );
-    let push = c.signed_push(&xml, Some("gh_x"));
+    let push = c.signed_push(&xml, Some(user_name));
     let path = format!("/wechat/message/{account}");
     c.app.sim.inject(
         CUSTOM_SEND,
@@ -539,9 +538,9 @@ async fn audit_results_update_the_stored_audit_state_and_nickname_audits_are_rec
 #[tokio::test]
 async fn other_messages_are_answered_success_and_recorded_once() {
     let c = Callbacks::spawn().await;
-    let appid = random_appid();
-    let xml = event_xml("gh_oa", c.app.now(), "subscribe", "");
-    let push = c.signed_push(&xml, Some("gh_oa"));
+    let (appid, user_name) = c.app.authorized_account_with_profile().await;
+    let xml = event_xml(&user_name, c.app.now(), "subscribe", "");
+    let push = c.signed_push(&xml, Some(&user_name));
     let path = format!("/wechat/message/{appid}");
 
     let first = c.push(&path, &push).await;
@@ -561,6 +560,94 @@ async fn other_messages_are_answered_success_and_recorded_once() {
     assert!(entry.done);
     assert_eq!(entry.record.unwrap().kind, "event:subscribe");
     assert!(c.app.sim.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_message_addressed_to_another_account_than_its_url_names_is_refused_and_nothing_is_written()
+ {
+    let c = Callbacks::spawn().await;
+    let (appid, _) = c.app.authorized_account_with_profile().await;
+    let (_, other_user_name) = c.app.authorized_account_with_profile().await;
+    let xml = event_xml(&other_user_name, c.app.now(), "subscribe", "");
+
+    let response = c.push_message(appid.as_str(), &other_user_name, &xml).await;
+
+    assert_eq!(response.status(), 400);
+    let message = AuthorizerMessage::parse(&xml).unwrap();
+    assert!(
+        c.ledger_entry(&format!("{appid}:{}", message.idempotency_key()))
+            .await
+            .is_none(),
+        "nothing claimed"
+    );
+    // The same goes for a release test account's URL with another account's message.
+    let response = c
+        .push_message("wx570bc396a51b8ff8", &other_user_name, &xml)
+        .await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_message_for_an_account_that_never_authorized_is_refused_without_a_call() {
+    let c = Callbacks::spawn().await;
+    let stranger = random_appid();
+    let xml = event_xml("gh_stranger", c.app.now(), "subscribe", "");
+
+    let response = c.push_message(&stranger, "gh_stranger", &xml).await;
+
+    assert_eq!(response.status(), 400);
+    let message = AuthorizerMessage::parse(&xml).unwrap();
+    assert!(
+        c.ledger_entry(&format!("{stranger}:{}", message.idempotency_key()))
+            .await
+            .is_none()
+    );
+    assert!(c.app.sim.calls().is_empty());
+}
+
+#[tokio::test]
+async fn only_wechats_release_test_accounts_get_the_release_tests_answers() {
+    let c = Callbacks::spawn().await;
+    c.app.store_fresh_ticket().await;
+    let (appid, user_name) = c.app.authorized_account_with_profile().await;
+    let code = c.app.sim.authorize(appid.as_str());
+
+    // Any WeChat user can text an authorized account: it is an ordinary message there.
+    let query = text_xml(
+        &user_name,
+        "o_user",
+        c.app.now(),
+        &format!("QUERY_AUTH_CODE:{code}"),
+        11,
+    );
+    let response = c.push_message(appid.as_str(), &user_name, &query).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_text(&response), "success");
+    let text = text_xml(
+        &user_name,
+        "o_user",
+        c.app.now(),
+        "TESTCOMPONENT_MSG_TYPE_TEXT",
+        12,
+    );
+    let response = c.push_message(appid.as_str(), &user_name, &text).await;
+    assert_eq!(body_text(&response), "success", "no passive reply");
+    assert_eq!(c.app.sim.call_count(QUERY_AUTH), 0, "no quota spent");
+    assert!(c.app.sim.messages().is_empty());
+
+    // A test account's QUERY_AUTH_CODE with something that is not a code: refused, no call.
+    let junk = text_xml(
+        "gh_3c884a361561",
+        "o_user",
+        c.app.now(),
+        "QUERY_AUTH_CODE:not a code",
+        13,
+    );
+    let response = c
+        .push_message("wx570bc396a51b8ff8", "gh_3c884a361561", &junk)
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(c.app.sim.call_count(QUERY_AUTH), 0);
 }
 
 // ----- rejections --------------------------------------------------------------------------------
@@ -886,10 +973,13 @@ async fn the_whole_authorization_flow_from_the_launch_page_to_a_stored_authorize
     assert_eq!(params["component_appid"], component(&c));
     assert_eq!(params["auth_type"], "1");
     assert_eq!(params["biz_appid"], merchant);
+    // The callback URL carries the flow's state; the browser holds the same in a cookie.
+    let flow = StartedFlow::from_response(&go);
     assert_eq!(
         params["redirect_uri"],
-        format!("https://{API_HOST}/auth/callback")
+        format!("https://{API_HOST}/auth/callback?state={}", flow.state)
     );
+    assert!(flow.cookie.ends_with(&flow.state), "{}", flow.set_cookie);
     assert!(params["pre_auth_code"].starts_with("preauthcode@@@"));
 
     // 3. WeChat's page (the browser keeps the launch page as referrer across the redirect).
@@ -911,11 +1001,20 @@ async fn the_whole_authorization_flow_from_the_launch_page_to_a_stored_authorize
     assert_eq!(callback.host_str(), Some(API_HOST));
     assert_eq!(callback.path(), "/auth/callback");
 
-    // 4. The callback: the authorizer is stored with its refresh token, the page names it.
+    // 4. The callback, with the browser's cookie: the authorizer is stored with its refresh
+    // token, the page names it, and the state cookie is removed.
     let done = c
-        .get_auth(callback.path(), callback.query().unwrap(), &[])
+        .get_auth(
+            callback.path(),
+            callback.query().unwrap(),
+            &[("cookie", &flow.cookie)],
+        )
         .await;
     assert_eq!(done.status(), 200, "{}", body_text(&done));
+    assert_eq!(
+        header(&done, "set-cookie").unwrap(),
+        "wxc_auth_state=; Path=/auth/callback; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
+    );
     assert!(body_text(&done).contains(&format!("Sim account {merchant}")));
     let appid = AuthorizerAppId::parse(&merchant).unwrap();
     let stored = c.app.stored_authorizer(&appid).await;
@@ -976,11 +1075,9 @@ async fn an_expired_or_invalid_code_shows_a_friendly_page_with_a_link_to_start_a
     let code = c.app.sim.authorize(&merchant);
     c.app.clock.advance(601);
 
-    for query in [
-        format!("auth_code={code}&expires_in=600"),
-        "auth_code=queryauthcode@@@made-up".to_owned(),
-    ] {
-        let response = c.get_auth("/auth/callback", &query, &[]).await;
+    for code in [code.as_str(), "queryauthcode@@@made-up"] {
+        let flow = c.start_flow("auth_type=3", &[]).await;
+        let response = c.callback(&flow, code).await;
         assert_eq!(response.status(), 400);
         let html = body_text(&response);
         assert!(html.contains("href=\"../auth\""), "{html}");
@@ -988,16 +1085,45 @@ async fn an_expired_or_invalid_code_shows_a_friendly_page_with_a_link_to_start_a
             !html.contains("61010") && !html.contains("61009"),
             "no internals"
         );
+        // The code is dead: the flow is over and its cookie goes.
+        assert!(
+            header(&response, "set-cookie")
+                .unwrap()
+                .contains("Max-Age=0")
+        );
     }
     let missing = c.get_auth("/auth/callback", "", &[]).await;
     assert_eq!(missing.status(), 400);
+    let flow = c.start_flow("auth_type=3", &[]).await;
+    let no_code = c
+        .get_auth(
+            "/auth/callback",
+            flow.redirect_uri.query().unwrap(),
+            &[("cookie", &flow.cookie)],
+        )
+        .await;
+    assert_eq!(no_code.status(), 400);
 }
 
+/// The stack's signing secret, in tests.
+const SIGNING_SECRET: &str = "test-signing-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+
+fn signing_key() -> SigningKey {
+    SigningKey::new(Secret::new(SIGNING_SECRET)).unwrap()
+}
+
+fn success_redirect(url: &str) -> SuccessRedirect {
+    SuccessRedirect::new(url::Url::parse(url).unwrap(), signing_key()).unwrap()
+}
+
+/// The signed redirect replaces the plain `?appid=` one (which anybody could forge); the old
+/// assertion on the unsigned location is gone with it.
 #[tokio::test]
-async fn with_auth_success_url_the_callback_redirects_there_with_the_appid() {
+async fn with_auth_success_url_the_callback_redirects_there_with_a_signed_appid() {
     let c = Callbacks::spawn_with(|s| {
-        s.success_url =
-            Some(url::Url::parse("https://app.example.com/welcome?from=wechat").unwrap());
+        s.success_redirect = Some(success_redirect(
+            "https://app.example.com/welcome?from=wechat",
+        ));
         s.callback_url = Some(url::Url::parse("https://auth.example.com/auth/callback").unwrap());
     })
     .await;
@@ -1005,20 +1131,23 @@ async fn with_auth_success_url_the_callback_redirects_there_with_the_appid() {
     let merchant = random_appid();
     let code = c.app.sim.authorize(&merchant);
 
-    let go = c.get_auth("/auth/go", "", &[]).await;
-    let done = c
-        .get_auth("/auth/callback", &format!("auth_code={code}"), &[])
-        .await;
+    let flow = c.start_flow("", &[]).await;
+    let done = c.callback(&flow, &code).await;
 
-    let location = header(&go, "location").unwrap();
     assert!(
-        location.contains("redirect_uri=https%3A%2F%2Fauth.example.com%2Fauth%2Fcallback"),
-        "{location}"
+        flow.location
+            .as_str()
+            .contains("redirect_uri=https%3A%2F%2Fauth.example.com%2Fauth%2Fcallback%3Fstate%3D"),
+        "{}",
+        flow.location
     );
     assert_eq!(done.status(), 302);
+    let location = header(&done, "location").unwrap();
+    let ts = c.app.now();
+    let sig = signing_key().sign(&format!("appid={merchant}&state=&ts={ts}"));
     assert_eq!(
-        header(&done, "location").unwrap(),
-        format!("https://app.example.com/welcome?from=wechat&appid={merchant}")
+        location,
+        format!("https://app.example.com/welcome?from=wechat&appid={merchant}&ts={ts}&sig={sig}")
     );
 }
 
@@ -1037,4 +1166,381 @@ async fn auth_routes_refuse_bad_options_unknown_paths_and_other_methods() {
         .await;
     assert_eq!(post.status(), 405);
     assert!(c.app.sim.calls().is_empty());
+}
+
+// ----- auth-redirect: the flow's state, the signed redirect, what junk costs ---------------------
+
+const PREAUTHCODE: &str = "/cgi-bin/component/api_create_preauthcode";
+
+/// The refusal of a callback that is not this browser's: 400, the Chinese page with a link to
+/// start again, framing forbidden.
+fn assert_state_refused(response: &lambda_http::Response<lambda_http::Body>, case: &str) {
+    assert_eq!(response.status(), 400, "{case}");
+    let html = body_text(response);
+    assert!(html.contains("lang=\"zh-CN\""), "{case}: {html}");
+    assert!(html.contains("无法确认这次授权"), "{case}: {html}");
+    assert!(html.contains("href=\"../auth\""), "{case}: {html}");
+    assert_frames_forbidden(response, case);
+}
+
+fn assert_frames_forbidden(response: &lambda_http::Response<lambda_http::Body>, case: &str) {
+    let csp = header(response, "content-security-policy").unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{case}: {csp}");
+    assert_eq!(
+        header(response, "x-frame-options").as_deref(),
+        Some("DENY"),
+        "{case}"
+    );
+}
+
+#[tokio::test]
+async fn the_click_sets_an_http_only_lax_state_cookie_scoped_to_the_callback_for_the_codes_lifetime()
+ {
+    let c = Callbacks::spawn().await;
+    c.app.store_fresh_ticket().await;
+
+    let flow = c.start_flow("auth_type=3", &[]).await;
+    assert_eq!(flow.state.len(), 64, "{}", flow.state);
+    assert_eq!(
+        flow.set_cookie,
+        format!(
+            "wxc_auth_state={}; Path=/auth/callback; Max-Age=1800; HttpOnly; SameSite=Lax; Secure",
+            flow.state
+        )
+    );
+    let another = c.start_flow("auth_type=3", &[]).await;
+    assert_ne!(another.state, flow.state, "every click gets its own state");
+
+    // Under a named stage the path carries the stage; over plain http the cookie is not Secure.
+    let staged = c
+        .auth_redirect
+        .handle(apigw_request_on_stage(
+            "prod",
+            "GET",
+            "/auth/go",
+            "auth_type=3",
+            &[("x-forwarded-proto", "http")],
+            None,
+        ))
+        .await;
+    let staged = StartedFlow::from_response(&staged);
+    assert_eq!(staged.redirect_uri.path(), "/prod/auth/callback");
+    assert_eq!(
+        staged.set_cookie,
+        format!(
+            "wxc_auth_state={}; Path=/prod/auth/callback; Max-Age=1800; HttpOnly; SameSite=Lax",
+            staged.state
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_callback_that_is_not_this_browsers_flow_is_refused_before_any_wechat_call_or_write() {
+    let c = Callbacks::spawn().await;
+    c.app.store_fresh_ticket().await;
+    let merchant = random_appid();
+    let code = c.app.sim.authorize(&merchant);
+    let mine = c.start_flow("auth_type=3", &[]).await;
+    let other = c.start_flow("auth_type=3", &[]).await;
+    c.app.sim.clear_calls();
+    let items = table_items(&c.app).await;
+
+    let with_code = |query: &str| format!("{query}&auth_code={code}&expires_in=600");
+    let wrong_state = "0".repeat(64);
+    let cases: [(&str, String, Option<&str>); 6] = [
+        ("no state", with_code("x=1"), Some(&mine.cookie)),
+        ("an empty state", with_code("state="), Some(&mine.cookie)),
+        (
+            "a wrong state",
+            with_code(&format!("state={wrong_state}")),
+            Some(&mine.cookie),
+        ),
+        (
+            "two states",
+            with_code(&format!("state={}&state={}", mine.state, mine.state)),
+            Some(&mine.cookie),
+        ),
+        (
+            "the cookie of another flow",
+            mine.callback_query(&code),
+            Some(&other.cookie),
+        ),
+        ("no cookie at all", mine.callback_query(&code), None),
+    ];
+    for (case, query, cookie) in &cases {
+        let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("cookie", *c)).collect();
+        let response = c.get_auth("/auth/callback", query, &headers).await;
+        assert_state_refused(&response, case);
+        assert!(
+            header(&response, "set-cookie").is_none(),
+            "{case}: a refusal leaves the browser's own flow alone"
+        );
+    }
+
+    assert_eq!(c.app.sim.call_count(QUERY_AUTH), 0, "no api_query_auth");
+    assert!(c.app.sim.calls().is_empty(), "no WeChat call at all");
+    assert_eq!(table_items(&c.app).await, items, "nothing written");
+    let appid = AuthorizerAppId::parse(&merchant).unwrap();
+    assert!(
+        c.app
+            .store
+            .authorizer(&c.app.component, &appid)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The right state with its cookie completes (the code was not spent by the refusals).
+    let done = c.callback(&mine, &code).await;
+    assert_eq!(done.status(), 200, "{}", body_text(&done));
+    assert_eq!(
+        c.app.stored_authorizer(&appid).await.refresh_token_version,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_callback_is_refused_from_a_browser_without_the_cookie() {
+    let c = Callbacks::spawn().await;
+    c.app.store_fresh_ticket().await;
+    let merchant = random_appid();
+    let code = c.app.sim.authorize(&merchant);
+    let flow = c.start_flow("auth_type=3", &[]).await;
+    let done = c.callback(&flow, &code).await;
+    assert_eq!(done.status(), 200, "{}", body_text(&done));
+    assert!(
+        header(&done, "set-cookie")
+            .unwrap()
+            .starts_with("wxc_auth_state=; Path=/auth/callback; Max-Age=0;")
+    );
+    let exchanges = c.app.sim.call_count(QUERY_AUTH);
+    let items = table_items(&c.app).await;
+
+    // The same callback URL (from a shared link, a log, browser history) in a browser without the
+    // cookie, or in the same browser once the cookie is gone: refused, though the code's
+    // completed-authorization record would still answer for it.
+    let replay = c
+        .get_auth("/auth/callback", &flow.callback_query(&code), &[])
+        .await;
+    assert_state_refused(&replay, "replay");
+    assert!(
+        !body_text(&replay).contains(&merchant),
+        "the account is not named"
+    );
+    assert_eq!(c.app.sim.call_count(QUERY_AUTH), exchanges);
+    assert_eq!(table_items(&c.app).await, items);
+}
+
+#[tokio::test]
+async fn the_signed_redirect_carries_the_providers_state_and_verifies_and_a_tampered_one_does_not()
+{
+    let c = Callbacks::spawn_with(|s| {
+        s.success_redirect = Some(success_redirect("https://app.example.com/welcome"));
+    })
+    .await;
+    c.app.store_fresh_ticket().await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let merchant = random_appid();
+
+    // The provider's link carries its own state; the launch page's button passes it on.
+    let launch = c
+        .get_auth(
+            "/auth",
+            &format!("auth_type=1&biz_appid={merchant}&state=order-42"),
+            &[],
+        )
+        .await;
+    let href = href_of(&body_text(&launch), "authorize");
+    let (_, go_query) = href.split_once('?').unwrap();
+    assert!(go_query.contains("state=order-42"), "{go_query}");
+    let launch_url = format!("https://{API_HOST}/auth?auth_type=1");
+    let flow = c
+        .start_flow(go_query, &[("user-agent", PC_UA), ("referer", &launch_url)])
+        .await;
+    // Only the flow's own state goes to WeChat; the provider's stays in the cookie.
+    assert!(!flow.location.as_str().contains("order-42"));
+    assert!(flow.cookie.ends_with(".order-42"), "{}", flow.cookie);
+
+    // WeChat's (the sim's) page, the merchant confirms, the browser comes back with the cookie.
+    let page = browser
+        .get(flow.location.as_str())
+        .header("referer", &launch_url)
+        .send()
+        .await
+        .unwrap();
+    let confirm = href_of(&page.text().await.unwrap(), "confirm");
+    let back = browser
+        .get(c.app.sim.base_url().join(&confirm).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let callback = url::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+    let done = c
+        .get_auth(
+            callback.path(),
+            callback.query().unwrap(),
+            &[("cookie", &flow.cookie)],
+        )
+        .await;
+    assert_eq!(done.status(), 302, "{}", body_text(&done));
+    let location = url::Url::parse(&header(&done, "location").unwrap()).unwrap();
+    assert_eq!(location.path(), "/welcome");
+    let query = location.query().unwrap().to_owned();
+
+    let verified =
+        verify_success_query(&signing_key(), &query, c.app.now(), SUCCESS_MAX_AGE_SECS).unwrap();
+    assert_eq!(verified.appid.as_str(), merchant);
+    assert_eq!(verified.state.as_deref(), Some("order-42"));
+    assert_eq!(verified.ts, c.app.now());
+    assert!(
+        c.app
+            .stored_authorizer(&verified.appid)
+            .await
+            .refresh_token_version
+            == 1
+    );
+
+    let other_appid = random_appid();
+    for tampered in [
+        query.replace(&merchant, &other_appid),
+        query.replace("state=order-42", "state=order-43"),
+        query.replace("&state=order-42", ""),
+        query.replace(
+            &format!("ts={}", verified.ts),
+            &format!("ts={}", verified.ts + 1),
+        ),
+    ] {
+        assert!(
+            verify_success_query(&signing_key(), &tampered, c.app.now(), SUCCESS_MAX_AGE_SECS)
+                .is_err(),
+            "{tampered}"
+        );
+    }
+    let other_key = SigningKey::new(Secret::new("not-the-stacks-secret-0123456789abcdef")).unwrap();
+    assert!(verify_success_query(&other_key, &query, c.app.now(), SUCCESS_MAX_AGE_SECS).is_err());
+    // Too old: a provider that keeps to the maximum age refuses a redirect replayed later.
+    c.app.clock.advance(SUCCESS_MAX_AGE_SECS + 1);
+    assert!(
+        verify_success_query(&signing_key(), &query, c.app.now(), SUCCESS_MAX_AGE_SECS).is_err()
+    );
+}
+
+#[tokio::test]
+async fn head_requests_mint_no_pre_auth_code_and_spend_no_auth_code() {
+    let c = Callbacks::spawn().await;
+    c.app.store_fresh_ticket().await;
+    let merchant = random_appid();
+    let code = c.app.sim.authorize(&merchant);
+    let flow = c.start_flow("auth_type=3", &[]).await;
+    c.app.sim.clear_calls();
+    let items = table_items(&c.app).await;
+
+    let go = c
+        .head_auth("/auth/go", "auth_type=3", &[("user-agent", PC_UA)])
+        .await;
+    assert_eq!(go.status(), 200);
+    assert!(header(&go, "location").is_none() && header(&go, "set-cookie").is_none());
+    assert_frames_forbidden(&go, "HEAD /auth/go");
+    let callback = c
+        .head_auth(
+            "/auth/callback",
+            &flow.callback_query(&code),
+            &[("cookie", &flow.cookie)],
+        )
+        .await;
+    assert_eq!(callback.status(), 200);
+    assert!(body_text(&callback).is_empty());
+    let launch = c.head_auth("/auth", "auth_type=3", &[]).await;
+    assert_eq!(launch.status(), 200);
+
+    assert_eq!(
+        c.app.sim.call_count(PREAUTHCODE),
+        0,
+        "no pre-auth code minted"
+    );
+    assert!(c.app.sim.calls().is_empty(), "no WeChat call at all");
+    assert_eq!(table_items(&c.app).await, items, "nothing written");
+    // The code is still good for the real (GET) callback.
+    assert_eq!(c.callback(&flow, &code).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_code_without_wechats_shape_is_refused_before_any_call_even_with_the_right_state() {
+    let c = Callbacks::spawn().await;
+    c.app.store_fresh_ticket().await;
+    // The first click stores the component token; count from there.
+    c.start_flow("auth_type=3", &[]).await;
+    let items = table_items(&c.app).await;
+
+    for code in [
+        "junk",
+        "queryauthcode@@@",
+        "preauthcode@@@abcdef",
+        "queryauthcode@@@<script>alert(1)</script>",
+        &format!("queryauthcode@@@{}", "a".repeat(600)),
+    ] {
+        let flow = c.start_flow("auth_type=3", &[]).await;
+        c.app.sim.clear_calls();
+        let response = c.callback(&flow, code).await;
+        assert_eq!(response.status(), 400, "{code}");
+        let html = body_text(&response);
+        assert!(
+            html.contains("lang=\"zh-CN\"") && html.contains("授权码无效"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"../auth\""), "{html}");
+        assert!(
+            !html.contains("<script>alert"),
+            "nothing of the code is shown"
+        );
+        assert_frames_forbidden(&response, code);
+        assert!(c.app.sim.calls().is_empty(), "{code}: WeChat was called");
+    }
+    assert_eq!(table_items(&c.app).await, items, "nothing written");
+}
+
+#[tokio::test]
+async fn every_page_of_the_flow_forbids_framing() {
+    let c = Callbacks::spawn().await;
+    c.app.store_fresh_ticket().await;
+    let merchant = random_appid();
+    let code = c.app.sim.authorize(&merchant);
+    let flow = c.start_flow("auth_type=3", &[]).await;
+    assert_frames_forbidden(
+        &c.get_auth("/auth/go", "auth_type=3", &[]).await,
+        "the redirect to WeChat",
+    );
+
+    let pages = [
+        ("launch", c.get_auth("/auth", "auth_type=3", &[]).await),
+        ("bad launch", c.get_auth("/auth", "auth_type=9", &[]).await),
+        ("bad go", c.get_auth("/auth/go", "auth_type=9", &[]).await),
+        ("no state", c.get_auth("/auth/callback", "", &[]).await),
+        (
+            "rejected code",
+            c.callback(&flow, "queryauthcode@@@never-issued").await,
+        ),
+        ("success", {
+            let flow = c.start_flow("auth_type=3", &[]).await;
+            c.callback(&flow, &code).await
+        }),
+    ];
+    for (case, response) in &pages {
+        assert!(
+            header(response, "content-type")
+                .unwrap()
+                .starts_with("text/html"),
+            "{case}"
+        );
+        assert_frames_forbidden(response, case);
+    }
+    c.app
+        .sim
+        .inject(PREAUTHCODE, Fault::errcode(-1), Times::Always);
+    let down = c.get_auth("/auth/go", "auth_type=3", &[]).await;
+    assert_eq!(down.status(), 503);
+    assert_frames_forbidden(&down, "WeChat down");
 }

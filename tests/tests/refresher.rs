@@ -12,7 +12,7 @@ use wxcomponent::service::{ComponentTokenStep, RefreshSummary};
 use wxcomponent::store::AuthorizerStatus;
 use wxcomponent_tests::app::{START, TestApp};
 use wxcomponent_tests::refresh::{refresher, seed_authorizers};
-use wxcomponent_tests::sim::{Fault, Times};
+use wxcomponent_tests::sim::{Fault, SimConfig, Times};
 
 const COMPONENT_TOKEN: &str = "/cgi-bin/component/api_component_token";
 const START_PUSH_TICKET: &str = "/cgi-bin/component/api_start_push_ticket";
@@ -90,6 +90,12 @@ async fn errcodes_61023_and_61003_mark_the_authorizer_other_errcodes_are_counted
         "refreshtoken@@@not-the-current-one",
     )
     .await;
+    // WeChat has no other refresh token for `lost` either: the recovery finds nothing.
+    app.sim.inject(
+        "/cgi-bin/component/api_get_authorizer_info",
+        Fault::errcode(61023),
+        Times::Always,
+    );
     let revoked = seed_authorizers(&app, 1, START + 1000).await.remove(0);
     app.sim.revoke(revoked.as_str());
     app.sim
@@ -163,16 +169,17 @@ async fn no_refresh_starts_once_the_deadline_is_near_and_the_next_run_does_the_r
     let app = TestApp::spawn().await;
     app.store_fresh_ticket().await;
     seed_authorizers(&app, 20, START + 60).await;
+    // A reserve longer than one refresh, as it must be: each refresh is bounded by it.
     app.sim.inject(
         AUTHORIZER_TOKEN,
-        Fault::latency(Duration::from_millis(200)),
+        Fault::latency(Duration::from_millis(400)),
         Times::Always,
     );
-    let run = refresher(&app, |s| s.stop_before = Duration::from_millis(200));
+    let run = refresher(&app, |s| s.stop_before = Duration::from_secs(1));
 
     let started = Instant::now();
     let cut_short = run
-        .refresh_due(started + Duration::from_millis(1200), 2)
+        .refresh_due(started + Duration::from_millis(4000), 2)
         .await;
 
     assert!(cut_short.stopped_early, "{cut_short:?}");
@@ -185,12 +192,66 @@ async fn no_refresh_starts_once_the_deadline_is_near_and_the_next_run_does_the_r
         cut_short.due
     );
     // Only the refreshes already started ran past the cut-off.
-    assert!(started.elapsed() < Duration::from_millis(1200 + 500));
+    assert!(started.elapsed() < Duration::from_millis(4000 + 500));
 
     let rest = run.refresh_due(in_a_minute(), 2).await;
     assert!(!rest.stopped_early);
     assert_eq!(cut_short.refreshed + rest.refreshed, 20);
     assert_eq!(app.sim.calls_to(AUTHORIZER_TOKEN).len(), 20);
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_reserve_keeps_a_quarter_of_the_budget_and_still_refreshes() {
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    let due = seed_authorizers(&app, 3, START + 60).await;
+    // The production reserve (25 s) is longer than this run's whole budget.
+    let run = refresher(&app, |s| s.stop_before = Duration::from_secs(25));
+
+    let summary = run
+        .refresh_due(Instant::now() + Duration::from_secs(8), 2)
+        .await;
+
+    assert!(!summary.stopped_early, "{summary:?}");
+    assert_eq!((summary.due, summary.refreshed), (3, 3), "{summary:?}");
+    for appid in &due {
+        assert!(app.stored_authorizer(appid).await.access_token.expires_at > START + 7000);
+    }
+}
+
+#[tokio::test]
+async fn one_refresh_is_bounded_by_the_reserve_and_not_retried_past_it() {
+    let app = TestApp::spawn_with(
+        SimConfig::random(),
+        |_| {},
+        // The client alone would wait 10 s per attempt and retry for 20 s.
+        |c| {
+            c.timeout = Duration::from_secs(10);
+            c.retry.max_elapsed = Duration::from_secs(20);
+        },
+    )
+    .await;
+    app.store_fresh_ticket().await;
+    seed_authorizers(&app, 1, START + 60).await;
+    app.sim.inject(
+        AUTHORIZER_TOKEN,
+        Fault::latency(Duration::from_secs(30)),
+        Times::Always,
+    );
+    // A 4 s run keeps 1 s in reserve; a refresh's WeChat calls get 0.8 s of it.
+    let run = refresher(&app, |s| s.stop_before = Duration::from_secs(25));
+
+    let summary = run
+        .refresh_due(Instant::now() + Duration::from_secs(4), 2)
+        .await;
+
+    assert_eq!((summary.due, summary.failed), (1, 1), "{summary:?}");
+    assert_eq!(summary.failed_by_errcode, [("other".to_owned(), 1)].into());
+    assert_eq!(
+        app.sim.call_count(AUTHORIZER_TOKEN),
+        1,
+        "the timed-out call was not retried past the refresh's budget"
+    );
 }
 
 async fn two_concurrent_runs(
@@ -270,4 +331,25 @@ async fn the_handler_uses_the_invocation_deadline_and_returns_the_summary_it_pri
     );
     assert!(!invocation.metrics_line.contains("atoken-"));
     assert_eq!(due.len(), 3);
+}
+
+#[tokio::test]
+async fn the_handler_takes_a_deadline_already_past_on_arrival_for_none_as_cargo_lambda_watch_sends_it()
+ {
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    seed_authorizers(&app, 2, START + 60).await;
+    let handler = RefreshHandler::new(refresher(&app, |_| {}), 2);
+
+    // What `cargo lambda watch` sends with every invocation: 600,000 ms after the epoch.
+    let mut context = Context::default();
+    context.deadline = 600_000;
+    let returned = handler
+        .handle(LambdaEvent::new(json!({}), context))
+        .await
+        .unwrap();
+
+    assert_eq!(returned["stopped_early"], false, "{returned}");
+    assert_eq!(returned["due"], 2, "{returned}");
+    assert_eq!(returned["refreshed"], 2, "{returned}");
 }

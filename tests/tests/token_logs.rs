@@ -132,6 +132,12 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
         "refreshtoken@@@lost-in-logs",
     )
     .await;
+    // WeChat has no other refresh token for it either: the recovery finds nothing, and it is marked.
+    app.sim.inject(
+        "/cgi-bin/component/api_get_authorizer_info",
+        Fault::errcode(61023),
+        Times::Always,
+    );
     errors.push(app.service.authorizer_token(&lost).await.unwrap_err());
     returned.push("refreshtoken@@@lost-in-logs".into());
 

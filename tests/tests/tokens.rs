@@ -477,6 +477,9 @@ async fn refresh_token_invalid_61023_marks_the_authorizer_and_is_never_retried()
     )
     .await;
     app.clock.advance(100);
+    // WeChat has no other refresh token to offer either: the recovery finds nothing.
+    app.sim
+        .inject(AUTHORIZER_INFO, Fault::errcode(61023), Times::Always);
 
     let err = app.service.authorizer_token(&appid).await.unwrap_err();
 

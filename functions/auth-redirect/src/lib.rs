@@ -3,9 +3,10 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /auth` | the launch page with the "Authorize" link (the click WeChat requires) |
-//! | `GET /auth/go` | a fresh pre-auth code and a 302 to WeChat's PC or mobile authorization page |
-//! | `GET /auth/callback` | completes the authorization, then a success page or `AUTH_SUCCESS_URL` |
+//! | `GET /auth/go` | a fresh pre-auth code and flow state (a cookie) and a 302 to WeChat's PC or mobile authorization page |
+//! | `GET /auth/callback` | checks the state and the code's shape, completes the authorization, then a success page or the signed redirect to `AUTH_SUCCESS_URL` |
 //!
+//! `HEAD` of any route answers without side effects (no pre-auth code, no exchange).
 //! Routing, reading headers and mapping results to statuses only; the flow's rules are in
 //! `wxcomponent::service::auth_flow`. Pages carry fixed texts, never error details.
 
@@ -15,7 +16,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use wxcomponent::service::{
     AuthFlow, AuthFlowSettings, AuthStart, CallbackError, CallbackOutcome, Device, RequestOrigin,
-    TokenService, TokenSettings, code_rejected_page, error_page, launch_page,
+    StartError, TokenService, TokenSettings, code_rejected_page, error_page, launch_page,
+    malformed_code_page, state_refused_page,
 };
 use wxcomponent::store::{DynamoStore, Store};
 use wxcomponent::wechat::{ClientConfig, WechatClient, WechatError};
@@ -84,14 +86,30 @@ fn html(status: u16, body: String) -> Response<Body> {
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),
     );
+    // No page of the flow may be framed: a framed launch page would let another site trick the
+    // click WeChat requires.
     headers.insert(
         "content-security-policy",
-        http::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        http::HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
     );
+    headers.insert("x-frame-options", http::HeaderValue::from_static("DENY"));
     headers.insert(
         "x-content-type-options",
         http::HeaderValue::from_static("nosniff"),
     );
+    response
+}
+
+/// `response` with a `Set-Cookie` header, when the value is a valid header (it always is: the
+/// flow builds it from checked parts).
+fn with_cookie(mut response: Response<Body>, set_cookie: Option<&str>) -> Response<Body> {
+    if let Some(value) = set_cookie.and_then(|v| http::HeaderValue::from_str(v).ok()) {
+        response
+            .headers_mut()
+            .append(http::header::SET_COOKIE, value);
+    }
     response
 }
 
@@ -132,6 +150,16 @@ fn header(request: &Request, name: http::header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Every `Cookie` header value (lambda_http joins API Gateway's `cookies` into one).
+fn cookie_headers(request: &Request) -> Vec<&str> {
+    request
+        .headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect()
+}
+
 /// `scheme://host` as the browser used it (API Gateway sets `X-Forwarded-Proto` and `Host`).
 fn origin(request: &Request, prefix: &str) -> Option<RequestOrigin> {
     let host = header(request, http::header::HOST)
@@ -170,6 +198,11 @@ impl<S: Store + 'static> AuthRedirect<S> {
             );
             return response;
         }
+        // Link checkers and prefetchers send HEAD: it must not mint a pre-auth code or spend an
+        // auth code, so it gets the pages' headers and nothing happens.
+        if request.method() == http::Method::HEAD && route != Route::Launch {
+            return html(200, String::new());
+        }
         match route {
             Route::Launch => match AuthStart::from_query(query_pairs(&request)) {
                 Ok(start) => html(200, launch_page(&start)),
@@ -188,7 +221,7 @@ impl<S: Store + 'static> AuthRedirect<S> {
             // Boxed: the token service's futures are deep enough to exceed the compiler's layout
             // recursion limit in callers otherwise.
             Route::Go => Box::pin(self.go(&request, prefix)).await,
-            Route::Callback => Box::pin(self.callback(&request)).await,
+            Route::Callback => Box::pin(self.callback(&request, prefix)).await,
         }
     }
 
@@ -208,24 +241,26 @@ impl<S: Store + 'static> AuthRedirect<S> {
                 );
             }
         };
-        let callback = match self.flow.callback_url(origin(request, prefix).as_ref()) {
-            Ok(url) => url,
-            Err(e) => {
+        let device = Device::from_user_agent(header(request, http::header::USER_AGENT));
+        let origin = origin(request, prefix);
+        match self
+            .flow
+            .start_authorization(&start, device, origin.as_ref())
+            .await
+        {
+            Ok(started) => with_cookie(redirect(&started.location), Some(&started.set_cookie)),
+            Err(e @ StartError::NoCallbackUrl(_)) => {
                 tracing::error!(error = %e, "no callback URL");
-                return html(
+                html(
                     500,
                     error_page(
                         "Something went wrong",
                         "Authorization is not available right now.",
                         again,
                     ),
-                );
+                )
             }
-        };
-        let device = Device::from_user_agent(header(request, http::header::USER_AGENT));
-        match self.flow.authorization_url(&start, device, &callback).await {
-            Ok(location) => redirect(&location),
-            Err(e) => {
+            Err(StartError::Token(e)) => {
                 tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not start an authorization");
                 html(
                     503,
@@ -239,10 +274,23 @@ impl<S: Store + 'static> AuthRedirect<S> {
         }
     }
 
-    async fn callback(&self, request: &Request) -> Response<Body> {
-        match self.flow.complete(query_pairs(request)).await {
+    async fn callback(&self, request: &Request, prefix: &str) -> Response<Body> {
+        let origin = origin(request, prefix);
+        let answer = self
+            .flow
+            .complete(
+                &query_pairs(request),
+                &cookie_headers(request),
+                origin.as_ref(),
+            )
+            .await;
+        let response = match answer.result {
             Ok(CallbackOutcome::Page(page)) => html(200, page),
             Ok(CallbackOutcome::Redirect(location)) => redirect(&location),
+            Err(e @ (CallbackError::MissingState | CallbackError::StateMismatch)) => {
+                tracing::info!(error = %e, "authorization callback refused: not from this browser's flow");
+                html(400, state_refused_page())
+            }
             Err(CallbackError::MissingCode) => html(
                 400,
                 error_page(
@@ -251,6 +299,10 @@ impl<S: Store + 'static> AuthRedirect<S> {
                     "../auth",
                 ),
             ),
+            Err(e @ CallbackError::MalformedCode) => {
+                tracing::info!(error = %e, "authorization callback refused");
+                html(400, malformed_code_page())
+            }
             Err(e @ CallbackError::CodeRejected(_)) => {
                 tracing::info!(error = %wxcomponent::logging::error_chain(&e), "authorization code refused");
                 html(400, code_rejected_page())
@@ -266,7 +318,8 @@ impl<S: Store + 'static> AuthRedirect<S> {
                     ),
                 )
             }
-        }
+        };
+        with_cookie(response, answer.clear_cookie.as_deref())
     }
 }
 

@@ -134,12 +134,17 @@ impl<S: Store + 'static, L: PushLedger + 'static> TicketCallback<S, L> {
             request.uri().query().unwrap_or("").as_bytes(),
         ));
         let body: &[u8] = request.body().as_ref();
+        let remaining = remaining(&request);
         let result = match route {
-            Route::Component => self.push.handle_component_push(&query, body).await,
+            Route::Component => {
+                self.push
+                    .handle_component_push(&query, body, remaining)
+                    .await
+            }
             Route::Message(appid) => match AuthorizerAppId::parse(appid) {
                 Ok(appid) => {
                     self.push
-                        .handle_message_push(&appid, &query, body, remaining(&request))
+                        .handle_message_push(&appid, &query, body, remaining)
                         .await
                 }
                 Err(_) => {
@@ -181,7 +186,12 @@ fn error_response(e: &PushError) -> Response<Body> {
             tracing::warn!(error = %chain, "push refused");
             text(403, "forbidden")
         }
-        PushError::Rejected(_) | PushError::Malformed(_) | PushError::WrongComponent => {
+        PushError::Rejected(_)
+        | PushError::Malformed(_)
+        | PushError::WrongComponent
+        | PushError::WrongAccount
+        | PushError::UnknownAccount
+        | PushError::MalformedAuthCode => {
             tracing::warn!(error = %chain, "push refused");
             text(400, "bad request")
         }
@@ -198,6 +208,23 @@ fn error_response(e: &PushError) -> Response<Body> {
             text(503, "temporarily unavailable")
         }
     }
+}
+
+/// The WeChat client of the push path: WeChat waits 5 s for the whole answer, so one call with its
+/// retries stays well inside that (the push's own budget, [`PushSettings::delivery_budget`],
+/// bounds the several calls one push may make).
+pub fn push_client_config(config: &wxcomponent::Config) -> ClientConfig {
+    let mut client_config = ClientConfig::from_config(config);
+    tune_for_pushes(&mut client_config);
+    client_config
+}
+
+/// The push path's timeouts and retry budget, applied to `client`.
+pub fn tune_for_pushes(client: &mut ClientConfig) {
+    client.connect_timeout = Duration::from_secs(1);
+    client.timeout = Duration::from_millis(2500);
+    client.retry.max_elapsed = Duration::from_secs(3);
+    client.retry.max_backoff = Duration::from_millis(500);
 }
 
 /// The production wiring: DynamoDB (the SDK honours `AWS_ENDPOINT_URL_DYNAMODB`), the WeChat
@@ -220,9 +247,7 @@ pub async fn from_config(
         &config.table_name,
         clock.clone(),
     ));
-    let mut client_config = ClientConfig::from_config(config);
-    // WeChat waits 5 s for the whole answer.
-    client_config.timeout = Duration::from_secs(3);
+    let client_config = push_client_config(config);
     let client = WechatClient::new(
         client_config,
         config.component_appid.clone(),

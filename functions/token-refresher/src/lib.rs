@@ -16,8 +16,12 @@ use wxcomponent::telemetry::refresh_summary_line;
 use wxcomponent::wechat::{ClientConfig, WechatClient};
 use wxcomponent::{Clock, SystemClock};
 
-/// Used when an invocation carries no deadline (some local runners).
-const DEADLINE_WHEN_UNKNOWN: Duration = Duration::from_secs(60);
+/// The budget assumed when an invocation carries no usable deadline. Lambda always sends one that
+/// is in the future when the invocation arrives (the function's `Timeout` from then). Local
+/// runners may not: `cargo lambda watch` (1.9) sends the same fixed value, 600,000 ms after the
+/// epoch, with every invocation, whatever its `--timeout` (which only bounds how long the invoke
+/// request waits).
+pub const DEADLINE_WHEN_UNKNOWN: Duration = Duration::from_secs(60);
 
 /// The handler: a refresher and how many refreshes it runs at once.
 #[derive(Clone)]
@@ -63,16 +67,24 @@ impl<S: Store + 'static> RefreshHandler<S> {
     }
 }
 
-/// The invocation's deadline as an [`Instant`].
+/// The invocation's deadline as an [`Instant`]. A deadline that is missing (0) or already past
+/// on arrival is no real one: [`DEADLINE_WHEN_UNKNOWN`] from now instead.
 pub fn deadline_of(context: &Context) -> Instant {
-    if context.deadline == 0 {
-        return Instant::now() + DEADLINE_WHEN_UNKNOWN;
+    let left = (context.deadline != 0)
+        .then(|| context.deadline().duration_since(SystemTime::now()).ok())
+        .flatten()
+        .filter(|left| !left.is_zero());
+    match left {
+        Some(left) => Instant::now() + left,
+        None => {
+            tracing::warn!(
+                deadline_ms = context.deadline,
+                assumed_secs = DEADLINE_WHEN_UNKNOWN.as_secs(),
+                "the invocation carries no usable deadline (a local runner?); assuming one"
+            );
+            Instant::now() + DEADLINE_WHEN_UNKNOWN
+        }
     }
-    let left = context
-        .deadline()
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
-    Instant::now() + left
 }
 
 fn epoch_millis() -> u64 {
@@ -91,8 +103,9 @@ pub fn production_handler(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = &config.app;
     let client_config = ClientConfig::from_config(app);
-    // A refresh started just before the cut-off must finish: one WeChat call with its retries,
-    // plus a few seconds of store writes.
+    // The most a run keeps in reserve: one WeChat call with its retries, plus a few seconds of
+    // store writes. Shorter deadlines keep a quarter of their budget instead (the refresher
+    // scales it, and bounds each refresh by it).
     let stop_before = client_config.retry.max_elapsed + Duration::from_secs(5);
     let client = WechatClient::new(
         client_config,

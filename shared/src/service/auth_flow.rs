@@ -6,9 +6,12 @@
 //! 1. the launch page (ours) with an "Authorize" link: that click is the one WeChat checks;
 //! 2. `go`: a fresh pre-auth code per click (they are single use) and a 302 to the PC page, or to
 //!    the mobile page for WeChat's in-app browser and phones; the browser keeps the launch page as
-//!    the referrer across the redirect;
-//! 3. the callback: the auth code is exchanged and the authorizer stored (the same use case as the
-//!    `authorized` push, idempotent per code), then a page naming the account.
+//!    the referrer across the redirect. A fresh flow state goes into a cookie and into the
+//!    `redirect_uri` (see [`super::auth_state`]);
+//! 3. the callback: refused before anything is spent unless its state matches the browser's cookie
+//!    and its code has WeChat's shape; then the auth code is exchanged and the authorizer stored
+//!    (the same use case as the `authorized` push, idempotent per code), then a page naming the
+//!    account, or a signed redirect to `AUTH_SUCCESS_URL`.
 //!
 //! Every page is a small self-contained HTML document; every interpolated value is escaped (the
 //! account name comes from WeChat and is treated as untrusted).
@@ -17,6 +20,10 @@ use std::fmt::Write as _;
 
 use tracing::Instrument;
 
+use super::auth_state::{
+    CookieScope, ProviderState, STATE_COOKIE_MAX_AGE_SECS, STATE_COOKIE_MIN_AGE_SECS, STATE_PARAM,
+    StateCookie, SuccessRedirect, looks_like_auth_code,
+};
 use super::authorization::{AuthType, AuthorizationLinkRequest, authorization_links};
 use super::error::TokenError;
 use super::tokens::TokenService;
@@ -36,9 +43,9 @@ pub const CALLBACK_PATH: &str = "/auth/callback";
 pub struct AuthFlowSettings {
     /// The `redirect_uri` given to WeChat; derived from the request when `None`.
     pub callback_url: Option<url::Url>,
-    /// Where to send the merchant after a successful authorization (`?appid=` is appended);
-    /// a success page is shown when `None`.
-    pub success_url: Option<url::Url>,
+    /// Where to send the merchant after a successful authorization, with `appid`, `state`, `ts`
+    /// and `sig` appended; a success page is shown when `None`.
+    pub success_redirect: Option<SuccessRedirect>,
     /// Replaces `https://mp.weixin.qq.com` in PC links (a simulator's URL locally).
     pub pc_page_base: url::Url,
     /// Replaces `https://open.weixin.qq.com` in mobile links.
@@ -49,7 +56,7 @@ impl Default for AuthFlowSettings {
     fn default() -> Self {
         Self {
             callback_url: None,
-            success_url: None,
+            success_redirect: None,
             pc_page_base: url::Url::parse(DEFAULT_PC_AUTH_PAGE_BASE).expect("a valid URL"),
             mobile_page_base: url::Url::parse(DEFAULT_MOBILE_AUTH_PAGE_BASE).expect("a valid URL"),
         }
@@ -86,12 +93,14 @@ impl Device {
     }
 }
 
-/// What the merchant asked for on the launch page (`auth_type`, `biz_appid`, `category_id_list`).
+/// What the merchant asked for on the launch page (`auth_type`, `biz_appid`, `category_id_list`),
+/// and the provider's `state`, returned signed to `AUTH_SUCCESS_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthStart {
     pub auth_type: AuthType,
     pub biz_appid: Option<AuthorizerAppId>,
     pub category_id_list: Vec<u32>,
+    pub provider_state: Option<ProviderState>,
 }
 
 /// A launch query that cannot be used.
@@ -103,6 +112,8 @@ pub enum AuthStartError {
     BizAppId,
     #[error("category_id_list must be numbers separated by '|' or ','")]
     CategoryIds,
+    #[error("invalid state")]
+    State(#[source] super::auth_state::ProviderStateError),
 }
 
 impl AuthStart {
@@ -118,6 +129,7 @@ impl AuthStart {
             auth_type: AuthType::Both,
             biz_appid: None,
             category_id_list: Vec::new(),
+            provider_state: None,
         };
         for (name, value) in pairs {
             let value = value.as_ref().trim();
@@ -142,6 +154,10 @@ impl AuthStart {
                         .map(|id| id.trim().parse().map_err(|_| AuthStartError::CategoryIds))
                         .collect::<Result<_, _>>()?;
                 }
+                STATE_PARAM => {
+                    start.provider_state =
+                        Some(ProviderState::parse(value).map_err(AuthStartError::State)?);
+                }
                 _ => {}
             }
         }
@@ -158,6 +174,9 @@ impl AuthStart {
         if !self.category_id_list.is_empty() {
             let ids: Vec<String> = self.category_id_list.iter().map(u32::to_string).collect();
             query.append_pair("category_id_list", &ids.join("|"));
+        }
+        if let Some(state) = &self.provider_state {
+            query.append_pair(STATE_PARAM, state.as_str());
         }
         query.finish()
     }
@@ -177,11 +196,45 @@ pub struct RequestOrigin {
 #[error("no AUTH_CALLBACK_URL is set and the request does not name a usable host")]
 pub struct NoCallbackUrl;
 
+/// Why no authorization could be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    NoCallbackUrl(#[from] NoCallbackUrl),
+    #[error("no pre-auth code could be had")]
+    Token(#[source] TokenError),
+}
+
+/// A started authorization: where to send the browser, and the cookie that ties the callback to
+/// this browser. `Debug` hides the location (it carries the pre-auth code).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StartedAuthorization {
+    pub location: String,
+    /// A `Set-Cookie` value.
+    pub set_cookie: String,
+}
+
+impl std::fmt::Debug for StartedAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartedAuthorization")
+            .field("location", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why the callback could not complete the authorization.
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
+    /// Checked first: a callback that does not come back to the browser that started the flow
+    /// spends nothing.
+    #[error("the callback carries no state, or more than one")]
+    MissingState,
+    #[error("the callback's state matches no state cookie of this browser")]
+    StateMismatch,
     #[error("the callback carries no auth_code")]
     MissingCode,
+    #[error("the auth_code does not have the shape of WeChat's codes")]
+    MalformedCode,
     /// 61009 / 61010: expired, used or invalid; the merchant has to start again.
     #[error("WeChat refused the authorization code")]
     CodeRejected(#[source] TokenError),
@@ -190,13 +243,33 @@ pub enum CallbackError {
     Failed(#[source] TokenError),
 }
 
+impl CallbackError {
+    /// Whether the flow is over, so its state cookie goes: not for a refused state (there was
+    /// nothing of this browser's to use), and not when trying again may work (the page says
+    /// "reload", which needs the cookie).
+    pub fn ends_flow(&self) -> bool {
+        match self {
+            Self::MissingState | Self::StateMismatch | Self::Failed(_) => false,
+            Self::MissingCode | Self::MalformedCode | Self::CodeRejected(_) => true,
+        }
+    }
+}
+
 /// What the callback shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallbackOutcome {
     /// The success page (HTML).
     Page(String),
-    /// A redirect to `AUTH_SUCCESS_URL` with the appid.
+    /// The signed redirect to `AUTH_SUCCESS_URL`.
     Redirect(String),
+}
+
+/// The callback's answer, and the `Set-Cookie` value that removes the state cookie when the flow
+/// is over.
+#[derive(Debug)]
+pub struct CallbackResponse {
+    pub result: Result<CallbackOutcome, CallbackError>,
+    pub clear_cookie: Option<String>,
 }
 
 /// The flow's use cases over the token service. Cheap to clone.
@@ -248,26 +321,45 @@ impl<S: Store + 'static> AuthFlow<S> {
         url::Url::parse(&text).map_err(|_| NoCallbackUrl)
     }
 
-    /// Mints a pre-auth code and returns the authorization page URL for `device`.
-    pub async fn authorization_url(
+    /// Mints a pre-auth code and a fresh flow state: the authorization page URL for `device`,
+    /// whose `redirect_uri` is the callback URL with `state=`, and the cookie holding the same
+    /// state (and the provider's), alive as long as the pre-auth code.
+    pub async fn start_authorization(
         &self,
         start: &AuthStart,
         device: Device,
-        redirect_uri: &url::Url,
-    ) -> Result<String, TokenError> {
+        origin: Option<&RequestOrigin>,
+    ) -> Result<StartedAuthorization, StartError> {
+        let callback = self.callback_url(origin)?;
+        if let Some(origin) = origin
+            && !same_host(&callback, &origin.host)
+        {
+            tracing::warn!(
+                "AUTH_CALLBACK_URL is on another host than the page that started the flow: the \
+                 browser will not send the state cookie there, so every callback will be refused"
+            );
+        }
+        let cookie = StateCookie::new(start.provider_state.clone());
+        let mut redirect_uri = callback.clone();
+        redirect_uri
+            .query_pairs_mut()
+            .append_pair(STATE_PARAM, cookie.flow.as_str());
         let span = tracing::info_span!("start_authorization", component = %self.tokens.component_appid(), auth_type = start.auth_type.code(), ?device);
         async {
-            let pre_auth_code = self.tokens.create_pre_auth_code().await?;
+            let pre_auth_code = self
+                .tokens
+                .create_pre_auth_code()
+                .await
+                .map_err(StartError::Token)?;
             let links = authorization_links(&AuthorizationLinkRequest {
                 component_appid: self.tokens.component_appid(),
                 pre_auth_code: &pre_auth_code.code,
-                redirect_uri,
+                redirect_uri: &redirect_uri,
                 auth_type: start.auth_type,
                 biz_appid: start.biz_appid.as_ref(),
                 category_id_list: &start.category_id_list,
             });
-            tracing::info!("authorization link issued");
-            Ok(match device {
+            let location = match device {
                 Device::Pc => rebase(
                     &links.pc,
                     DEFAULT_PC_AUTH_PAGE_BASE,
@@ -278,25 +370,72 @@ impl<S: Store + 'static> AuthFlow<S> {
                     DEFAULT_MOBILE_AUTH_PAGE_BASE,
                     &self.settings.mobile_page_base,
                 ),
+            };
+            let max_age = (pre_auth_code.expires_at - self.tokens.now())
+                .clamp(STATE_COOKIE_MIN_AGE_SECS, STATE_COOKIE_MAX_AGE_SECS);
+            let scope = CookieScope::for_callback(&callback, is_secure(&callback));
+            tracing::info!("authorization link issued");
+            Ok(StartedAuthorization {
+                location,
+                set_cookie: scope.set(&cookie, max_age),
             })
         }
         .instrument(span)
         .await
     }
 
-    /// The callback: exchanges `auth_code` and stores the authorizer (idempotent per code).
-    pub async fn complete<I, K, V>(&self, query: I) -> Result<CallbackOutcome, CallbackError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        let code = query
+    /// The callback: checks the state against the browser's cookies (`Cookie` header values) and
+    /// the code's shape, and only then exchanges `auth_code` and stores the authorizer (idempotent
+    /// per code). `origin` scopes the cookie removal.
+    pub async fn complete(
+        &self,
+        query: &[(String, String)],
+        cookie_headers: &[&str],
+        origin: Option<&RequestOrigin>,
+    ) -> CallbackResponse {
+        let result = self.complete_checked(query, cookie_headers).await;
+        let ends_flow = match &result {
+            Ok(_) => true,
+            Err(e) => e.ends_flow(),
+        };
+        let clear_cookie = ends_flow
+            .then(|| self.callback_url(origin).ok())
+            .flatten()
+            .map(|callback| CookieScope::for_callback(&callback, is_secure(&callback)).clear());
+        CallbackResponse {
+            result,
+            clear_cookie,
+        }
+    }
+
+    async fn complete_checked(
+        &self,
+        query: &[(String, String)],
+        cookie_headers: &[&str],
+    ) -> Result<CallbackOutcome, CallbackError> {
+        let values = |wanted: &'static str| {
+            query
+                .iter()
+                .filter(move |(name, _)| name == wanted)
+                .map(|(_, value)| value.as_str())
+        };
+        let mut states = values(STATE_PARAM);
+        let state = match (states.next(), states.next()) {
+            (Some(state), None) => state,
+            _ => return Err(CallbackError::MissingState),
+        };
+        let cookie = StateCookie::from_cookie_headers(cookie_headers.iter().copied())
             .into_iter()
-            .find(|(name, _)| name.as_ref() == "auth_code")
-            .map(|(_, value)| value.as_ref().trim().to_owned())
+            .find(|cookie| cookie.flow.matches(state))
+            .ok_or(CallbackError::StateMismatch)?;
+        let code = values("auth_code")
+            .next()
+            .map(|value| value.trim().to_owned())
             .filter(|code| !code.is_empty())
             .ok_or(CallbackError::MissingCode)?;
+        if !looks_like_auth_code(&code) {
+            return Err(CallbackError::MalformedCode);
+        }
         let authorizer = self
             .tokens
             .complete_authorization(&Secret::new(code))
@@ -308,16 +447,32 @@ impl<S: Store + 'static> AuthFlow<S> {
                 }
                 other => CallbackError::Failed(other),
             })?;
-        Ok(match &self.settings.success_url {
-            Some(url) => {
-                let mut url = url.clone();
-                url.query_pairs_mut()
-                    .append_pair("appid", authorizer.appid.as_str());
-                CallbackOutcome::Redirect(url.into())
-            }
+        Ok(match &self.settings.success_redirect {
+            Some(redirect) => CallbackOutcome::Redirect(redirect.location(
+                &authorizer.appid,
+                cookie.provider_state.as_ref(),
+                self.tokens.now(),
+            )),
             None => CallbackOutcome::Page(success_page(&authorizer)),
         })
     }
+}
+
+/// `Secure` when the callback, the one place the cookie goes, is https: the request's own scheme
+/// when the URL is derived from it, else `AUTH_CALLBACK_URL`'s (an http one only in local runs,
+/// where a request without `X-Forwarded-Proto` would otherwise count as https).
+fn is_secure(callback: &url::Url) -> bool {
+    callback.scheme() == "https"
+}
+
+/// Whether `callback` is on `host` (`name[:port]`, as the `Host` header has it).
+fn same_host(callback: &url::Url, host: &str) -> bool {
+    let callback_host = match (callback.host_str(), callback.port()) {
+        (Some(name), Some(port)) => format!("{name}:{port}"),
+        (Some(name), None) => name.to_owned(),
+        (None, _) => return false,
+    };
+    callback_host.eq_ignore_ascii_case(host)
 }
 
 /// `link` with `default_base` replaced by `base` (the two are equal in production).
@@ -346,12 +501,17 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// A complete page around `body` (already escaped HTML).
+/// A complete English page around `body` (already escaped HTML).
 fn page(title: &str, body: &str) -> String {
+    page_in("en", title, body)
+}
+
+/// A complete page in `lang` around `body` (already escaped HTML).
+fn page_in(lang: &str, title: &str, body: &str) -> String {
     let mut html = String::with_capacity(900 + body.len());
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"referrer\" content=\"origin\">\
          <title>{}</title><style>\
@@ -406,6 +566,32 @@ pub fn code_rejected_page() -> String {
         "<h1>This authorization link has expired</h1>\
          <p>The authorization code is no longer valid (it expires after a few minutes and works \
          once). Please start again.</p><p><a class=\"button\" href=\"../auth\">Start again</a></p>",
+    )
+}
+
+/// Shown for a callback that does not come back to the browser that started the flow (no state,
+/// or none matching its cookie: opened in another browser, used already, or made up), with a link
+/// to start again. In Chinese, for the merchant.
+pub fn state_refused_page() -> String {
+    page_in(
+        "zh-CN",
+        "无法完成授权",
+        "<h1>无法确认这次授权</h1>\
+         <p>这个授权回调不是由当前浏览器发起的授权返回的：链接可能已经用过、已经过期，\
+         或者是在另一个浏览器中打开的。请回到授权页重新发起授权。</p>\
+         <p><a class=\"button\" id=\"restart\" href=\"../auth\">重新发起授权</a></p>",
+    )
+}
+
+/// Shown for a callback whose `auth_code` does not have WeChat's shape, with a link to start
+/// again. In Chinese, for the merchant.
+pub fn malformed_code_page() -> String {
+    page_in(
+        "zh-CN",
+        "授权码无效",
+        "<h1>授权码无效</h1>\
+         <p>链接中的授权码格式不正确，无法完成授权。请回到授权页重新发起授权。</p>\
+         <p><a class=\"button\" id=\"restart\" href=\"../auth\">重新发起授权</a></p>",
     )
 }
 
@@ -475,9 +661,22 @@ mod tests {
             ("auth_type", "x", AuthStartError::AuthType),
             ("biz_appid", "<script>", AuthStartError::BizAppId),
             ("category_id_list", "1|a", AuthStartError::CategoryIds),
+            (
+                "state",
+                "a&b",
+                AuthStartError::State(super::super::auth_state::ProviderStateError),
+            ),
         ] {
             assert_eq!(AuthStart::from_query([(name, value)]), Err(error));
         }
+
+        // The provider's state rides along to the link of the launch page.
+        let start = AuthStart::from_query([("auth_type", "1"), ("state", "order-42")]).unwrap();
+        assert_eq!(
+            start.provider_state.as_ref().map(ProviderState::as_str),
+            Some("order-42")
+        );
+        assert_eq!(start.query_string(), "auth_type=1&state=order-42");
     }
 
     #[test]
@@ -517,6 +716,7 @@ mod tests {
             auth_type: AuthType::Both,
             biz_appid: None,
             category_id_list: vec![1, 2],
+            provider_state: None,
         });
         assert!(launch.contains(r#"href="auth/go?auth_type=3&amp;category_id_list=1%7C2""#));
     }

@@ -4,6 +4,15 @@
 //! redirect, possibly at the same moment, with the same single-use code. Whichever exchanges the
 //! code first stores the authorizer and remembers the code's digest; the other finds the digest
 //! (before calling WeChat, or after WeChat answers 61009) and returns the same record.
+//!
+//! The code is spent the moment WeChat answers `api_query_auth`, and the answer holds the only
+//! copy of the merchant's refresh token the platform gets that way. So the grant is written right
+//! after the exchange, before any other call; the profile follows in a write of its own. When a
+//! code is refused and no completed exchange is known (the answer was lost, or the invocation was
+//! stopped before the write), the authorization is recovered from WeChat, which still lists the
+//! authorizer's refresh token.
+
+use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tracing::Instrument;
@@ -13,9 +22,40 @@ use super::tokens::{TokenService, error_chain};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 use crate::store::{
-    AccountInfo, AccountKind, AuthCodeDigest, AuthorizationGrant, Authorizer, ExpiringToken, Store,
+    AccountInfo, AccountKind, AuthCodeDigest, AuthorizationGrant, Authorizer, AuthorizerStatus,
+    ExpiringToken, Store,
 };
-use crate::wechat::{AuthorizerInfo, FuncInfo, PreAuthCode};
+use crate::wechat::{AUTHORIZER_LIST_MAX_PAGE, AuthorizerInfo, FuncInfo, PreAuthCode};
+
+/// The least time left for which the account profile is looked up right after the grant is
+/// stored; with less, the profile is left for later (the next read or refresh fills it in).
+const PROFILE_MIN_TIME: Duration = Duration::from_millis(800);
+/// Kept free before a completion's deadline for the writes that make the result durable.
+const STORE_RESERVE: Duration = Duration::from_millis(500);
+/// How often a failed write of a spent code's grant is tried in all.
+const GRANT_WRITE_ATTEMPTS: u32 = 3;
+/// How far back the authorizer list is searched for an authorization whose code was spent
+/// without an answer (codes live 10 minutes).
+const RECENT_AUTHORIZATION_SECS: i64 = 30 * 60;
+/// At most this many authorizations are recovered from one refused code.
+const MAX_RECOVERED_FROM_LIST: usize = 5;
+
+/// How long [`WhenRefused::Report`] waits for the other path's write before reporting.
+const REPORT_WAIT: Duration = Duration::from_millis(600);
+
+/// How long a completion may take when its caller sets no deadline.
+pub const DEFAULT_COMPLETION_BUDGET: Duration = Duration::from_secs(10);
+
+/// What a completion does when WeChat refuses the code and no completed exchange of it is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenRefused {
+    /// Wait (until shortly before the deadline) for the other path that carries the same code to
+    /// store its exchange: the browser's callback, which cannot recover by itself.
+    WaitForOtherPath,
+    /// Report [`TokenError::AuthCodeRejected`] at once: the caller knows the account and
+    /// recovers the authorization by it ([`TokenService::recover_authorization`]).
+    Report,
+}
 
 impl<S: Store + 'static> TokenService<S> {
     /// A fresh pre-auth code for one authorization link (single use: one per link).
@@ -28,25 +68,58 @@ impl<S: Store + 'static> TokenService<S> {
         .await
     }
 
-    /// Exchanges an auth code (api_query_auth), fetches the account's profile and stores the
-    /// authorizer with its refresh token (version 1, or the next version on re-authorization).
-    /// Idempotent per code: a second call, concurrent or later, returns the stored authorizer.
+    /// [`TokenService::complete_authorization_by`] with [`DEFAULT_COMPLETION_BUDGET`].
     pub async fn complete_authorization(
         &self,
         auth_code: &Secret,
+    ) -> Result<Authorizer, TokenError> {
+        self.complete_authorization_by(
+            auth_code,
+            Instant::now() + DEFAULT_COMPLETION_BUDGET,
+            WhenRefused::WaitForOtherPath,
+        )
+        .await
+    }
+
+    /// Exchanges an auth code (api_query_auth) and stores the grant at once (appid, refresh
+    /// token, tokens, permission sets) as version 1, or the next version on re-authorization.
+    /// The account profile is fetched after, in its own write, and only while more than a short
+    /// time is left before `deadline`: a slow or failing profile lookup never costs the grant.
+    /// Idempotent per code: a second call, concurrent or later, returns the stored authorizer.
+    ///
+    /// `deadline` bounds the waiting this does by itself (for the other path, for the profile);
+    /// the caller bounds the whole call (a Lambda timeout may drop it at any point, and the code
+    /// is spent once WeChat answers: hence the grant is written first).
+    pub async fn complete_authorization_by(
+        &self,
+        auth_code: &Secret,
+        deadline: Instant,
+        when_refused: WhenRefused,
     ) -> Result<Authorizer, TokenError> {
         let span = tracing::info_span!(
             "complete_authorization",
             component = %self.component_appid(),
             authorizer = tracing::field::Empty
         );
-        self.complete(auth_code).instrument(span).await
+        self.complete(auth_code, deadline, when_refused)
+            .instrument(span)
+            .await
     }
 
-    async fn complete(&self, auth_code: &Secret) -> Result<Authorizer, TokenError> {
+    async fn complete(
+        &self,
+        auth_code: &Secret,
+        deadline: Instant,
+        when_refused: WhenRefused,
+    ) -> Result<Authorizer, TokenError> {
         let digest = AuthCodeDigest::of(auth_code);
-        if let Some(done) = self.completed(&digest).await? {
+        if let Some(mut done) = self.completed(&digest).await? {
             tracing::info!(authorizer = %done.appid, "the code was already exchanged");
+            if done.account.is_none() {
+                // The other path stored the grant and may not have its profile yet.
+                let profile_by = deadline.checked_sub(STORE_RESERVE).unwrap_or(deadline);
+                done.account = self.fill_in_profile(&done.appid, profile_by).await;
+            }
             return Ok(done);
         }
         let exchanged = self
@@ -61,7 +134,12 @@ impl<S: Store + 'static> TokenService<S> {
                     errcode = e.errcode(),
                     "WeChat refused the code; waiting in case the other path exchanged it"
                 );
-                let wait = self.settings().wait_for_authorization;
+                let longest = match when_refused {
+                    WhenRefused::WaitForOtherPath => self.settings().wait_for_authorization,
+                    // Only long enough for a write the other path is making right now.
+                    WhenRefused::Report => REPORT_WAIT,
+                };
+                let wait = longest.min(time_left(deadline).saturating_sub(STORE_RESERVE));
                 return match self
                     .wait_for("completed authorization", wait, || self.completed(&digest))
                     .await
@@ -76,21 +154,7 @@ impl<S: Store + 'static> TokenService<S> {
         let appid = authorization.authorizer_appid.clone();
         tracing::Span::current().record("authorizer", tracing::field::display(&appid));
 
-        // The code is spent and the refresh token is in hand: a failed profile lookup must not
-        // lose it, so the authorizer is stored without a profile then.
-        let account = match self
-            .with_component_token(|client, token| {
-                let appid = &appid;
-                async move { client.api_get_authorizer_info(&token, appid).await }
-            })
-            .await
-        {
-            Ok(info) => Some(account_info(&info.authorizer_info)),
-            Err(e) => {
-                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "could not fetch the account profile; storing the authorization without it");
-                None
-            }
-        };
+        // The code is spent and the refresh token is in hand: store it before anything else.
         let grant = AuthorizationGrant {
             appid: appid.clone(),
             access_token: ExpiringToken {
@@ -99,32 +163,89 @@ impl<S: Store + 'static> TokenService<S> {
             },
             refresh_token: authorization.refresh_token,
             func_info: func_ids(&authorization.func_info),
-            account,
+            account: None,
         };
-        let authorizer = self.store_grant(&digest, &grant).await?;
+        let mut authorizer = self.store_grant(&digest, &grant, deadline).await?;
         tracing::info!(
             refresh_token_version = authorizer.refresh_token_version,
             "authorization completed"
         );
+        let profile_by = deadline.checked_sub(STORE_RESERVE).unwrap_or(deadline);
+        if let Some(account) = self.fill_in_profile(&appid, profile_by).await {
+            authorizer.account = Some(account);
+        }
         Ok(authorizer)
     }
 
-    /// Stores the authorizer of a spent code, then remembers the code's digest.
+    /// Fetches the account profile and stores it, if at least [`PROFILE_MIN_TIME`] is left before
+    /// `deadline` and the lookup finishes before it. The profile is what the stored record shows
+    /// of the account; without it the authorization is complete all the same.
+    pub async fn fill_in_profile(
+        &self,
+        appid: &AuthorizerAppId,
+        deadline: Instant,
+    ) -> Option<AccountInfo> {
+        if time_left(deadline) < PROFILE_MIN_TIME {
+            tracing::info!("no time left for the account profile; it is filled in later");
+            return None;
+        }
+        let lookup = self.with_component_token(|client, token| async move {
+            client.api_get_authorizer_info(&token, appid).await
+        });
+        let info = match tokio::time::timeout_at(deadline.into(), lookup).await {
+            Ok(Ok(info)) => info,
+            Ok(Err(e)) => {
+                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "could not fetch the account profile; it is filled in later");
+                return None;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "the account profile lookup did not finish in time; it is filled in later"
+                );
+                return None;
+            }
+        };
+        let account = account_info(&info.authorizer_info);
+        match self
+            .store()
+            .set_account_info(self.component_appid(), appid, &account)
+            .await
+        {
+            Ok(()) => Some(account),
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "could not store the account profile; it is filled in later");
+                None
+            }
+        }
+    }
+
+    /// Stores the authorizer of a spent code, then remembers the code's digest. A failed write is
+    /// tried again while time is left (the write is the last copy of the refresh token).
     async fn store_grant(
         &self,
         digest: &AuthCodeDigest,
         grant: &AuthorizationGrant,
+        deadline: Instant,
     ) -> Result<Authorizer, TokenError> {
         let store = self.store();
         let component = self.component_appid();
-        let authorizer = store
-            .record_authorization(component, grant)
-            .await
-            .inspect_err(|e| {
-                // The code is spent: the `authorized` event's retry recovers the refresh token
-                // ([`TokenService::recover_authorization`]).
-                tracing::error!(error = %error_chain(e), "could not store the authorization");
-            })?;
+        let mut attempt = 1;
+        let authorizer = loop {
+            match store.record_authorization(component, grant).await {
+                Ok(authorizer) => break authorizer,
+                Err(e) if attempt < GRANT_WRITE_ATTEMPTS && time_left(deadline) > STORE_RESERVE => {
+                    tracing::warn!(attempt, error = %error_chain(&e), "could not store the authorization; trying again");
+                    tokio::time::sleep(Duration::from_millis(100) * attempt).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    // The code is spent: WeChat's retry of the event recovers the refresh token
+                    // ([`TokenService::recover_authorization`]).
+                    tracing::error!(error = %error_chain(&e), "could not store the authorization");
+                    return Err(e.into());
+                }
+            }
+        };
         store
             .remember_completed_authorization(component, digest, &grant.appid)
             .await?;
@@ -133,14 +254,16 @@ impl<S: Store + 'static> TokenService<S> {
 
     /// Recovers an authorization whose code WeChat refuses although this platform never stored
     /// it: an earlier `api_query_auth` was acted on by WeChat but its answer was lost (a timeout, a
-    /// dropped connection), or the store failed right after it. The push names the authorizer, and
-    /// `api_get_authorizer_info` still carries its refresh token; one `api_authorizer_token` with it
-    /// gives the access token and the refresh token to keep. `None` when WeChat holds no
-    /// authorization for the account (revoked since).
+    /// dropped connection, a Lambda stopped at its timeout), or the store failed right after it.
+    /// The push names the authorizer, and `api_get_authorizer_info` still carries its refresh
+    /// token, which is stored at once; an access token is then fetched with it if time is left
+    /// before `deadline` (otherwise the refresher, which finds the record due, fetches it).
+    /// `None` when WeChat holds no authorization for the account (revoked since).
     pub async fn recover_authorization(
         &self,
         auth_code: &Secret,
         appid: &AuthorizerAppId,
+        deadline: Instant,
     ) -> Result<Option<Authorizer>, TokenError> {
         let span = tracing::info_span!(
             "recover_authorization",
@@ -152,50 +275,154 @@ impl<S: Store + 'static> TokenService<S> {
             if let Some(done) = self.completed(&digest).await? {
                 return Ok(Some(done));
             }
-            let info = match self
-                .with_component_token(|client, token| async move {
-                    client.api_get_authorizer_info(&token, appid).await
-                })
-                .await
-            {
-                Ok(info) => info,
-                Err(TokenError::Wechat(e)) if e.is_not_authorized() => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let Some(refresh_token) = info
-                .authorization_info
-                .authorizer_refresh_token
-                .clone()
-                .filter(|t| !t.expose().is_empty())
-            else {
-                return Ok(None);
-            };
-            let tokens = self
-                .with_component_token(|client, token| {
-                    let refresh_token = &refresh_token;
-                    async move {
-                        client
-                            .api_authorizer_token(&token, appid, refresh_token)
-                            .await
-                    }
-                })
+            self.recover_from_info(&digest, appid, deadline).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn recover_from_info(
+        &self,
+        digest: &AuthCodeDigest,
+        appid: &AuthorizerAppId,
+        deadline: Instant,
+    ) -> Result<Option<Authorizer>, TokenError> {
+        let info = match self
+            .with_component_token(|client, token| async move {
+                client.api_get_authorizer_info(&token, appid).await
+            })
+            .await
+        {
+            Ok(info) => info,
+            Err(TokenError::Wechat(e)) if e.is_not_authorized() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(refresh_token) = info
+            .authorization_info
+            .authorizer_refresh_token
+            .clone()
+            .filter(|t| !t.expose().is_empty())
+        else {
+            return Ok(None);
+        };
+        // Stored already (the other path exchanged the code meanwhile): nothing to recover.
+        if let Some(stored) = self
+            .store()
+            .authorizer(self.component_appid(), appid)
+            .await?
+            && stored.status == AuthorizerStatus::Authorized
+            && stored.refresh_token == refresh_token
+        {
+            self.store()
+                .remember_completed_authorization(self.component_appid(), digest, appid)
                 .await?;
-            let grant = AuthorizationGrant {
-                appid: appid.clone(),
-                access_token: ExpiringToken {
-                    value: tokens.access_token.secret().clone(),
-                    expires_at: tokens.access_token.expires_at(),
-                },
-                refresh_token: tokens.refresh_token,
-                func_info: func_ids(&info.authorization_info.func_info),
-                account: Some(account_info(&info.authorizer_info)),
-            };
-            let authorizer = self.store_grant(&digest, &grant).await?;
-            tracing::warn!(
-                refresh_token_version = authorizer.refresh_token_version,
-                "authorization recovered: the code had been spent without an answer"
-            );
-            Ok(Some(authorizer))
+            tracing::info!("the authorization is stored already; nothing to recover");
+            return Ok(Some(stored));
+        }
+        // The refresh token first, with an access token that is already due: if this stops
+        // here, the refresh token is kept and the refresher fetches the access token.
+        let grant = AuthorizationGrant {
+            appid: appid.clone(),
+            access_token: ExpiringToken {
+                value: Secret::new(""),
+                expires_at: self.now(),
+            },
+            refresh_token,
+            func_info: func_ids(&info.authorization_info.func_info),
+            account: Some(account_info(&info.authorizer_info)),
+        };
+        let mut authorizer = self.store_grant(digest, &grant, deadline).await?;
+        tracing::warn!(
+            refresh_token_version = authorizer.refresh_token_version,
+            "authorization recovered: the code had been spent without an answer"
+        );
+        if time_left(deadline) > PROFILE_MIN_TIME {
+            match tokio::time::timeout_at(deadline.into(), self.authorizer_token(appid)).await {
+                Ok(Ok(_)) => {
+                    if let Some(stored) = self
+                        .store()
+                        .authorizer(self.component_appid(), appid)
+                        .await?
+                    {
+                        authorizer = stored;
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "could not fetch an access token for the recovered authorization; the refresher will");
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "no access token for the recovered authorization in time; the refresher will fetch it"
+                    );
+                }
+            }
+        }
+        Ok(Some(authorizer))
+    }
+
+    /// Recovers authorizations for a refused code that names no authorizer (the browser's
+    /// callback carries only the code): WeChat's authorizer list gives each authorizer's refresh
+    /// token and authorization time, and every authorization of the last half hour that this
+    /// platform does not hold is recovered as [`TokenService::recover_authorization`] does. The
+    /// list is read a page at a time while time is left before `deadline`. Returns what was
+    /// recovered (usually the one authorization behind the code).
+    pub async fn recover_recent_authorizations(
+        &self,
+        auth_code: &Secret,
+        deadline: Instant,
+    ) -> Result<Vec<Authorizer>, TokenError> {
+        let span = tracing::info_span!(
+            "recover_recent_authorizations",
+            component = %self.component_appid()
+        );
+        async {
+            let digest = AuthCodeDigest::of(auth_code);
+            if let Some(done) = self.completed(&digest).await? {
+                return Ok(vec![done]);
+            }
+            let since = self.now() - RECENT_AUTHORIZATION_SECS;
+            let mut candidates = Vec::new();
+            let mut offset = 0;
+            while time_left(deadline) > PROFILE_MIN_TIME {
+                let page = self
+                    .with_component_token(|client, token| async move {
+                        client
+                            .api_get_authorizer_list(&token, offset, AUTHORIZER_LIST_MAX_PAGE)
+                            .await
+                    })
+                    .await?;
+                let listed = u32::try_from(page.list.len()).unwrap_or(u32::MAX);
+                for item in page.list {
+                    if item.auth_time < since {
+                        continue;
+                    }
+                    let stored = self
+                        .store()
+                        .authorizer(self.component_appid(), &item.authorizer_appid)
+                        .await?;
+                    let held = stored.is_some_and(|a| {
+                        a.status == AuthorizerStatus::Authorized
+                            && a.refresh_token == item.refresh_token
+                    });
+                    if !held {
+                        candidates.push(item.authorizer_appid);
+                    }
+                }
+                offset = offset.saturating_add(listed);
+                if listed == 0 || offset >= page.total_count {
+                    break;
+                }
+            }
+            let mut recovered = Vec::new();
+            for appid in candidates.into_iter().take(MAX_RECOVERED_FROM_LIST) {
+                if time_left(deadline) <= STORE_RESERVE {
+                    break;
+                }
+                if let Some(authorizer) = self.recover_from_info(&digest, &appid, deadline).await? {
+                    recovered.push(authorizer);
+                }
+            }
+            Ok(recovered)
         }
         .instrument(span)
         .await
@@ -213,6 +440,11 @@ impl<S: Store + 'static> TokenService<S> {
             None => Err(TokenError::NotFound { appid }),
         }
     }
+}
+
+/// How much of `deadline` is left.
+fn time_left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
 }
 
 fn func_ids(func_info: &[FuncInfo]) -> Vec<u32> {

@@ -2,11 +2,14 @@
 //! what they said when it is worth keeping (registration results, unknown notifications).
 //!
 //! A push goes through three states:
-//! - **claimed** (`processing`, with a short lease) while its action runs;
+//! - **claimed** (`processing`, with an owner and a short lease) while its action runs;
 //! - **done** once the action succeeded, with a [`PushRecord`]: retries are answered as the first
 //!   delivery was, without acting again;
 //! - **released** when the action failed: the lease is cleared at once, so WeChat's retry acts
-//!   again. A worker that dies mid-action leaves a lease that lapses after `lease_secs`.
+//!   again. Only the claim's owner can release it, so a slow delivery whose lease lapsed cannot
+//!   clear the claim of the delivery that took over. A worker that dies mid-action (a Lambda
+//!   timeout) leaves a lease that lapses after `lease_secs`, which is no longer than one
+//!   delivery's budget: WeChat's next delivery finds it lapsed.
 //!
 //! So "processed" is only ever written after the action succeeded, and a failure never blocks the
 //! retry. The actions themselves are idempotent (authorization by code digest, status and audit
@@ -21,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::clock::{Clock, EpochSeconds};
 use crate::ids::ComponentAppId;
-use crate::store::{EVENT_RETENTION_SECS, StoreError};
+use crate::store::{EVENT_RETENTION_SECS, LeaseOwner, StoreError};
 
 /// What a claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,11 +99,13 @@ pub struct LedgerEntry {
 
 /// The ledger's capability. `key` is the service's digest of the push's idempotency key.
 pub trait PushLedger: Send + Sync {
-    /// Claims the push for `lease_secs` unless it is done or another unexpired claim holds it.
+    /// Claims the push for `owner` for `lease_secs` unless it is done or another unexpired claim
+    /// holds it.
     fn claim(
         &self,
         component: &ComponentAppId,
         key: &str,
+        owner: &LeaseOwner,
         lease_secs: i64,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
@@ -113,12 +118,13 @@ pub trait PushLedger: Send + Sync {
         record: &PushRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Gives a claim back after a failed action, so the next delivery acts at once. A push that is
-    /// done stays done.
+    /// Gives `owner`'s claim back after a failed action, so the next delivery acts at once. A push
+    /// that is done stays done, and a claim another owner holds now is left alone.
     fn release(
         &self,
         component: &ComponentAppId,
         key: &str,
+        owner: &LeaseOwner,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The entry, if one is stored and not expired.
@@ -141,6 +147,7 @@ pub(crate) fn expiry(retention: Retention, now: EpochSeconds) -> Option<EpochSec
 #[derive(Debug, Clone)]
 struct MemoryEntry {
     done: bool,
+    owner: Option<LeaseOwner>,
     lease_until: EpochSeconds,
     received_at: EpochSeconds,
     expires_at: Option<EpochSeconds>,
@@ -171,6 +178,7 @@ impl PushLedger for MemoryPushLedger {
         &self,
         component: &ComponentAppId,
         key: &str,
+        owner: &LeaseOwner,
         lease_secs: i64,
     ) -> Result<Claim, StoreError> {
         let now = self.clock.now();
@@ -190,6 +198,7 @@ impl PushLedger for MemoryPushLedger {
             slot,
             MemoryEntry {
                 done: false,
+                owner: Some(owner.clone()),
                 lease_until: now + lease_secs,
                 received_at: now,
                 expires_at: Some(now + EVENT_RETENTION_SECS),
@@ -213,6 +222,7 @@ impl PushLedger for MemoryPushLedger {
             slot,
             MemoryEntry {
                 done: true,
+                owner: None,
                 lease_until: 0,
                 received_at,
                 expires_at: expiry(record.retention, now),
@@ -222,9 +232,15 @@ impl PushLedger for MemoryPushLedger {
         Ok(())
     }
 
-    async fn release(&self, component: &ComponentAppId, key: &str) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        component: &ComponentAppId,
+        key: &str,
+        owner: &LeaseOwner,
+    ) -> Result<(), StoreError> {
         if let Some(e) = self.entries().get_mut(&(component.clone(), key.to_owned()))
             && !e.done
+            && e.owner.as_ref() == Some(owner)
         {
             e.lease_until = 0;
         }
@@ -287,19 +303,45 @@ mod tests {
     #[tokio::test]
     async fn a_claim_is_exclusive_until_released_or_lapsed_and_done_is_final() {
         let (ledger, clock, c) = ledger();
-        assert_eq!(ledger.claim(&c, "k", 30).await.unwrap(), Claim::Acquired);
-        assert_eq!(ledger.claim(&c, "k", 30).await.unwrap(), Claim::InProgress);
-        ledger.release(&c, "k").await.unwrap();
-        assert_eq!(ledger.claim(&c, "k", 30).await.unwrap(), Claim::Acquired);
-        clock.advance(31);
-        assert_eq!(ledger.claim(&c, "k", 30).await.unwrap(), Claim::Acquired);
+        let (a, b) = (LeaseOwner::new("a"), LeaseOwner::new("b"));
+        assert_eq!(ledger.claim(&c, "k", &a, 5).await.unwrap(), Claim::Acquired);
+        assert_eq!(
+            ledger.claim(&c, "k", &b, 5).await.unwrap(),
+            Claim::InProgress
+        );
+        ledger.release(&c, "k", &a).await.unwrap();
+        assert_eq!(ledger.claim(&c, "k", &b, 5).await.unwrap(), Claim::Acquired);
+        clock.advance(5);
+        assert_eq!(ledger.claim(&c, "k", &a, 5).await.unwrap(), Claim::Acquired);
         ledger
             .complete(&c, "k", &PushRecord::dedupe("text"))
             .await
             .unwrap();
-        ledger.release(&c, "k").await.unwrap();
-        assert_eq!(ledger.claim(&c, "k", 30).await.unwrap(), Claim::Done);
+        ledger.release(&c, "k", &a).await.unwrap();
+        assert_eq!(ledger.claim(&c, "k", &b, 5).await.unwrap(), Claim::Done);
         clock.advance(EVENT_RETENTION_SECS);
-        assert_eq!(ledger.claim(&c, "k", 30).await.unwrap(), Claim::Acquired);
+        assert_eq!(ledger.claim(&c, "k", &b, 5).await.unwrap(), Claim::Acquired);
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_of_a_claim_releases_it() {
+        let (ledger, clock, c) = ledger();
+        let (slow, next) = (LeaseOwner::new("slow"), LeaseOwner::new("next"));
+        assert_eq!(
+            ledger.claim(&c, "k", &slow, 5).await.unwrap(),
+            Claim::Acquired
+        );
+        // The slow delivery's lease lapses and the next delivery takes over.
+        clock.advance(5);
+        assert_eq!(
+            ledger.claim(&c, "k", &next, 5).await.unwrap(),
+            Claim::Acquired
+        );
+        // The slow one fails and gives back what it no longer holds: the new claim stays.
+        ledger.release(&c, "k", &slow).await.unwrap();
+        assert_eq!(
+            ledger.claim(&c, "k", &slow, 5).await.unwrap(),
+            Claim::InProgress
+        );
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | `pk` | `sk` | attributes | TTL (`ttl`) |
 //! |---|---|---|---|
-//! | `C#<component>#PUSH#<digest>` | `PUSH` | `state` (`processing`/`done`), `lease_until`, `received_at`, `kind`, `appid`, `push_status`, `detail` (map) | per [`Retention`](super::ledger::Retention); none for kept results |
+//! | `C#<component>#PUSH#<digest>` | `PUSH` | `state` (`processing`/`done`), `owner` and `lease_until` while processing, `received_at`, `kind`, `appid`, `push_status`, `detail` (map) | per [`Retention`](super::ledger::Retention); none for kept results |
 //!
 //! One partition per push, like the store's processed events: pushes arrive at any rate and are
 //! read only by key. No index attributes, so the entries never appear in the `due` or `by_status`
@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use super::ledger::{Claim, LedgerEntry, PushLedger, PushRecord, Retention, expiry};
 use crate::clock::{Clock, EpochSeconds};
 use crate::ids::ComponentAppId;
-use crate::store::{EVENT_RETENTION_SECS, StoreError};
+use crate::store::{EVENT_RETENTION_SECS, LeaseOwner, StoreError};
 
 const SK_PUSH: &str = "PUSH";
 const PROCESSING: &str = "processing";
@@ -104,12 +104,14 @@ impl PushLedger for DynamoPushLedger {
         &self,
         component: &ComponentAppId,
         key: &str,
+        owner: &LeaseOwner,
         lease_secs: i64,
     ) -> Result<Claim, StoreError> {
         let now = self.clock.now();
         let mut item = Self::key(component, key);
         item.extend([
             ("state".to_owned(), s(PROCESSING)),
+            ("owner".to_owned(), s(owner.as_str())),
             ("lease_until".to_owned(), n(now + lease_secs)),
             ("received_at".to_owned(), n(now)),
             ("ttl".to_owned(), n(now + EVENT_RETENTION_SECS)),
@@ -190,25 +192,33 @@ impl PushLedger for DynamoPushLedger {
         Ok(())
     }
 
-    async fn release(&self, component: &ComponentAppId, key: &str) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        component: &ComponentAppId,
+        key: &str,
+        owner: &LeaseOwner,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(component, key)))
             .update_expression("SET #lease = :zero")
-            .condition_expression("#state = :processing")
+            .condition_expression("#state = :processing AND #owner = :owner")
             .set_expression_attribute_names(names(&[
                 ("#lease", "lease_until"),
                 ("#state", "state"),
+                ("#owner", "owner"),
             ]))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":processing", s(PROCESSING))
+            .expression_attribute_values(":owner", s(owner.as_str()))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Done meanwhile, or never claimed: nothing to give back.
+            // Done meanwhile, claimed by another delivery since, or never claimed: nothing to give
+            // back.
             Err(e)
                 if matches!(
                     e.as_service_error(),

@@ -14,6 +14,7 @@
 
 mod audit;
 mod auth_flow;
+pub mod auth_state;
 mod authorization;
 mod directory;
 mod error;
@@ -27,11 +28,15 @@ mod tokens;
 pub use audit::AuditView;
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
-    CallbackOutcome, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE, Device,
-    NoCallbackUrl, RequestOrigin, code_rejected_page, error_page, escape_html, launch_page,
-    success_page,
+    CallbackOutcome, CallbackResponse, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE,
+    Device, NoCallbackUrl, RequestOrigin, StartError, StartedAuthorization, code_rejected_page,
+    error_page, escape_html, launch_page, malformed_code_page, state_refused_page, success_page,
 };
-pub use authorization::{AuthLinks, AuthType, AuthorizationLinkRequest, authorization_links};
+pub use auth_state::{ProviderState, SigningKey, SuccessRedirect};
+pub use authorization::{
+    AuthLinks, AuthType, AuthorizationLinkRequest, DEFAULT_COMPLETION_BUDGET, WhenRefused,
+    authorization_links,
+};
 pub use directory::{
     AccountView, AuthLinksRequest, AuthLinksView, AuthorizerPage, AuthorizerView, Health,
     StatusCountsView, TICKET_HEALTHY_FOR_SECS,
@@ -40,8 +45,9 @@ pub use error::TokenError;
 pub use ledger::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, Retention};
 pub use ledger_dynamo::DynamoPushLedger;
 pub use push::{
-    OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_API_SUFFIX,
-    RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT, RELEASE_TEST_TEXT_REPLY, ReplyRandomness,
+    OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,
+    RELEASE_TEST_API_SUFFIX, RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT,
+    RELEASE_TEST_TEXT_REPLY, ReplyRandomness, release_test_user_name,
 };
 pub use refresher::{ComponentTokenStep, RefreshSummary, Refresher, RefresherSettings, Skipped};
 pub use tokens::{RefreshOutcome, TokenService, TokenSettings};

@@ -13,15 +13,22 @@
 //! - every other push is acted on once through the [`PushLedger`]: claimed, acted on, and marked
 //!   done only after the action succeeded; a failure releases the claim, so WeChat's retry acts
 //!   again. A retry of a push that was done is answered exactly as the first delivery;
-//! - the full-network release test (§6) is recognised by its message text, whatever the account.
+//! - each delivery's work is bounded: WeChat waits 5 s for an answer and delivers a push three
+//!   times, and Lambda stops an invocation at its timeout, dropping whatever is in flight. The
+//!   claim and the action must finish within [`PushSettings::delivery_budget`] (less when the
+//!   invocation has less left), and a claim's lease is no longer than one delivery, so a delivery
+//!   that was stopped midway never keeps the next one out;
+//! - a message push must be addressed (its encrypted `ToUserName`) to the account its URL names;
+//! - the full-network release test (§6) is answered only for WeChat's test accounts.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use super::authorization::WhenRefused;
 use super::error::TokenError;
 use super::ledger::{Claim, PushLedger, PushRecord, Retention};
 use super::tokens::{TokenService, error_chain};
@@ -32,7 +39,9 @@ use crate::event::{
 };
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
-use crate::store::{AuditState, AuditStatus, AuthorizerStatus, Store, StoreError, Ticket};
+use crate::store::{
+    AuditState, AuditStatus, AuthorizerStatus, LeaseOwner, Store, StoreError, Ticket,
+};
 use crate::wechat::CustomMessage;
 
 /// The release test's text message and the passive reply it expects (PROTOCOL.md §6.2).
@@ -43,20 +52,52 @@ pub const RELEASE_TEST_QUERY_AUTH_CODE: &str = "QUERY_AUTH_CODE:";
 /// What the release test's customer-service message appends to the code.
 pub const RELEASE_TEST_API_SUFFIX: &str = "_from_api";
 
+/// The accounts WeChat runs the full-network release test with (appid, original id): five
+/// official accounts, then five mini programs. Only these get the test's answers.
+pub const RELEASE_TEST_ACCOUNTS: [(&str, &str); 10] = [
+    ("wx570bc396a51b8ff8", "gh_3c884a361561"),
+    ("wx9252c5e0bb1836fc", "gh_c0f28a78b318"),
+    ("wx8e1097c5bc82cde9", "gh_3f222ed8d140"),
+    ("wx14550af28c71a144", "gh_26128078e9ab"),
+    ("wxa35b9c23cfe664eb", "gh_2b3713f184a6"),
+    ("wxd101a85aa106f53e", "gh_8dad206e9538"),
+    ("wxc39235c15087f6f3", "gh_905ae9d01059"),
+    ("wx7720d01d4b2a4500", "gh_393666f1fdf4"),
+    ("wx05d483572dcd5d8b", "gh_39abb5d4e1b7"),
+    ("wx5910277cae6fd970", "gh_7818dcb60240"),
+];
+
+/// The original id of a release test account, if `appid` is one.
+pub fn release_test_user_name(appid: &AuthorizerAppId) -> Option<&'static str> {
+    RELEASE_TEST_ACCOUNTS
+        .iter()
+        .find(|(id, _)| *id == appid.as_str())
+        .map(|(_, user_name)| *user_name)
+}
+
+/// Of the release test's budget, kept for the customer-service send after the code's exchange.
+const RELEASE_TEST_SEND_RESERVE: Duration = Duration::from_millis(1500);
+
+/// Of a message push's budget, kept for its action when the addressee's profile is looked up.
+const ADDRESSEE_CHECK_RESERVE: Duration = Duration::from_secs(1);
+
 /// Unknown component notifications (ICP filing, wxa auth...) are kept this long.
 const UNKNOWN_EVENT_RETENTION_SECS: i64 = 90 * 86_400;
 
 /// How pushes are handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushSettings {
-    /// How long a claim keeps other deliveries of the same push away if its holder dies.
+    /// How long a claim keeps other deliveries of the same push away if its holder dies: one
+    /// delivery (WeChat delivers again 5 s later). Longer than [`PushSettings::delivery_budget`],
+    /// so a live claim's action is over before its lease lapses.
     pub claim_lease_secs: i64,
     /// Pushes whose `timestamp` is further than this from the clock are refused; `None` accepts
     /// any. WeChat's clock drifts and retries come late, so the window is a day.
     pub max_clock_skew_secs: Option<i64>,
-    /// The most the release test's query-auth and customer-service send may take before the
-    /// reply goes out (WeChat waits 5 s for the whole answer).
-    pub release_test_budget: Duration,
+    /// The most a push's claim and action may take before the answer goes out (WeChat waits 5 s
+    /// for the whole answer). An action still running then is stopped, its claim released, and
+    /// the push answered 503 so that WeChat delivers it again.
+    pub delivery_budget: Duration,
     /// Kept free before the Lambda deadline, for answering.
     pub deadline_margin: Duration,
 }
@@ -64,10 +105,36 @@ pub struct PushSettings {
 impl Default for PushSettings {
     fn default() -> Self {
         Self {
-            claim_lease_secs: 30,
+            claim_lease_secs: 5,
             max_clock_skew_secs: Some(86_400),
-            release_test_budget: Duration::from_millis(3500),
+            delivery_budget: Duration::from_millis(3800),
             deadline_margin: Duration::from_millis(300),
+        }
+    }
+}
+
+/// When one delivery's work must be over.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// The claim and the action end by then, so that the answer reaches WeChat in time.
+    answer_by: Instant,
+    /// The ledger's last write (done, or the release of the claim) ends by then, before the
+    /// invocation is stopped.
+    stop_by: Instant,
+}
+
+impl Budget {
+    fn new(settings: &PushSettings, remaining: Option<Duration>) -> Self {
+        let now = Instant::now();
+        let hard = remaining.map(|left| left.saturating_sub(settings.deadline_margin));
+        let answer = hard.map_or(settings.delivery_budget, |h| {
+            h.min(settings.delivery_budget)
+        });
+        // Without a known deadline (a runner that sets none), the last write gets a little longer.
+        let stop = hard.unwrap_or(settings.delivery_budget + Duration::from_secs(2));
+        Self {
+            answer_by: now + answer,
+            stop_by: now + stop.max(answer),
         }
     }
 }
@@ -138,9 +205,15 @@ pub enum PushError {
     WrongComponent,
     #[error("the push timestamp is malformed or too far from the clock")]
     Stale,
+    #[error("the release test's auth code is not shaped like one")]
+    MalformedAuthCode,
+    #[error("the push is addressed to another account than its URL names")]
+    WrongAccount,
+    #[error("the push is for an account that has not authorized this platform")]
+    UnknownAccount,
     #[error("another delivery of this push is being handled")]
     InProgress,
-    #[error("the release test did not finish within its budget")]
+    #[error("the push was not handled within the delivery's budget")]
     OutOfTime,
     #[error("acting on the push failed")]
     Action(#[source] TokenError),
@@ -277,8 +350,15 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         Ok(opened.plaintext)
     }
 
-    /// Acts on a push once: claim, act, then mark done (or release the claim on failure).
-    async fn once<F, Fut>(&self, idempotency_key: &str, act: F) -> Result<Acted, PushError>
+    /// Acts on a push once: claim, act, then mark done (or release the claim on failure). The
+    /// claim and the action end by `budget.answer_by` (an action still running then is dropped,
+    /// as a Lambda timeout would drop it); the ledger's last write by `budget.stop_by`.
+    async fn once<F, Fut>(
+        &self,
+        idempotency_key: &str,
+        budget: Budget,
+        act: F,
+    ) -> Result<Acted, PushError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<PushRecord, PushError>>,
@@ -286,10 +366,13 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         let inner = &self.inner;
         let component = self.component();
         let key = Self::ledger_key(idempotency_key);
-        match inner
+        let owner = LeaseOwner::random();
+        let claim = inner
             .ledger
-            .claim(component, &key, inner.settings.claim_lease_secs)
+            .claim(component, &key, &owner, inner.settings.claim_lease_secs);
+        match tokio::time::timeout_at(budget.answer_by.into(), claim)
             .await
+            .map_err(|_| PushError::OutOfTime)?
             .map_err(PushError::Store)?
         {
             Claim::Acquired => {}
@@ -302,19 +385,39 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 return Err(PushError::InProgress);
             }
         }
-        let result = match act().await {
-            Ok(record) => inner
-                .ledger
-                .complete(component, &key, &record)
+        let stop_by = budget.stop_by.into();
+        let result = match tokio::time::timeout_at(budget.answer_by.into(), act()).await {
+            Ok(Ok(record)) => {
+                match tokio::time::timeout_at(
+                    stop_by,
+                    inner.ledger.complete(component, &key, &record),
+                )
                 .await
-                .map_err(PushError::Store),
-            Err(e) => Err(e),
+                {
+                    Ok(done) => done.map_err(PushError::Store),
+                    Err(_) => Err(PushError::OutOfTime),
+                }
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                tracing::warn!("the push's action did not finish in time; stopped");
+                Err(PushError::OutOfTime)
+            }
         };
         match result {
             Ok(()) => Ok(Acted::Now),
             Err(e) => {
-                if let Err(release) = inner.ledger.release(component, &key).await {
-                    tracing::warn!(error = %error_chain(&release), "could not release the push claim; it lapses by itself");
+                let release = inner.ledger.release(component, &key, &owner);
+                match tokio::time::timeout_at(stop_by, release).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(release)) => {
+                        tracing::warn!(error = %error_chain(&release), "could not release the push claim; it lapses by itself");
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            "could not release the push claim in time; it lapses by itself"
+                        );
+                    }
                 }
                 Err(e)
             }
@@ -323,12 +426,15 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
 
     // ----- the authorization event URL -------------------------------------------------------
 
-    /// A push to the authorization event URL. `Ok` is always answered `success`.
+    /// A push to the authorization event URL. `Ok` is always answered `success`. `remaining` is
+    /// the time left in the invocation, when known: the push's work is bounded by it.
     pub async fn handle_component_push(
         &self,
         query: &PushQuery,
         body: &[u8],
+        remaining: Option<Duration>,
     ) -> Result<PushReply, PushError> {
+        let budget = Budget::new(&self.inner.settings, remaining);
         let span = tracing::info_span!(
             "component_push",
             component = %self.component(),
@@ -349,8 +455,8 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 return Ok(PushReply::Success);
             }
             let acted = self
-                .once(&event.idempotency_key(), || {
-                    self.act_on_component_event(&event)
+                .once(&event.idempotency_key(), budget, || {
+                    self.act_on_component_event(&event, budget.answer_by)
                 })
                 .await?;
             if let Acted::Now = acted {
@@ -394,6 +500,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
     async fn act_on_component_event(
         &self,
         event: &ComponentEvent,
+        deadline: Instant,
     ) -> Result<PushRecord, PushError> {
         let kind = event.info_type().to_owned();
         let mut record = PushRecord::dedupe(kind);
@@ -404,7 +511,11 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 tracing::Span::current().record("authorizer", a.authorizer_appid.as_str());
                 record.appid = Some(a.authorizer_appid.to_string());
                 let outcome = self
-                    .complete_authorization(&a.authorization_code, Some(&a.authorizer_appid))
+                    .complete_authorization(
+                        &a.authorization_code,
+                        Some(&a.authorizer_appid),
+                        deadline,
+                    )
                     .await?;
                 record.detail.insert("outcome".into(), outcome.into());
             }
@@ -445,7 +556,9 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 if r.status == 0
                     && let Some(code) = &r.auth_code
                 {
-                    let outcome = self.complete_authorization(code, r.appid.as_ref()).await?;
+                    let outcome = self
+                        .complete_authorization(code, r.appid.as_ref(), deadline)
+                        .await?;
                     record.detail.insert("outcome".into(), outcome.into());
                 }
             }
@@ -477,18 +590,28 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
     /// Completes an authorization for an event. A code WeChat refuses (61009 / 61010) with no
     /// completed authorization behind it was spent by an exchange whose answer was lost, or is
     /// stale: the authorization is recovered from WeChat by the event's appid when WeChat still
-    /// holds one; otherwise it is recorded, not retried (a retry will not make the code valid).
+    /// holds one (at once: the event names the account, so there is no need to wait for the
+    /// browser's path); otherwise it is recorded, not retried (a retry will not make the code
+    /// valid).
     async fn complete_authorization(
         &self,
         code: &Secret,
         appid: Option<&AuthorizerAppId>,
+        deadline: Instant,
     ) -> Result<&'static str, PushError> {
         let tokens = &self.inner.tokens;
-        match tokens.complete_authorization(code).await {
+        let when_refused = match appid {
+            Some(_) => WhenRefused::Report,
+            None => WhenRefused::WaitForOtherPath,
+        };
+        match tokens
+            .complete_authorization_by(code, deadline, when_refused)
+            .await
+        {
             Ok(_) => Ok("authorized"),
             Err(TokenError::AuthCodeRejected { source }) => {
                 if let Some(appid) = appid {
-                    match tokens.recover_authorization(code, appid).await {
+                    match tokens.recover_authorization(code, appid, deadline).await {
                         Ok(Some(_)) => return Ok("recovered"),
                         Ok(None) => {}
                         Err(e) => return Err(PushError::Action(e)),
@@ -515,6 +638,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         body: &[u8],
         remaining: Option<Duration>,
     ) -> Result<PushReply, PushError> {
+        let budget = Budget::new(&self.inner.settings, remaining);
         let span = tracing::info_span!(
             "message_push",
             component = %self.component(),
@@ -532,8 +656,13 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 span.record("event", event);
             }
             let idempotency_key = format!("{appid}:{}", message.idempotency_key());
+            let release_test = self
+                .check_addressee(appid, &message, budget.answer_by)
+                .await?;
 
-            if let MessageKind::Text { content, .. } = &message.kind {
+            if let MessageKind::Text { content, .. } = &message.kind
+                && release_test
+            {
                 if content == RELEASE_TEST_TEXT {
                     // No side effect: every delivery gets the same reply.
                     tracing::info!("release test: passive text reply");
@@ -541,21 +670,28 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 }
                 if let Some(code) = content.strip_prefix(RELEASE_TEST_QUERY_AUTH_CODE) {
                     let code = Secret::new(code.trim());
-                    let budget = self.release_test_budget(remaining);
-                    self.once(&idempotency_key, || async {
-                        tokio::time::timeout(
-                            budget,
-                            self.answer_release_test(appid, &code, &message.from_user_name),
+                    if !crate::ids::looks_like_auth_code(code.expose()) {
+                        tracing::warn!(
+                            "release test: the auth code is not shaped like one; not exchanged"
+                        );
+                        return Err(PushError::MalformedAuthCode);
+                    }
+                    self.once(&idempotency_key, budget, || {
+                        self.answer_release_test(
+                            appid,
+                            &code,
+                            &message.from_user_name,
+                            budget.answer_by,
                         )
-                        .await
-                        .map_err(|_| PushError::OutOfTime)?
                     })
                     .await?;
                     return Ok(PushReply::Empty);
                 }
             }
             let acted = self
-                .once(&idempotency_key, || self.act_on_message(appid, &message))
+                .once(&idempotency_key, budget, || {
+                    self.act_on_message(appid, &message)
+                })
                 .await?;
             if let Acted::Now = acted {
                 tracing::info!("message push handled");
@@ -566,13 +702,51 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         .await
     }
 
-    fn release_test_budget(&self, remaining: Option<Duration>) -> Duration {
-        let settings = &self.inner.settings;
-        match remaining {
-            Some(left) => settings
-                .release_test_budget
-                .min(left.saturating_sub(settings.deadline_margin)),
-            None => settings.release_test_budget,
+    /// Checks that the message is addressed to the account its URL names: its `ToUserName`
+    /// (inside the encrypted, signed part) must be that account's original id. The original ids
+    /// of WeChat's release test accounts are known; any other account must be a stored
+    /// authorizer, whose profile gives its original id (fetched now when it was never stored).
+    /// Whether the account is one of the release test's.
+    async fn check_addressee(
+        &self,
+        appid: &AuthorizerAppId,
+        message: &AuthorizerMessage,
+        deadline: Instant,
+    ) -> Result<bool, PushError> {
+        if let Some(user_name) = release_test_user_name(appid) {
+            return if message.to_user_name == user_name {
+                Ok(true)
+            } else {
+                Err(PushError::WrongAccount)
+            };
+        }
+        let tokens = &self.inner.tokens;
+        let stored = tokens
+            .store()
+            .authorizer(self.component(), appid)
+            .await
+            .map_err(PushError::Store)?
+            .ok_or(PushError::UnknownAccount)?;
+        let account = match stored.account {
+            Some(account) => Some(account),
+            None => {
+                // Leaves the rest of the budget to the push's own action.
+                let profile_by = deadline
+                    .checked_sub(ADDRESSEE_CHECK_RESERVE)
+                    .unwrap_or(deadline);
+                tokens.fill_in_profile(appid, profile_by).await
+            }
+        };
+        match account {
+            Some(account) if account.user_name == message.to_user_name => Ok(false),
+            Some(_) => Err(PushError::WrongAccount),
+            None => {
+                // Stored, but its original id is not known yet: nothing to check against.
+                tracing::warn!(
+                    "the account's original id is not known yet; the addressee is not checked"
+                );
+                Ok(false)
+            }
         }
     }
 
@@ -604,11 +778,16 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         appid: &AuthorizerAppId,
         code: &Secret,
         touser: &str,
+        deadline: Instant,
     ) -> Result<PushRecord, PushError> {
         tracing::info!("release test: query auth and customer-service send");
         let tokens = &self.inner.tokens;
+        // The exchange leaves time for the send; the profile is looked up only if time is left.
+        let exchange_by = deadline
+            .checked_sub(RELEASE_TEST_SEND_RESERVE)
+            .unwrap_or(deadline);
         let authorizer = tokens
-            .complete_authorization(code)
+            .complete_authorization_by(code, exchange_by, WhenRefused::WaitForOtherPath)
             .await
             .map_err(PushError::Action)?;
         if &authorizer.appid != appid {

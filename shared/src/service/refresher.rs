@@ -8,8 +8,11 @@
 //! - Each authorizer goes through [`TokenService::refresh_authorizer_token_if_due`]: a lease per
 //!   authorizer and a re-read under it, so overlapping runs (or an API call refreshing the same
 //!   token) make one WeChat call per token between them.
-//! - At most `concurrency` refreshes run at once. No new one starts once less than
-//!   [`RefresherSettings::stop_before`] is left before the deadline; the rest waits for the next run.
+//! - At most `concurrency` refreshes run at once. No new one starts once less than the run's
+//!   reserve is left before the deadline ([`RefresherSettings::reserve_for`]: `stop_before`, or a
+//!   quarter of the run's budget when that is less); the rest waits for the next run. The WeChat
+//!   calls of each refresh end within four fifths of the reserve, so a refresh started just before
+//!   the cut-off ends before the deadline, its store writes included.
 //! - 61023 and 61003 mark the authorizer (the service does it) and the run goes on; other failures
 //!   are counted by errcode and the run goes on.
 
@@ -23,14 +26,17 @@ use tokio::task::JoinSet;
 use super::tokens::{RefreshOutcome, TokenService, error_chain};
 use crate::ids::AuthorizerAppId;
 use crate::store::{DueToken, Store};
+use crate::wechat::deadline;
 
 /// How a run pages, stops and judges the ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefresherSettings {
     /// Tokens expiring within this many seconds are refreshed (`REFRESH_MARGIN_SECONDS`).
     pub margin_secs: i64,
-    /// No refresh starts once less than this is left before the deadline. Longer than one refresh
-    /// may take (a WeChat call with its retries, plus the store writes), so that the refreshes
+    /// The most a run keeps in reserve before its deadline: no refresh starts once less than the
+    /// reserve is left. A run with less than four times this left keeps a quarter of what it has
+    /// ([`RefresherSettings::reserve_for`]), so that a short deadline (a local runner's) still
+    /// leaves most of it for work. Each refresh is bounded by the reserve, so that the refreshes
     /// already started finish before the function is stopped.
     pub stop_before: Duration,
     /// How many new due entries one query of the due index asks for.
@@ -48,6 +54,21 @@ impl Default for RefresherSettings {
             page_size: 500,
             ticket_stale_after_secs: 20 * 60,
         }
+    }
+}
+
+impl RefresherSettings {
+    /// What a run with `budget` left before its deadline keeps in reserve: `stop_before`, or a
+    /// quarter of `budget` when that is less.
+    pub fn reserve_for(&self, budget: Duration) -> Duration {
+        self.stop_before.min(budget / 4)
+    }
+
+    /// How long the WeChat calls of one refresh (or of the run's ticket and component token steps)
+    /// may take in a run with `budget`: four fifths of the reserve; the last fifth is for the store
+    /// writes after them. In Lambda (300 s, `stop_before` 25 s) that is the client's own 20 s.
+    pub fn call_budget_for(&self, budget: Duration) -> Duration {
+        self.reserve_for(budget) * 4 / 5
     }
 }
 
@@ -143,6 +164,15 @@ impl RefreshSummary {
     }
 }
 
+/// The time limits of one run.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// No refresh starts from then on.
+    stop_at: Instant,
+    /// How long the WeChat calls of one refresh may take.
+    call_budget: Duration,
+}
+
 /// Runs refreshes for one component. Cheap to clone.
 #[derive(Clone)]
 pub struct Refresher<S> {
@@ -164,30 +194,48 @@ impl<S: Store + 'static> Refresher<S> {
     }
 
     /// One run: the ticket, the component token, then every due authorizer token, with at most
-    /// `concurrency` refreshes at once, starting none once less than `stop_before` is left before
-    /// `deadline`.
+    /// `concurrency` refreshes at once, starting none once less than the reserve
+    /// ([`RefresherSettings::reserve_for`]) is left before `deadline`. No WeChat call of the run
+    /// outlives `deadline`.
     pub async fn refresh_due(&self, deadline: Instant, concurrency: usize) -> RefreshSummary {
         let span = tracing::info_span!("refresh_due", component = %self.service.component_appid());
         let started = Instant::now();
-        let stop_at = deadline
-            .checked_sub(self.settings.stop_before)
-            .unwrap_or(started);
+        let budget = deadline.saturating_duration_since(started);
+        let reserve = self.settings.reserve_for(budget);
+        let limits = Limits {
+            stop_at: deadline.checked_sub(reserve).unwrap_or(started),
+            call_budget: self.settings.call_budget_for(budget),
+        };
+        tracing::debug!(
+            budget_ms = budget.as_millis() as u64,
+            reserve_ms = reserve.as_millis() as u64,
+            call_budget_ms = limits.call_budget.as_millis() as u64,
+            "run limits"
+        );
         let mut summary = RefreshSummary::new();
         let run = async {
-            self.check_ticket(&mut summary).await;
+            deadline::within(
+                Instant::now() + limits.call_budget,
+                self.check_ticket(&mut summary),
+            )
+            .await;
             let due_by = self.service.now() + self.settings.margin_secs;
-            self.refresh_component(&mut summary, due_by).await;
+            deadline::within(
+                Instant::now() + limits.call_budget,
+                self.refresh_component(&mut summary, due_by),
+            )
+            .await;
             if self
                 .component_token_available(summary.component_token)
                 .await
             {
-                self.refresh_authorizers(&mut summary, due_by, stop_at, concurrency.max(1))
+                self.refresh_authorizers(&mut summary, due_by, limits, concurrency.max(1))
                     .await;
             } else {
                 self.defer_authorizers(&mut summary, due_by).await;
             }
         };
-        tracing::Instrument::instrument(run, span).await;
+        tracing::Instrument::instrument(deadline::within(deadline, run), span).await;
         summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         summary
     }
@@ -284,7 +332,7 @@ impl<S: Store + 'static> Refresher<S> {
         &self,
         summary: &mut RefreshSummary,
         due_by: i64,
-        stop_at: Instant,
+        limits: Limits,
         concurrency: usize,
     ) {
         let store = self.service.store();
@@ -296,7 +344,7 @@ impl<S: Store + 'static> Refresher<S> {
         let mut out_of_time = false;
 
         loop {
-            out_of_time = out_of_time || Instant::now() >= stop_at;
+            out_of_time = out_of_time || Instant::now() >= limits.stop_at;
             if !out_of_time && queue.is_empty() && !exhausted {
                 // Entries this run already tried may still be in the index (failed, busy, or an
                 // index update not yet visible): ask for that many more and skip them.
@@ -327,10 +375,14 @@ impl<S: Store + 'static> Refresher<S> {
                 let Some(due) = queue.pop_front() else { break };
                 tried.insert(due.appid.clone());
                 let service = self.service.clone();
+                // Bounded here, in the spawned task: a task does not inherit the run's deadline.
+                let calls_end_by = Instant::now() + limits.call_budget;
                 running.spawn(async move {
-                    let outcome = service
-                        .refresh_authorizer_token_if_due(&due.appid, due_by)
-                        .await;
+                    let outcome = deadline::within(
+                        calls_end_by,
+                        service.refresh_authorizer_token_if_due(&due.appid, due_by),
+                    )
+                    .await;
                     (due.appid, outcome)
                 });
             }

@@ -7,8 +7,13 @@
 //!   the stored token while it has not expired, or poll the store briefly for the new one;
 //! - a token WeChat refuses (40001 / 40014 / 42001) is replaced only while it is still the stored
 //!   one, so a burst of refusals costs one refresh, and the refused call is retried once;
-//! - refresh tokens are written with their version, so an older value never replaces a newer one;
-//!   61023 and 61003 mark the authorizer and are reported, never retried.
+//! - refresh tokens are written with their version, so an older value never replaces a newer one,
+//!   and a failed write of refreshed tokens is tried again a few times (WeChat may have rotated
+//!   the refresh token: the new one exists nowhere else);
+//! - the WeChat calls under a lease end before it lapses, with time left for the write;
+//! - on 61023 the current refresh token is asked for once (`api_get_authorizer_info`) and used if
+//!   it is another one; 61023 with nothing better, and 61003, mark the authorizer and are
+//!   reported, never retried.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,16 +29,28 @@ use crate::store::{
     Authorizer, AuthorizerStatus, ComponentToken, ExpiringToken, LeaseKey, LeaseOwner, Store,
     StoreError, TokenRefresh,
 };
-use crate::wechat::{AuthorizerAccessToken, ComponentAccessToken, WechatClient, WechatError};
+use crate::wechat::{
+    AuthorizerAccessToken, AuthorizerTokens, ComponentAccessToken, WechatClient, WechatError,
+};
 
 /// How the service refreshes and waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSettings {
     /// A token with this much life left or less is refreshed before use (seconds).
     pub refresh_margin_secs: i64,
-    /// How long a refresh lease lasts if its holder never gives it back (seconds). Longer than a
-    /// WeChat call with its retries.
+    /// How long a refresh lease lasts if its holder never gives it back (seconds). The work under
+    /// a lease is bounded by it: see [`TokenSettings::lease_call_budget`].
     pub lease_ttl_secs: i64,
+    /// The end of a lease kept for what follows the WeChat calls under it: the versioned write of
+    /// the new tokens with its retries, and giving the lease back. The WeChat calls under a lease
+    /// are cut off this long before it lapses.
+    pub write_allowance: Duration,
+    /// How often the versioned write of refreshed tokens is tried before giving up (a store error
+    /// after WeChat rotated the refresh token would lose the new one; the write is conditional, so
+    /// trying again is safe).
+    pub write_attempts: u32,
+    /// The wait before the second write attempt; doubled for each further one.
+    pub write_backoff: Duration,
     /// How long a caller waits for another worker's refresh when it has no valid token to use.
     pub wait_for_refresh: Duration,
     /// How often a waiting caller reads the store.
@@ -49,11 +66,27 @@ impl Default for TokenSettings {
         Self {
             refresh_margin_secs: 15 * 60,
             lease_ttl_secs: 30,
+            // Three writes normally take milliseconds; this leaves room for two that stall to the
+            // DynamoDB client's 4 s operation timeout, and the backoffs between them.
+            write_allowance: Duration::from_secs(10),
+            write_attempts: 3,
+            write_backoff: Duration::from_millis(100),
             wait_for_refresh: Duration::from_secs(5),
             poll_interval: Duration::from_millis(100),
             start_push_ticket_interval_secs: 300,
             wait_for_authorization: Duration::from_secs(5),
         }
+    }
+}
+
+impl TokenSettings {
+    /// How long the WeChat calls made under one lease may take in all: the lease's life, less one
+    /// second (the store counts whole seconds, so a lease may lapse up to a second early) and the
+    /// [`write_allowance`](TokenSettings::write_allowance). The default: 30 − 1 − 10 = 19 s. Zero
+    /// when the lease is too short for the allowance; then no call is made under it.
+    pub fn lease_call_budget(&self) -> Duration {
+        let lease = Duration::from_secs(u64::try_from(self.lease_ttl_secs - 1).unwrap_or(0));
+        lease.saturating_sub(self.write_allowance)
     }
 }
 
@@ -103,6 +136,16 @@ impl Want<'_> {
 enum Leased<T> {
     Done(T),
     Held,
+}
+
+/// What asking WeChat for the current refresh token gave, after it refused the stored one.
+enum Recovery {
+    /// Another refresh token, and the tokens it was exchanged for.
+    Refreshed(AuthorizerTokens),
+    /// No other refresh token to be had: the merchant must authorize again.
+    Nothing,
+    /// WeChat says the authorization is gone (61003).
+    NotAuthorized(WechatError),
 }
 
 /// Hands out valid component and authorizer tokens and completes authorizations. Cheap to clone.
@@ -548,33 +591,115 @@ impl<S: Store + 'static> TokenService<S> {
     }
 
     /// Refreshes with the stored refresh token and stores the result under its version. The
-    /// caller holds the lease.
+    /// caller holds the lease. A refresh token WeChat refuses (61023) is first recovered if WeChat
+    /// holds another ([`Self::recover_refresh_token`]); only then is the authorizer marked.
     async fn refresh_authorizer(
         &self,
         stored: Authorizer,
     ) -> Result<AuthorizerAccessToken, TokenError> {
-        let inner = &self.inner;
-        let appid = &stored.appid;
-        let refresh_token = &stored.refresh_token;
-        let result = self
-            .with_component_token(|client, token| async move {
-                client
-                    .api_authorizer_token(&token, appid, refresh_token)
-                    .await
-            })
-            .await;
-        let tokens = match result {
+        let tokens = match self
+            .exchange_refresh_token(&stored.appid, &stored.refresh_token)
+            .await
+        {
             Ok(tokens) => tokens,
             Err(TokenError::Wechat(e)) if e.is_refresh_token_invalid() => {
-                return Err(self
-                    .mark(&stored, AuthorizerStatus::ReauthorizationRequired, e)
-                    .await);
+                match self.recover_refresh_token(&stored).await? {
+                    Recovery::Refreshed(tokens) => tokens,
+                    Recovery::Nothing => {
+                        return Err(self
+                            .mark(&stored, AuthorizerStatus::ReauthorizationRequired, e)
+                            .await);
+                    }
+                    Recovery::NotAuthorized(cause) => {
+                        return Err(self
+                            .mark(&stored, AuthorizerStatus::Unauthorized, cause)
+                            .await);
+                    }
+                }
             }
             Err(TokenError::Wechat(e)) if e.is_not_authorized() => {
                 return Err(self.mark(&stored, AuthorizerStatus::Unauthorized, e).await);
             }
             Err(e) => return Err(e),
         };
+        self.store_refreshed(&stored, tokens).await
+    }
+
+    /// One `api_authorizer_token` with `refresh_token`.
+    async fn exchange_refresh_token(
+        &self,
+        appid: &AuthorizerAppId,
+        refresh_token: &Secret,
+    ) -> Result<AuthorizerTokens, TokenError> {
+        self.with_component_token(|client, token| async move {
+            client
+                .api_authorizer_token(&token, appid, refresh_token)
+                .await
+        })
+        .await
+    }
+
+    /// WeChat refused `stored`'s refresh token (61023). While the authorization is valid,
+    /// `api_get_authorizer_info` carries the current refresh token: if it is another one (the
+    /// stored one was superseded, or a rotated one was never stored), one `api_authorizer_token`
+    /// with it. [`Recovery::Nothing`] when WeChat offers no other token, or answers with an
+    /// errcode; a failure that is not an answer (a timeout, an unreachable WeChat, a store error)
+    /// is returned instead, and the authorizer is left for the next attempt, unmarked.
+    async fn recover_refresh_token(&self, stored: &Authorizer) -> Result<Recovery, TokenError> {
+        let appid = &stored.appid;
+        let info = self
+            .with_component_token(|client, token| async move {
+                client.api_get_authorizer_info(&token, appid).await
+            })
+            .await;
+        let offered = match info {
+            Ok(info) => info.authorization_info.authorizer_refresh_token,
+            Err(TokenError::Wechat(e)) if e.is_not_authorized() => {
+                return Ok(Recovery::NotAuthorized(e));
+            }
+            Err(TokenError::Wechat(e)) if e.errcode().is_some() => {
+                tracing::warn!(
+                    errcode = e.errcode(),
+                    "WeChat would not tell the current refresh token"
+                );
+                return Ok(Recovery::Nothing);
+            }
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "could not ask WeChat for the current refresh token; the authorizer is left unmarked");
+                return Err(e);
+            }
+        };
+        let Some(current) =
+            offered.filter(|t| !t.expose().is_empty() && *t != stored.refresh_token)
+        else {
+            tracing::warn!("WeChat holds no other refresh token for the authorizer");
+            return Ok(Recovery::Nothing);
+        };
+        tracing::warn!(
+            "WeChat refused the stored refresh token but holds another one; refreshing with it"
+        );
+        match self.exchange_refresh_token(appid, &current).await {
+            Ok(tokens) => Ok(Recovery::Refreshed(tokens)),
+            Err(TokenError::Wechat(e)) if e.is_refresh_token_invalid() => {
+                tracing::warn!("WeChat refused the refresh token it offered, too");
+                Ok(Recovery::Nothing)
+            }
+            Err(TokenError::Wechat(e)) if e.is_not_authorized() => Ok(Recovery::NotAuthorized(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores what a refresh of `stored` returned under `stored`'s version, and the refresh token
+    /// as the next version when it differs from `stored`'s. A store failure is tried again
+    /// ([`TokenSettings::write_attempts`]): once WeChat rotated the refresh token, the new one
+    /// exists nowhere else.
+    async fn store_refreshed(
+        &self,
+        stored: &Authorizer,
+        tokens: AuthorizerTokens,
+    ) -> Result<AuthorizerAccessToken, TokenError> {
+        let inner = &self.inner;
+        let appid = &stored.appid;
         let rotated = tokens.refresh_token != stored.refresh_token;
         let refresh = TokenRefresh {
             based_on_version: stored.refresh_token_version,
@@ -584,11 +709,32 @@ impl<S: Store + 'static> TokenService<S> {
             },
             refresh_token: rotated.then(|| tokens.refresh_token.clone()),
         };
-        match inner
-            .store
-            .update_authorizer_tokens(&inner.component, appid, &refresh)
-            .await
-        {
+        let settings = &inner.settings;
+        let mut attempt = 1;
+        let mut backoff = settings.write_backoff;
+        let written = loop {
+            match inner
+                .store
+                .update_authorizer_tokens(&inner.component, appid, &refresh)
+                .await
+            {
+                // Conditional on the version read, so a repeat cannot overwrite a newer grant; one
+                // whose predecessor did land (its answer lost) ends in a conflict, handled below.
+                Err(e @ StoreError::Backend { .. }) if attempt < settings.write_attempts => {
+                    tracing::warn!(
+                        attempt,
+                        refresh_token_rotated = rotated,
+                        error = %error_chain(&e),
+                        "could not store the refreshed tokens; trying again"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff.saturating_mul(2);
+                    attempt += 1;
+                }
+                result => break result,
+            }
+        };
+        match written {
             Ok(updated) => {
                 tracing::info!(
                     refresh_token_rotated = rotated,
@@ -615,7 +761,26 @@ impl<S: Store + 'static> TokenService<S> {
             Err(StoreError::NotFound) => Err(TokenError::NotFound {
                 appid: appid.clone(),
             }),
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                if rotated {
+                    tracing::error!(
+                        attempts = attempt,
+                        refresh_token_rotated = true,
+                        error = %error_chain(&e),
+                        "refresh token lost: WeChat rotated the refresh token and the new one could \
+                         not be stored; the stored one will be refused (61023) and recovered from \
+                         api_get_authorizer_info, or the merchant must authorize again"
+                    );
+                } else {
+                    tracing::error!(
+                        attempts = attempt,
+                        refresh_token_rotated = false,
+                        error = %error_chain(&e),
+                        "could not store the refreshed access token"
+                    );
+                }
+                Err(e.into())
+            }
         }
     }
 
@@ -661,7 +826,9 @@ impl<S: Store + 'static> TokenService<S> {
     // ----- shared machinery ------------------------------------------------------------------
 
     /// Runs `work` holding the lease `key`, and gives the lease back whatever `work` returns.
-    /// `Held` if another worker holds it.
+    /// `Held` if another worker holds it. The WeChat calls in `work` end within
+    /// [`TokenSettings::lease_call_budget`] of taking the lease, so that the lease outlives them
+    /// and the write after them: while it holds, no other worker calls WeChat for the same token.
     async fn under_lease<T, Fut>(
         &self,
         key: &LeaseKey,
@@ -672,6 +839,8 @@ impl<S: Store + 'static> TokenService<S> {
     {
         let inner = &self.inner;
         let owner = LeaseOwner::random();
+        // Taken before asking: the lease counts from some moment after this one.
+        let calls_end_by = Instant::now() + inner.settings.lease_call_budget();
         match inner
             .store
             .try_acquire_lease(&inner.component, key, &owner, inner.settings.lease_ttl_secs)
@@ -681,7 +850,7 @@ impl<S: Store + 'static> TokenService<S> {
             Err(StoreError::LeaseHeld) => return Ok(Leased::Held),
             Err(e) => return Err(e.into()),
         }
-        let result = work().await;
+        let result = crate::wechat::deadline::within(calls_end_by, work()).await;
         if let Err(e) = inner
             .store
             .release_lease(&inner.component, key, &owner)

@@ -441,10 +441,18 @@ impl WechatClient {
         let span = tracing::debug_span!("wechat_call", path = call.path);
         async move {
             let started = Instant::now();
-            let deadline = started + policy.max_elapsed;
+            // The policy's budget, cut to the deadline of the work this call is part of.
+            let deadline = super::deadline::current().map_or(started + policy.max_elapsed, |d| {
+                d.min(started + policy.max_elapsed)
+            });
             let mut attempt = 1u32;
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let error = WechatError::OutOfTime { path: call.path };
+                    tracing::warn!(attempt, error = %error, "WeChat call not made");
+                    return Err(error);
+                }
                 let result = self.attempt(call, self.inner.timeout.min(left)).await;
                 let elapsed_ms = started.elapsed().as_millis() as u64;
                 let error = match result {

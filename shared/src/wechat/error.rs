@@ -57,6 +57,10 @@ pub enum WechatError {
         #[source]
         source: reqwest::Error,
     },
+    /// Nothing was sent: no time was left within the deadline of the work the call was part of
+    /// (a refresh lease, an invocation's deadline; see [`super::deadline`]).
+    #[error("no time was left for WeChat {path} within the caller's deadline")]
+    OutOfTime { path: &'static str },
     /// No connection could be made.
     #[error("could not connect to WeChat for {path}")]
     Connect {
@@ -163,6 +167,7 @@ impl WechatError {
         match self {
             Self::Api { path, .. }
             | Self::Timeout { path, .. }
+            | Self::OutOfTime { path }
             | Self::Connect { path, .. }
             | Self::Transport { path, .. }
             | Self::Status { path, .. }
@@ -229,7 +234,11 @@ impl WechatError {
             Self::Api { errcode, .. } => *errcode == errcode::SYSTEM_BUSY,
             Self::Status { status, .. } => (500..600).contains(status),
             Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
-            Self::Decode { .. } | Self::Request { .. } | Self::ClientBuild(_) => false,
+            // Out of time: a retry would be out of time too.
+            Self::OutOfTime { .. }
+            | Self::Decode { .. }
+            | Self::Request { .. }
+            | Self::ClientBuild(_) => false,
         }
     }
 

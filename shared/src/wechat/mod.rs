@@ -9,6 +9,7 @@
 mod client;
 mod component;
 pub mod coverage;
+pub mod deadline;
 mod error;
 mod message;
 pub mod miniprogram;

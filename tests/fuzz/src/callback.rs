@@ -16,7 +16,7 @@ use wxcomponent::service::{
     Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, PushService, PushSettings,
     ReplyRandomness, TokenService, TokenSettings,
 };
-use wxcomponent::store::{MemoryStore, StoreError, Ticket, TicketStore};
+use wxcomponent::store::{LeaseOwner, MemoryStore, StoreError, Ticket, TicketStore};
 use wxcomponent::wechat::{ClientConfig, RetryPolicy, WechatClient};
 use wxcomponent::{Clock, ComponentAppId, ManualClock, MessageCrypto, Secret};
 
@@ -53,10 +53,11 @@ impl PushLedger for CountingLedger {
         &self,
         component: &ComponentAppId,
         key: &str,
+        owner: &LeaseOwner,
         lease_secs: i64,
     ) -> Result<Claim, StoreError> {
         self.claims.fetch_add(1, Ordering::Relaxed);
-        self.inner.claim(component, key, lease_secs).await
+        self.inner.claim(component, key, owner, lease_secs).await
     }
 
     async fn complete(
@@ -68,8 +69,13 @@ impl PushLedger for CountingLedger {
         self.inner.complete(component, key, record).await
     }
 
-    async fn release(&self, component: &ComponentAppId, key: &str) -> Result<(), StoreError> {
-        self.inner.release(component, key).await
+    async fn release(
+        &self,
+        component: &ComponentAppId,
+        key: &str,
+        owner: &LeaseOwner,
+    ) -> Result<(), StoreError> {
+        self.inner.release(component, key, owner).await
     }
 
     async fn entry(

@@ -298,6 +298,16 @@ impl WechatSim {
         found
     }
 
+    /// The most calls to `path` the sim was handling at one time (a call counts from its arrival
+    /// until it is answered or its client hangs up, whatever fault delays it).
+    pub fn max_in_flight(&self, path: &str) -> usize {
+        self.shared
+            .lock()
+            .in_flight
+            .get(path)
+            .map_or(0, |(_, max)| *max)
+    }
+
     pub fn clear_calls(&self) {
         self.shared.lock().calls.clear();
     }

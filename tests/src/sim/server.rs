@@ -103,6 +103,33 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// One call being handled, for [`super::WechatSim::max_in_flight`].
+struct InFlight {
+    shared: Arc<Shared>,
+    path: String,
+}
+
+impl InFlight {
+    fn enter(shared: &Arc<Shared>, path: &str) -> Self {
+        let mut state = shared.lock();
+        let (now, max) = state.in_flight.entry(path.to_owned()).or_default();
+        *now += 1;
+        *max = (*max).max(*now);
+        Self {
+            shared: shared.clone(),
+            path: path.to_owned(),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some((now, _)) = self.shared.lock().in_flight.get_mut(&self.path) {
+            *now = now.saturating_sub(1);
+        }
+    }
+}
+
 /// Every WeChat path: record, apply a fault if one is set, then answer like WeChat.
 async fn wechat(
     State(shared): State<Arc<Shared>>,
@@ -125,6 +152,8 @@ async fn wechat(
         let index = state.record(method.as_str(), &path, query.clone(), json_body.clone());
         (index, state.faults.take(&path))
     };
+    // Counts until this handler ends: answered, or dropped when the client hangs up.
+    let _in_flight = InFlight::enter(&shared, &path);
     let mut late_answer = None;
     match fault {
         None => {}

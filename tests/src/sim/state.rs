@@ -113,6 +113,9 @@ pub(crate) struct State {
     quota_reset_seq: u64,
     /// Every ticket, token, code and refresh token minted, for the log-secrecy checks.
     pub(crate) minted: Vec<String>,
+    /// Per path: calls being handled now, and the most ever handled at once. A call stops
+    /// counting when it is answered or its client hangs up.
+    pub(crate) in_flight: HashMap<String, (usize, usize)>,
     /// Each account's latest audit, by appid; `auditid`s grow across accounts, as WeChat's do.
     audits: HashMap<String, SimAudit>,
     next_auditid: i64,
@@ -153,6 +156,7 @@ impl State {
             quota_clears: HashMap::new(),
             quota_reset_seq: 0,
             minted: Vec::new(),
+            in_flight: HashMap::new(),
             audits: HashMap::new(),
             next_auditid: FIRST_AUDITID,
         }

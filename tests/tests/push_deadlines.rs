@@ -1,0 +1,325 @@
+//! Pushes under the failures Lambda and WeChat really produce, through the ticket-callback's real
+//! handler, DynamoDB Local and the simulator:
+//! - WeChat delivers a push up to three times, 5 s apart, and abandons each delivery after 5 s;
+//! - each delivery is served by an invocation that Lambda stops at the function's configured
+//!   timeout (read from template.yaml): its future is dropped, whatever was in flight;
+//! - the invocations of the three deliveries may overlap, as separate Lambda instances would.
+//!
+//! The platform's clock follows real time (a manual clock moved to the elapsed seconds at each
+//! delivery), so the push ledger's leases lapse as they would in production.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_http::{Body, RequestExt, Response};
+use wxcomponent::AuthorizerAppId;
+use wxcomponent::service::RefreshOutcome;
+use wxcomponent::store::{AuthorizerStatus, AuthorizerStore};
+use wxcomponent_tests::app::{TestApp, random_appid};
+use wxcomponent_tests::callbacks::{
+    Callbacks, SignedPush, apigw_request, authorized_xml, body_text, unauthorized_xml,
+};
+use wxcomponent_tests::dynamodb_local::OwnDynamoDbLocal;
+use wxcomponent_tests::sim::{Fault, SimConfig, Times};
+
+const QUERY_AUTH: &str = "/cgi-bin/component/api_query_auth";
+const AUTHORIZER_INFO: &str = "/cgi-bin/component/api_get_authorizer_info";
+/// WeChat waits this long for an answer, then delivers again.
+const WECHAT_WAIT: Duration = Duration::from_secs(5);
+const DELIVERIES: u32 = 3;
+
+/// The ticket-callback function's timeout, as template.yaml configures it.
+fn function_timeout() -> Duration {
+    let template: yaml_serde::Value =
+        yaml_serde::from_str(include_str!("../../template.yaml")).expect("template.yaml is YAML");
+    let secs = template["Resources"]["TicketCallbackFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .expect("the ticket-callback function has a Timeout");
+    Duration::from_secs(secs)
+}
+
+/// The app with the push path's WeChat client (its timeouts and retry budget).
+async fn spawn(app: impl Future<Output = TestApp>) -> Arc<Callbacks> {
+    let c = Callbacks::on(app.await, |_| {});
+    c.app.store_fresh_ticket().await;
+    Arc::new(c)
+}
+
+async fn default_app() -> TestApp {
+    TestApp::spawn_with(
+        SimConfig::random(),
+        |_| {},
+        ticket_callback::tune_for_pushes,
+    )
+    .await
+}
+
+/// One invocation serving one delivery: the handler runs with the Lambda deadline in its
+/// context and is dropped at the function's timeout (`None` then).
+fn invoke(
+    c: &Arc<Callbacks>,
+    path: &str,
+    push: &SignedPush,
+) -> tokio::task::JoinHandle<Option<Response<Body>>> {
+    let timeout = function_timeout();
+    let deadline_ms = SystemTime::now()
+        .checked_add(timeout)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .expect("a deadline");
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = deadline_ms;
+    let request = apigw_request("POST", path, &push.query_string(), &[], Some(&push.body))
+        .with_lambda_context(context);
+    let c = c.clone();
+    tokio::spawn(async move {
+        tokio::time::timeout(timeout, c.ticket_callback.handle(request))
+            .await
+            .ok()
+    })
+}
+
+/// What WeChat saw of each delivery: the status it got within its wait, `None` when it got none.
+#[derive(Debug)]
+struct Deliveries {
+    seen: Vec<Option<u16>>,
+    /// The invocations, still running or finished, so a test can wait for all of them.
+    invocations: Vec<tokio::task::JoinHandle<Option<Response<Body>>>>,
+}
+
+impl Deliveries {
+    fn succeeded(&self) -> bool {
+        self.seen.last() == Some(&Some(200))
+    }
+
+    /// Waits until every invocation has answered or been stopped.
+    async fn settle(self) -> Vec<Option<u16>> {
+        for invocation in self.invocations {
+            let _ = invocation.await;
+        }
+        self.seen
+    }
+}
+
+/// Delivers `push` as WeChat does: at 0, 5 and 10 s, until one delivery is answered `success`
+/// within 5 s. `between(n)` runs after delivery `n` was abandoned or answered (a test's chance
+/// to change the world before the next delivery); the next delivery starts 5 s after the last.
+async fn deliver_like_wechat<F, Fut>(
+    c: &Arc<Callbacks>,
+    path: &str,
+    push: &SignedPush,
+    mut between: F,
+) -> Deliveries
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let started = Instant::now();
+    let base = c.app.now();
+    let mut deliveries = Deliveries {
+        seen: Vec::new(),
+        invocations: Vec::new(),
+    };
+    for n in 0..DELIVERIES {
+        let at = started + WECHAT_WAIT * n;
+        tokio::time::sleep_until(at.into()).await;
+        c.app
+            .clock
+            .set(base + i64::try_from(started.elapsed().as_secs()).unwrap_or(0));
+        let mut invocation = invoke(c, path, push);
+        let seen = match tokio::time::timeout(WECHAT_WAIT, &mut invocation).await {
+            Ok(Ok(Some(response))) => {
+                let ok = response.status() == 200 && body_text(&response) == "success";
+                Some(if ok { 200 } else { response.status().as_u16() })
+            }
+            // Stopped at the function's timeout, or still running when WeChat gave up.
+            _ => None,
+        };
+        deliveries.seen.push(seen);
+        if seen.is_none() {
+            // Still running (or stopped): awaited by `settle`. An answered one is done.
+            deliveries.invocations.push(invocation);
+        }
+        if seen == Some(200) {
+            break;
+        }
+        between(n).await;
+    }
+    deliveries
+}
+
+/// The stored authorizer's refresh token is the one WeChat holds, and it works: a refresh with
+/// it succeeds.
+async fn assert_working_refresh_token(c: &Callbacks, merchant: &str) {
+    let appid = AuthorizerAppId::parse(merchant).unwrap();
+    let stored = c.app.stored_authorizer(&appid).await;
+    assert_eq!(stored.status, AuthorizerStatus::Authorized);
+    assert_eq!(
+        Some(stored.refresh_token.expose().to_owned()),
+        c.app.sim.refresh_token_of(merchant),
+        "the refresh token WeChat holds is stored"
+    );
+    let far = c.app.now() + 30 * 86_400;
+    assert!(
+        matches!(
+            c.app
+                .service
+                .refresh_authorizer_token_if_due(&appid, far)
+                .await,
+            RefreshOutcome::Refreshed { .. }
+        ),
+        "the stored refresh token works"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_profile_lookup_after_the_code_is_spent_does_not_lose_the_authorization() {
+    let c = spawn(default_app()).await;
+    let merchant = random_appid();
+    let code = c.app.sim.authorize(&merchant);
+    // The profile lookup never answers within any budget.
+    c.app.sim.inject(
+        AUTHORIZER_INFO,
+        Fault::latency(Duration::from_secs(60)),
+        Times::Always,
+    );
+    let push = c.signed_push(
+        &authorized_xml(
+            c.app.component.as_str(),
+            "authorized",
+            c.app.now(),
+            &merchant,
+            &code,
+        ),
+        None,
+    );
+
+    let deliveries = deliver_like_wechat(&c, "/wechat/component", &push, |_| async {}).await;
+
+    assert!(deliveries.succeeded(), "{:?}", deliveries.seen);
+    deliveries.settle().await;
+    assert_eq!(
+        c.app.sim.call_count(QUERY_AUTH),
+        1,
+        "the code was exchanged once"
+    );
+    c.app.sim.clear_faults();
+    assert_working_refresh_token(&c, &merchant).await;
+    // The profile was left for later, and the next read fills it in.
+    let appid = AuthorizerAppId::parse(&merchant).unwrap();
+    assert!(c.app.stored_authorizer(&appid).await.account.is_none());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let filled = c.app.service.fill_in_profile(&appid, deadline).await;
+    assert!(filled.is_some());
+    assert!(c.app.stored_authorizer(&appid).await.account.is_some());
+}
+
+#[tokio::test]
+async fn a_store_failure_right_after_the_code_is_spent_is_recovered_by_wechats_next_delivery() {
+    let ddb = Arc::new(tokio::sync::Mutex::new(OwnDynamoDbLocal::start().await));
+    let client = ddb.lock().await.client().await;
+    let c = spawn(TestApp::spawn_on(
+        client,
+        SimConfig::random(),
+        |_| {},
+        ticket_callback::tune_for_pushes,
+    ))
+    .await;
+    let merchant = random_appid();
+    let code = c.app.sim.authorize(&merchant);
+    // WeChat takes its time to answer the exchange; DynamoDB dies meanwhile, so the spent code's
+    // grant cannot be written.
+    c.app.sim.inject(
+        QUERY_AUTH,
+        Fault::latency(Duration::from_millis(1500)),
+        Times::Next(1),
+    );
+    let push = c.signed_push(
+        &authorized_xml(
+            c.app.component.as_str(),
+            "authorized",
+            c.app.now(),
+            &merchant,
+            &code,
+        ),
+        None,
+    );
+    let killer = {
+        let (ddb, c) = (ddb.clone(), c.clone());
+        tokio::spawn(async move {
+            // As soon as WeChat has the exchange in hand (its answer is 1.5 s away).
+            while c.app.sim.call_count(QUERY_AUTH) == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            ddb.lock().await.kill();
+        })
+    };
+
+    let deliveries = deliver_like_wechat(&c, "/wechat/component", &push, |n| {
+        let ddb = ddb.clone();
+        async move {
+            if n == 0 {
+                // Back (same data) before the next delivery, as a failing dependency comes back.
+                ddb.lock().await.restart().await;
+            }
+        }
+    })
+    .await;
+    killer.await.unwrap();
+
+    assert_ne!(
+        deliveries.seen[0],
+        Some(200),
+        "the first delivery could not store the grant"
+    );
+    assert!(deliveries.succeeded(), "{:?}", deliveries.seen);
+    deliveries.settle().await;
+    assert_eq!(
+        c.app.sim.call_count(QUERY_AUTH),
+        2,
+        "spent once, refused once"
+    );
+    assert_working_refresh_token(&c, &merchant).await;
+}
+
+#[tokio::test]
+async fn an_unauthorized_push_whose_claim_landed_late_is_acted_on_by_the_next_delivery() {
+    let ddb = Arc::new(OwnDynamoDbLocal::start().await);
+    let c = spawn(TestApp::spawn_on(
+        ddb.client().await,
+        SimConfig::random(),
+        |_| {},
+        ticket_callback::tune_for_pushes,
+    ))
+    .await;
+    let (appid, _) = c.app.authorized_account().await;
+    let push = c.signed_push(
+        &unauthorized_xml(c.app.component.as_str(), c.app.now(), appid.as_str()),
+        None,
+    );
+
+    // DynamoDB stops answering during the first delivery: its claim is written only once it
+    // answers again, after the delivery gave up.
+    ddb.freeze();
+    let thaw = {
+        let ddb = ddb.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(4500)).await;
+            ddb.thaw();
+        })
+    };
+    let deliveries = deliver_like_wechat(&c, "/wechat/component", &push, |_| async {}).await;
+    thaw.await.unwrap();
+
+    assert_ne!(deliveries.seen[0], Some(200));
+    assert!(deliveries.succeeded(), "{:?}", deliveries.seen);
+    deliveries.settle().await;
+    let stored = c
+        .app
+        .store
+        .authorizer(&c.app.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, AuthorizerStatus::Unauthorized);
+}
