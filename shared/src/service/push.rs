@@ -959,7 +959,10 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         };
         let released = match asked {
             Some(s) if status == AuditStatus::Succeeded => {
-                Some(self.auto_release(appid, s.audit_id).await)
+                // Boxed: two token-service calls make a deep future, and pushes already nest
+                // several (the ledger claim, the deadline); on the heap it cannot overflow a
+                // thread's stack.
+                Some(Box::pin(self.auto_release(appid, s.audit_id)).await)
             }
             _ => None,
         };

@@ -430,10 +430,12 @@ mod tests {
 
     /// The secrets each function reads: the component secret everywhere (any function may renew
     /// the component token), the push crypto's for ticket-callback (`TicketCallbackConfig`), the
-    /// key digest for the api (`ApiConfig`).
+    /// key digest for the api (`ApiConfig`), the success redirect's signing key for auth-redirect
+    /// (`auth_flow_settings`).
     fn secrets_read(function: &str) -> Vec<&'static str> {
         use crate::config::{
-            API_KEY_SHA256, COMPONENT_SECRET, ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS, TOKEN,
+            API_KEY_SHA256, AUTH_SIGNING_SECRET, COMPONENT_SECRET, ENCODING_AES_KEY,
+            ENCODING_AES_KEY_PREVIOUS, TOKEN,
         };
         let mut secrets = vec![COMPONENT_SECRET];
         match function {
@@ -441,6 +443,7 @@ mod tests {
                 secrets.extend([TOKEN, ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS]);
             }
             "ApiFunction" => secrets.push(API_KEY_SHA256),
+            "AuthRedirectFunction" => secrets.push(AUTH_SIGNING_SECRET),
             _ => {}
         }
         secrets.sort_unstable();
@@ -534,7 +537,8 @@ mod tests {
     #[test]
     fn each_function_gets_only_the_secrets_it_reads() {
         use crate::config::{
-            API_KEY_SHA256, COMPONENT_SECRET, ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS, TOKEN,
+            API_KEY_SHA256, AUTH_SIGNING_SECRET, COMPONENT_SECRET, ENCODING_AES_KEY,
+            ENCODING_AES_KEY_PREVIOUS, TOKEN,
         };
         let secrets = [
             COMPONENT_SECRET,
@@ -542,6 +546,7 @@ mod tests {
             ENCODING_AES_KEY,
             ENCODING_AES_KEY_PREVIOUS,
             API_KEY_SHA256,
+            AUTH_SIGNING_SECRET,
         ];
         let doc = template();
         for function in FUNCTIONS {
