@@ -285,7 +285,6 @@ mod tests {
             "signed-notify_third_fastregisterbetaapp",
             "signed-text",
             "signed-weapp_audit_fail",
-            "signed-unknown_location",
             "ticket-no-signature",
             "ticket-extra-query",
         ] {
@@ -299,6 +298,10 @@ mod tests {
         assert!(reply.contains("TESTCOMPONENT_MSG_TYPE_TEXT_callback"));
         // Completing an authorization calls WeChat, which is unreachable: ours to retry.
         assert_eq!(status("signed-authorized"), (503, true));
+        // Opened, then refused: addressed (its encrypted ToUserName) to another account than the
+        // URL's; nothing is written.
+        assert_eq!(status("signed-unknown_location"), (400, true));
+        assert!(!wrote("signed-unknown_location"));
         // Opened, then refused by the event parser.
         assert_eq!(status("signed-attack_billion_laughs"), (400, true));
         assert!(
