@@ -772,7 +772,20 @@ async fn code_is_committed_audited_released_and_rolled_back_with_the_authorizer_
     client.undo_code_audit(t).await.unwrap();
     client.speedup_audit(t, auditid).await.unwrap();
     let quota = client.query_quota(t).await.unwrap();
+    // The withdrawn audit cannot be released: a new one is submitted and approved first.
+    assert_eq!(
+        client.release(t).await.unwrap_err().errcode(),
+        Some(85020),
+        "a withdrawn audit is not released"
+    );
+    c.h.sim.submit_audit_elsewhere(c.appid.as_str());
+    c.h.sim.decide_audit(c.appid.as_str(), 0);
     client.release(t).await.unwrap();
+    assert_eq!(
+        client.release(t).await.unwrap_err().errcode(),
+        Some(85052),
+        "a released version is not released again"
+    );
     let history = client.get_revert_history(t).await.unwrap();
     client
         .revert_code_release(t, Some(history[1].app_version))

@@ -13,11 +13,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::{Body, RequestExt, Response};
 use wxcomponent::AuthorizerAppId;
+use wxcomponent::event::AuthorizerMessage;
 use wxcomponent::service::RefreshOutcome;
-use wxcomponent::store::{AuthorizerStatus, AuthorizerStore};
+use wxcomponent::store::{AuditStatus, AuditStore, AuthorizerStatus, AuthorizerStore};
+use wxcomponent::wechat::miniprogram::code::SubmitAuditRequest;
 use wxcomponent_tests::app::{TestApp, random_appid};
 use wxcomponent_tests::callbacks::{
-    Callbacks, SignedPush, apigw_request, authorized_xml, body_text, unauthorized_xml,
+    Callbacks, SignedPush, apigw_request, authorized_xml, body_text, event_xml, unauthorized_xml,
 };
 use wxcomponent_tests::dynamodb_local::OwnDynamoDbLocal;
 use wxcomponent_tests::sim::{Fault, SimConfig, Times};
@@ -322,4 +324,154 @@ async fn an_unauthorized_push_whose_claim_landed_late_is_acted_on_by_the_next_de
         .unwrap()
         .unwrap();
     assert_eq!(stored.status, AuthorizerStatus::Unauthorized);
+}
+
+const RELEASE: &str = "/wxa/release";
+
+/// An approval push: the account, the push, the message URL it goes to and its plaintext.
+struct Approval {
+    appid: AuthorizerAppId,
+    push: SignedPush,
+    path: String,
+    xml: String,
+}
+
+/// An authorized mini program whose code was submitted through the product with an automatic
+/// release, and approved by WeChat's reviewers; the `weapp_audit_success` push WeChat sends then.
+async fn approved_with_auto_release(c: &Callbacks) -> Approval {
+    let (appid, user_name) = c.app.authorized_account_with_profile().await;
+    let request: SubmitAuditRequest = serde_json::from_value(serde_json::json!({
+        "item_list": [{"first_class": "工具", "second_class": "备忘录", "first_id": 1, "second_id": 2}]
+    }))
+    .expect("an audit request");
+    let submitted = c
+        .app
+        .service
+        .submit_audit(&appid, &request, true)
+        .await
+        .expect("the audit is submitted");
+    assert!(submitted.auto_release);
+    c.app.clock.advance(60);
+    c.app.sim.decide_audit(appid.as_str(), 0);
+    let at = c.app.now();
+    let xml = event_xml(
+        &user_name,
+        at,
+        "weapp_audit_success",
+        &format!("<SuccTime>{at}</SuccTime>"),
+    );
+    Approval {
+        push: c.signed_push(&xml, Some(&user_name)),
+        path: format!("/wechat/message/{appid}"),
+        appid,
+        xml,
+    }
+}
+
+/// The approved version is out (once: WeChat refuses a second release of it), the stored audit
+/// says approved with its automatic release done, and the push is recorded as released.
+async fn assert_released_once(c: &Callbacks, approval: &Approval) {
+    let appid = &approval.appid;
+    let message = AuthorizerMessage::parse(&approval.xml).expect("the push parses");
+    let entry = c
+        .ledger_entry(&format!("{appid}:{}", message.idempotency_key()))
+        .await
+        .expect("the push is recorded");
+    let record = entry.record.expect("the push is done");
+    assert_eq!(
+        record.detail.get("auto_release").map(String::as_str),
+        Some("released")
+    );
+    let audit = c.app.sim.latest_audit(appid.as_str()).expect("an audit");
+    assert!(audit.released, "the approved version was released");
+    let state = c
+        .app
+        .store
+        .audit_state(&c.app.component, appid)
+        .await
+        .unwrap()
+        .expect("the audit is stored");
+    assert_eq!(
+        (state.audit_id, state.status, state.auto_release),
+        (
+            u64::try_from(audit.auditid).unwrap(),
+            AuditStatus::Succeeded,
+            false
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_release_whose_answer_is_lost_is_completed_by_wechats_next_delivery() {
+    let c = spawn(default_app()).await;
+    let approval = approved_with_auto_release(&c).await;
+    // WeChat releases the version but its answer comes too late for the push path's client.
+    c.app.sim.inject(
+        RELEASE,
+        Fault::late_answer(Duration::from_secs(8)),
+        Times::Next(1),
+    );
+
+    let deliveries = deliver_like_wechat(&c, &approval.path, &approval.push, |_| async {}).await;
+
+    assert_ne!(
+        deliveries.seen[0],
+        Some(200),
+        "the first delivery could not know whether the release happened"
+    );
+    assert!(deliveries.succeeded(), "{:?}", deliveries.seen);
+    deliveries.settle().await;
+    assert_eq!(
+        c.app.sim.call_count(RELEASE),
+        2,
+        "released once, then answered 'already released'"
+    );
+    assert_released_once(&c, &approval).await;
+}
+
+#[tokio::test]
+async fn a_store_failure_right_after_the_release_is_recovered_by_wechats_next_delivery() {
+    let ddb = Arc::new(tokio::sync::Mutex::new(OwnDynamoDbLocal::start().await));
+    let client = ddb.lock().await.client().await;
+    let c = spawn(TestApp::spawn_on(
+        client,
+        SimConfig::random(),
+        |_| {},
+        ticket_callback::tune_for_pushes,
+    ))
+    .await;
+    let approval = approved_with_auto_release(&c).await;
+    // WeChat takes its time to answer the release; DynamoDB dies meanwhile, so neither the
+    // audit's new state nor the push's record can be written.
+    c.app.sim.inject(
+        RELEASE,
+        Fault::late_answer(Duration::from_millis(500)),
+        Times::Next(1),
+    );
+    let killer = {
+        let (ddb, c) = (ddb.clone(), c.clone());
+        tokio::spawn(async move {
+            while c.app.sim.call_count(RELEASE) == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            ddb.lock().await.kill();
+        })
+    };
+
+    let deliveries = deliver_like_wechat(&c, &approval.path, &approval.push, |n| {
+        let ddb = ddb.clone();
+        async move {
+            if n == 0 {
+                ddb.lock().await.restart().await;
+            }
+        }
+    })
+    .await;
+    killer.await.unwrap();
+
+    assert_ne!(deliveries.seen[0], Some(200));
+    assert!(deliveries.succeeded(), "{:?}", deliveries.seen);
+    deliveries.settle().await;
+    assert_eq!(c.app.sim.call_count(RELEASE), 2);
+    assert_released_once(&c, &approval).await;
 }

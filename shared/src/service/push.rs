@@ -1,6 +1,6 @@
-//! Handling WeChat's pushes: the authorization event URL and the message URL (PROTOCOL.md §2, §3,
-//! §6). The function adapter hands over the query and the body; this module checks, decrypts,
-//! parses, decides what the push means, acts on it once, and says what to answer.
+//! Handling WeChat's pushes: the authorization event URL and the message URL (see
+//! docs/wechat-protocol.md). The function adapter hands over the query and the body; this module
+//! checks, decrypts, parses, decides what the push means, acts on it once, and says what to answer.
 //!
 //! The rules:
 //! - every check of [`MessageCrypto::open_push`] (size, signatures, base64, padding, appid
@@ -19,7 +19,7 @@
 //!   invocation has less left), and a claim's lease is no longer than one delivery, so a delivery
 //!   that was stopped midway never keeps the next one out;
 //! - a message push must be addressed (its encrypted `ToUserName`) to the account its URL names;
-//! - the full-network release test (§6) is answered only for WeChat's test accounts.
+//! - the full-network release test is answered only for WeChat's test accounts.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,12 +42,12 @@ use crate::secret::Secret;
 use crate::store::{
     AuditState, AuditStatus, AuthorizerStatus, LeaseOwner, Store, StoreError, Ticket,
 };
-use crate::wechat::CustomMessage;
+use crate::wechat::{CustomMessage, WechatError, errcode};
 
-/// The release test's text message and the passive reply it expects (PROTOCOL.md §6.2).
+/// The release test's text message and the passive reply it expects (its second step).
 pub const RELEASE_TEST_TEXT: &str = "TESTCOMPONENT_MSG_TYPE_TEXT";
 pub const RELEASE_TEST_TEXT_REPLY: &str = "TESTCOMPONENT_MSG_TYPE_TEXT_callback";
-/// The prefix of the release test's auth code message (§6.3).
+/// The prefix of the release test's auth code message (its third step).
 pub const RELEASE_TEST_QUERY_AUTH_CODE: &str = "QUERY_AUTH_CODE:";
 /// What the release test's customer-service message appends to the code.
 pub const RELEASE_TEST_API_SUFFIX: &str = "_from_api";
@@ -772,8 +772,8 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         Ok(PushReply::Encrypted(envelope))
     }
 
-    /// Release test §6.3: exchange the code (storing the test account like any authorization) and
-    /// send `<code>_from_api` to the sender with that account's token.
+    /// Release test, third step: exchange the code (storing the test account like any
+    /// authorization) and send `<code>_from_api` to the sender with that account's token.
     async fn answer_release_test(
         &self,
         appid: &AuthorizerAppId,
@@ -864,10 +864,19 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
     /// automatically, and says what happened. Approval pushes carry no audit id, so WeChat's
     /// latest audit is asked first: only if it is `audit_id` and approved is anything released. A
     /// later audit submitted without this product (in WeChat's console, or by hand) is never
-    /// released on the strength of an earlier submitter's wish. A failure is logged and recorded,
-    /// not retried: `release` is not replayable, and WeChat would answer a second push of the
-    /// same result with the version already released.
-    async fn auto_release(&self, appid: &AuthorizerAppId, audit_id: u64) -> String {
+    /// released on the strength of an earlier submitter's wish.
+    ///
+    /// `Err` means the outcome is unknown (a timeout, a lost answer, WeChat busy, no time left):
+    /// the caller keeps the wish and lets WeChat's next delivery try again. That is safe although
+    /// `release` must not be replayed blindly: once the version is out, WeChat answers another
+    /// `release` with 85052 (already released), which is read as success. WeChat's definite
+    /// refusals (85019 no approved version, 85020 status does not allow it, a revoked
+    /// authorization) end the wish and are recorded.
+    async fn auto_release(
+        &self,
+        appid: &AuthorizerAppId,
+        audit_id: u64,
+    ) -> Result<String, TokenError> {
         let tokens = &self.inner.tokens;
         let latest = tokens
             .with_authorizer_token(appid, |client, token| async move {
@@ -876,12 +885,16 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             .await;
         let latest = match latest {
             Ok(latest) => latest,
+            Err(e) if outcome_unknown(&e) => {
+                tracing::warn!(error = %error_chain(&e), "automatic release postponed: WeChat's latest audit could not be read now");
+                return Err(e);
+            }
             Err(e) => {
                 tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "automatic release skipped: WeChat's latest audit could not be read");
-                return match e.errcode() {
+                return Ok(match e.errcode() {
                     Some(code) => format!("not released: latest audit unknown (errcode {code})"),
                     None => "not released: latest audit unknown".to_owned(),
-                };
+                });
             }
         };
         // WeChat's status codes: 0 is approved.
@@ -892,10 +905,10 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 latest_status = latest.status,
                 "automatic release skipped: the approved audit is not the one that asked for it"
             );
-            return format!(
+            return Ok(format!(
                 "not released: latest audit {} has status {}",
                 latest.auditid, latest.status
-            );
+            ));
         }
         let result = tokens
             .with_authorizer_token(appid, |client, token| async move {
@@ -905,14 +918,25 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         match result {
             Ok(()) => {
                 tracing::info!(audit_id, "approved version released automatically");
-                "released".to_owned()
+                Ok("released".to_owned())
+            }
+            Err(e) if e.errcode() == Some(errcode::ALREADY_RELEASED) => {
+                tracing::info!(
+                    audit_id,
+                    "approved version already released (an earlier attempt's answer was lost)"
+                );
+                Ok("released".to_owned())
+            }
+            Err(e) if outcome_unknown(&e) => {
+                tracing::warn!(error = %error_chain(&e), "automatic release outcome unknown; WeChat's next delivery tries again");
+                Err(e)
             }
             Err(e) => {
                 tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "automatic release failed");
-                match e.errcode() {
+                Ok(match e.errcode() {
                     Some(code) => format!("failed: errcode {code}"),
                     None => "failed".to_owned(),
-                }
+                })
             }
         }
     }
@@ -924,7 +948,9 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
     /// rejection or an approval clears it (a delay keeps it), so it can never carry over to a
     /// later audit. On an approval with it set, the release is tried (see [`Self::auto_release`])
     /// before the cleared state is written: a crash in between makes WeChat's retry try again
-    /// rather than lose the release. Answers what the automatic release did, if it was tried.
+    /// rather than lose the release. When the release's outcome is unknown, the approval is
+    /// stored with the wish kept and the push fails, so WeChat's next delivery tries again.
+    /// Answers what the automatic release did, if it was tried.
     async fn update_audit(
         &self,
         appid: &AuthorizerAppId,
@@ -949,7 +975,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         }
         let asked = stored.as_ref().filter(|s| s.auto_release);
         let ends_the_audit = !matches!(status, AuditStatus::Delayed | AuditStatus::Pending);
-        let state = AuditState {
+        let mut state = AuditState {
             audit_id: stored.as_ref().map_or(0, |s| s.audit_id),
             status,
             reason: reason.cloned(),
@@ -962,24 +988,46 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 // Boxed: two token-service calls make a deep future, and pushes already nest
                 // several (the ledger claim, the deadline); on the heap it cannot overflow a
                 // thread's stack.
-                Some(Box::pin(self.auto_release(appid, s.audit_id)).await)
+                match Box::pin(self.auto_release(appid, s.audit_id)).await {
+                    Ok(outcome) => Ok(Some(outcome)),
+                    Err(unknown) => {
+                        state.auto_release = true;
+                        Err(PushError::Action(unknown))
+                    }
+                }
             }
-            _ => None,
+            _ => Ok(None),
         };
         match store.put_audit_state(component, appid, &state).await {
             Ok(()) => {
                 tracing::info!(
                     audit_id = state.audit_id,
                     status = status.as_str(),
+                    auto_release = state.auto_release,
                     "audit state updated"
                 );
-                Ok(released)
+                released
             }
             Err(StoreError::Conflict) => {
                 tracing::info!("a newer audit was submitted meanwhile; kept it");
-                Ok(released)
+                released
             }
             Err(e) => Err(PushError::Store(e)),
         }
+    }
+}
+
+/// Whether a failed call may or may not have taken effect, or failed for a reason that passes:
+/// a timeout, a lost connection, WeChat busy, no time left, the store failing. WeChat's definite
+/// answers (any other errcode) and a revoked authorization are not.
+fn outcome_unknown(e: &TokenError) -> bool {
+    match e {
+        TokenError::Wechat(w) => w.is_retryable() || matches!(w, WechatError::OutOfTime { .. }),
+        TokenError::Store(_) | TokenError::Busy { .. } | TokenError::NoTicket { .. } => true,
+        TokenError::TicketRejected { .. }
+        | TokenError::ReauthorizationRequired { .. }
+        | TokenError::Unauthorized { .. }
+        | TokenError::NotFound { .. }
+        | TokenError::AuthCodeRejected { .. } => false,
     }
 }

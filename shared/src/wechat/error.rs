@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-/// WeChat's `errcode` values this project reacts to (PROTOCOL.md §7).
+/// WeChat's `errcode` values this project reacts to (see docs/wechat-protocol.md, "Error codes
+/// acted on").
 pub mod errcode {
     /// System busy: retry with backoff.
     pub const SYSTEM_BUSY: i64 = -1;
@@ -37,6 +38,8 @@ pub mod errcode {
     pub const AUTH_CODE_EXPIRED: i64 = 61010;
     /// authorizer_refresh_token invalid: the merchant must authorize again.
     pub const REFRESH_TOKEN_INVALID: i64 = 61023;
+    /// `release`: the latest approved version is already released.
+    pub const ALREADY_RELEASED: i64 = 85052;
 }
 
 /// An error from a WeChat API call. `path` is the API path without its query string.

@@ -1,6 +1,6 @@
 //! What the simulated WeChat remembers, and how each endpoint answers.
 //!
-//! Semantics follow PROTOCOL.md §4, §5 and §7: tickets known to the sim and valid 12 h, component and
+//! Semantics follow docs/wechat-protocol.md: tickets known to the sim and valid 12 h, component and
 //! authorizer tokens with an expiry and a short overlap for the superseded one, single-use auth codes,
 //! refresh tokens that can rotate, quota and its resets.
 
@@ -87,6 +87,8 @@ pub struct SimAudit {
     pub auditid: i64,
     /// WeChat's codes: 0 approved, 1 rejected, 2 under audit, 3 withdrawn, 4 delayed.
     pub status: i64,
+    /// The approved version was released (`release` then answers 85052).
+    pub released: bool,
 }
 
 /// The first `auditid` the sim hands out: the one of WeChat's documented sample answer.
@@ -168,8 +170,14 @@ impl State {
     pub(crate) fn submit_audit(&mut self, appid: &str) -> i64 {
         let auditid = self.next_auditid;
         self.next_auditid += 1;
-        self.audits
-            .insert(appid.to_owned(), SimAudit { auditid, status: 2 });
+        self.audits.insert(
+            appid.to_owned(),
+            SimAudit {
+                auditid,
+                status: 2,
+                released: false,
+            },
+        );
         auditid
     }
 
@@ -186,8 +194,9 @@ impl State {
 
     /// What a catalogued audit call that passed its checks does to the account's audits, and the
     /// answer that follows from them: `submit_audit` starts a new audit, `undocodeaudit` withdraws
-    /// the one under audit, `get_latest_auditstatus` tells the latest (the documented sample while
-    /// the account has none).
+    /// the one under audit, `get_latest_auditstatus` tells the latest, `release` publishes an
+    /// approved version once (85020 while the latest audit is not approved, 85052 once it is
+    /// out). While the account has no audit, the documented samples answer.
     pub(crate) fn audit_call(
         &mut self,
         path: &str,
@@ -207,6 +216,17 @@ impl State {
                     && matches!(audit.status, 2 | 4)
                 {
                     audit.status = 3;
+                }
+            }
+            "/wxa/release" => {
+                if let Some(audit) = self.audits.get_mut(&appid) {
+                    if audit.status != 0 {
+                        *answer = err(85020, "status not allowed");
+                    } else if audit.released {
+                        *answer = err(85052, "app is already released");
+                    } else {
+                        audit.released = true;
+                    }
                 }
             }
             "/wxa/get_latest_auditstatus" => {
