@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The load run of the README: 2,000 pushes from 50 concurrent senders through the ticket-callback
+# The load run of docs/testing.md: 2,000 pushes from 50 concurrent senders through the ticket-callback
 # handler against DynamoDB Local, in release mode, printing throughput and latency percentiles.
 # (`make test` runs the same test in debug mode for its checks.)
 set -euo pipefail

@@ -7,7 +7,7 @@
 //! is the newest one pushed, and each notification is acted on exactly once (one "component
 //! event handled" log line each, and a ledger entry each). The throughput and the handler's
 //! latency percentiles are printed, not asserted: `make load` runs this in release mode for the
-//! README's figures.
+//! figures of docs/testing.md.
 //!
 //! Its own test binary, because it installs the global subscriber.
 

@@ -1,4 +1,4 @@
-//! The refresher at scale (issue 6): 10,000 due authorizer tokens in DynamoDB Local, the simulator
+//! The refresher at scale: 10,000 due authorizer tokens in DynamoDB Local, the simulator
 //! answering each api_authorizer_token after 50 ms. One run refreshes them all in under a minute
 //! with exactly one WeChat call per token; two overlapping runs still make one call per token.
 //!
@@ -152,7 +152,7 @@ async fn two_overlapping_runs_over_ten_thousand_due_tokens_still_make_one_call_p
 /// Where the time goes: the store operations one refresh makes, timed against DynamoDB Local
 /// alone (no WeChat), one at a time and 16 at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "a measurement, not a check; see the README's refresher section"]
+#[ignore = "a measurement, not a check; see the refresher section of docs/architecture.md"]
 async fn dynamodb_local_throughput_for_the_store_operations_of_a_refresh() {
     use wxcomponent::store::{AuthorizerStore, LeaseKey, LeaseOwner, LeaseStore};
     let app = TestApp::spawn().await;

@@ -1,4 +1,4 @@
-//! Facts of `template.yaml` that the code and the README rely on, beyond the table's (those are in
+//! Facts of `template.yaml` that the code and the docs rely on, beyond the table's (those are in
 //! `wxcomponent::store::schema`): the HTTP API's throttles, the functions' reserved concurrency,
 //! and the signing secret of the success redirect. Read from the same compiled-in text.
 

@@ -1,4 +1,4 @@
-//! Issue 7's routes: acting for one mini program (`/authorizers/{appid}/...`, with its authorizer
+//! The routes acting for one mini program (`/authorizers/{appid}/...`, with its authorizer
 //! token), the component's code templates and fast registration (with the component token), and
 //! the guarded passthrough to WeChat APIs not typed yet. Each handler parses its input (a 400 on a
 //! bad one, before any WeChat call), calls one typed client method through the token service, and
@@ -448,7 +448,7 @@ struct OfficialAccountRegistrationBody {
     ticket: wxcomponent::Secret,
 }
 
-/// Registers a mini program by reusing the official account `{appid}`'s verification (seed 003).
+/// Registers a mini program by reusing the official account `{appid}`'s verification.
 /// WeChat answers with an authorization code for the new mini program: it is completed here like any
 /// authorization (its tokens stored), never handed to the caller.
 pub(crate) fn register_by_official_account<'a, S: Store + 'static>(

@@ -173,7 +173,7 @@ fn reply_response(reply: PushReply) -> Response<Body> {
     response
 }
 
-/// The status table of the README. Refused pushes are 4xx (WeChat will not fix them by
+/// The status table of docs/architecture.md. Refused pushes are 4xx (WeChat will not fix them by
 /// retrying); our own failures are 503 so that WeChat retries.
 fn error_response(e: &PushError) -> Response<Body> {
     let chain = wxcomponent::logging::error_chain(e);

@@ -1,6 +1,6 @@
 //! WeChat message crypto ("WXBizMsgCrypt"): signatures, the AES-256-CBC cipher with 32-byte PKCS#7
 //! padding, the XML envelopes, and [`MessageCrypto`] which runs every check of a push or reply.
-//! See PROTOCOL.md §2 of the project notes.
+//! The scheme is described in docs/wechat-protocol.md, "Message encryption".
 
 mod cipher;
 mod envelope;

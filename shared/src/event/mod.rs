@@ -1,6 +1,6 @@
 //! Typed push events: the decrypted XML of a WeChat push turned into Rust values.
 //!
-//! Two kinds of push arrive (PROTOCOL.md §3):
+//! Two kinds of push arrive (docs/wechat-protocol.md, "Events"):
 //! - on the authorization event URL, [`ComponentEvent`]s keyed by `InfoType` (the verify ticket,
 //!   authorizations, fast-registration results);
 //! - on the message URL, [`AuthorizerMessage`]s keyed by `MsgType` / `Event` (user messages, code

@@ -1,4 +1,5 @@
-//! The merchant-facing authorization flow (PROTOCOL.md §5): the launch page, the jump to WeChat's
+//! The merchant-facing authorization flow (docs/wechat-protocol.md, "Lifetimes and the
+//! authorization flow"): the launch page, the jump to WeChat's
 //! authorization page, and the callback.
 //!
 //! WeChat serves its authorization page only when it is reached by a click from a page on the

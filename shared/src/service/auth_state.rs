@@ -39,7 +39,8 @@ const AUTH_CODE_MAX_BODY_LEN: usize = 512;
 pub const MIN_SIGNING_SECRET_LEN: usize = 32;
 /// The query parameters the success redirect adds; `AUTH_SUCCESS_URL` must not carry them.
 pub const SUCCESS_PARAMS: [&str; 4] = ["appid", "state", "ts", "sig"];
-/// How old a success redirect a provider should accept at most (README: "Verifying the success redirect").
+/// How old a success redirect a provider should accept at most (docs/architecture.md, "Verifying
+/// the success redirect").
 pub const SUCCESS_MAX_AGE_SECS: i64 = 300;
 /// How far in the future a `ts` may be (clock skew between this stack and the provider).
 pub const SUCCESS_MAX_SKEW_SECS: i64 = 60;
@@ -371,7 +372,7 @@ pub enum SuccessVerifyError {
     AppId,
 }
 
-/// The provider's check of a success redirect's query (the README describes the same steps for
+/// The provider's check of a success redirect's query (docs/architecture.md describes the same steps for
 /// other languages): the signature over the canonical string, compared in constant time, then `ts`
 /// at most `max_age_secs` old and at most [`SUCCESS_MAX_SKEW_SECS`] ahead of `now`.
 pub fn verify_success_query(

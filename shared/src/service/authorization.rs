@@ -1,4 +1,5 @@
-//! Starting and completing an authorization (PROTOCOL.md §5).
+//! Starting and completing an authorization (docs/wechat-protocol.md, "Lifetimes and the
+//! authorization flow").
 //!
 //! One authorization reaches the platform twice: as the `authorized` push and as the browser's
 //! redirect, possibly at the same moment, with the same single-use code. Whichever exchanges the
@@ -591,8 +592,8 @@ fn push_param(url: &mut String, name: &str, value: &str) {
     url.extend(utf8_percent_encode(value, QUERY_VALUE));
 }
 
-/// The PC and mobile authorization links (PROTOCOL.md §5). Serve them as links the merchant
-/// clicks on a page of the launch domain: opened any other way, WeChat refuses them.
+/// The PC and mobile authorization links (see docs/wechat-protocol.md). Serve them as links the
+/// merchant clicks on a page of the launch domain: opened any other way, WeChat refuses them.
 pub fn authorization_links(request: &AuthorizationLinkRequest<'_>) -> AuthLinks {
     let auth_type = request.auth_type.code().to_string();
     let common = [

@@ -1,4 +1,4 @@
-//! The scheduled refresh (issue 6): one run refreshes the component token and every authorizer
+//! The scheduled refresh: one run refreshes the component token and every authorizer
 //! token that expires within the margin, then reports what it did.
 //!
 //! - Due authorizers come from the store's due index ([`DueTokens`](crate::store::DueTokens)), a

@@ -1,4 +1,4 @@
-//! Valid access tokens, refreshed once however many workers ask (PROTOCOL.md §5, §7, §8).
+//! Valid access tokens, refreshed once however many workers ask (see docs/wechat-protocol.md).
 //!
 //! The rules:
 //! - a stored token with more than the refresh margin left is served as it is;

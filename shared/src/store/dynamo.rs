@@ -1,4 +1,4 @@
-//! The DynamoDB adapter: one table, single-table design (see the README's storage section for the key schema).
+//! The DynamoDB adapter: one table, single-table design (docs/storage.md has the key schema).
 //!
 //! Every rule is a condition expression evaluated by DynamoDB in the same request as the write, so
 //! two workers can never both pass a check and then both write. Secrets leave the process only as

@@ -489,7 +489,7 @@ pub trait AuthorizerDirectory: Send + Sync {
         cursor: Option<&Cursor>,
     ) -> impl Future<Output = Result<Page<Authorizer>>> + Send;
 
-    /// How many authorizers are in each status (one count query per status; see the README's storage section).
+    /// How many authorizers are in each status (one count query per status; see docs/storage.md).
     fn count_authorizers_by_status(
         &self,
         component: &ComponentAppId,

@@ -1,5 +1,6 @@
-//! The component's own APIs (`/cgi-bin/component/...`, PROTOCOL.md §4): its token, pre-auth codes,
-//! exchanging auth codes, refreshing authorizer tokens, authorizer info, list and options.
+//! The component's own APIs (`/cgi-bin/component/...`, see docs/wechat-protocol.md): its token,
+//! pre-auth codes, exchanging auth codes, refreshing authorizer tokens, authorizer info, list and
+//! options.
 
 use super::client::{Endpoint, NoToken, WechatClient};
 use super::error::WechatError;

@@ -1,10 +1,10 @@
-//! The coverage table: every API of seed 000 §3 (and seed 003's registration by an official
-//! account), what covers it in this project, the WeChat endpoint and token, and (later) the route
-//! of the product's API.
+//! The coverage table: every API the wechat3rd Go SDK lists (and registering a mini program by
+//! reusing an official account's verification), what covers it in this project, the WeChat
+//! endpoint and token, and the route of the product's API that exposes it.
 //!
 //! [`COVERAGE`] is the single source of truth. Client rows name their method through a macro that
 //! only compiles if `WechatClient` has it, and take path and token type from the endpoint constant
-//! the method uses. Tests check the table against the seed list (a fixture), against the
+//! the method uses. Tests check the table against that list (a fixture), against the
 //! simulator's catalogue, and against the markdown copy in [`COVERAGE_DOC`] (run the tests with
 //! `UPDATE_COVERAGE=1` to rewrite that copy).
 
@@ -17,7 +17,7 @@ use super::tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use std::fmt::{self, Write as _};
 
 /// The markdown file holding the generated table, relative to the workspace root.
-pub const COVERAGE_DOC: &str = "README.md";
+pub const COVERAGE_DOC: &str = "docs/api-coverage.md";
 /// The markers around the generated table in [`COVERAGE_DOC`].
 pub const COVERAGE_START: &str = "<!-- coverage:start -->";
 pub const COVERAGE_END: &str = "<!-- coverage:end -->";
@@ -100,7 +100,7 @@ pub struct WechatCall {
     pub token: TokenKind,
 }
 
-/// What covers a seed API.
+/// What covers a listed API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Covered {
     /// A typed `WechatClient` method.
@@ -117,11 +117,12 @@ pub enum Covered {
 /// Where a row comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// Listed in seed 000 §3 under this name.
-    Seed000(&'static str),
-    /// Required by seed 003 (named as the C# SDK there names it).
-    Seed003(&'static str),
-    /// A variant the project adds next to a seed API.
+    /// Listed in the wechat3rd Go SDK's README under this name.
+    Listed(&'static str),
+    /// Registering a mini program by reusing an official account's verification, named as the
+    /// C# SDK names it.
+    Reuse(&'static str),
+    /// A variant the project adds next to a listed API.
     Extra,
 }
 
@@ -150,9 +151,9 @@ impl Coverage {
         }
     }
 
-    pub fn seed_name(&self) -> Option<&'static str> {
+    pub fn listed_name(&self) -> Option<&'static str> {
         match self.origin {
-            Origin::Seed000(name) => Some(name),
+            Origin::Listed(name) => Some(name),
             _ => None,
         }
     }
@@ -211,7 +212,7 @@ macro_rules! existing {
 const fn other(group: &'static str, seed: &'static str, by: &'static str) -> Coverage {
     Coverage {
         group,
-        origin: Origin::Seed000(seed),
+        origin: Origin::Listed(seed),
         covered: Covered::Component(by),
         route: "",
     }
@@ -220,13 +221,13 @@ const fn other(group: &'static str, seed: &'static str, by: &'static str) -> Cov
 const fn function(group: &'static str, seed: &'static str, path: &'static str) -> Coverage {
     Coverage {
         group,
-        origin: Origin::Seed000(seed),
+        origin: Origin::Listed(seed),
         covered: Covered::Function(path),
         route: "",
     }
 }
 
-use Origin::{Extra, Seed000 as S, Seed003};
+use Origin::{Extra, Listed as S, Reuse};
 
 const OPENAPI: &str = "openApi quota";
 const DOMAINS: &str = "third-party domains";
@@ -250,7 +251,7 @@ const MEDIA: &str = "media";
 const PLUGINS: &str = "plugins";
 const TOOLS: &str = "tools";
 
-/// Every seed API and what covers it.
+/// Every listed API and what covers it.
 pub const COVERAGE: &[Coverage] = &[
     // openApi quota
     existing!(
@@ -489,7 +490,7 @@ pub const COVERAGE: &[Coverage] = &[
     .with_route("GET /fast-registration/personal/{taskid}"),
     client!(
         REGISTER,
-        Seed003("RegisterByOffiaccount"),
+        Reuse("RegisterByOffiaccount"),
         fast_register_by_official_account,
         Post,
         register::FAST_REGISTER_BY_OFFICIAL_ACCOUNT
@@ -988,12 +989,12 @@ fn cell(text: &str) -> String {
 /// The table as markdown, in [`COVERAGE`] order.
 pub fn coverage_markdown() -> String {
     let mut out = String::from(
-        "| group | seed API | covered by | WeChat endpoint | token | API route |\n|---|---|---|---|---|---|\n",
+        "| group | listed API | covered by | WeChat endpoint | token | API route |\n|---|---|---|---|---|---|\n",
     );
     for row in COVERAGE {
         let seed = match row.origin {
-            Origin::Seed000(name) => format!("`{name}`"),
-            Origin::Seed003(name) => format!("`{name}` (seed 003)"),
+            Origin::Listed(name) => format!("`{name}`"),
+            Origin::Reuse(name) => format!("`{name}` (reusing an official account)"),
             Origin::Extra => "(variant)".to_owned(),
         };
         let (covered, endpoint, token) = match &row.covered {
@@ -1038,10 +1039,10 @@ mod tests {
     use super::*;
     use std::collections::{HashMap, HashSet};
 
-    const SEED_METHODS: &str = include_str!("../../tests/fixtures/seed000_methods.txt");
+    const LISTED_METHODS: &str = include_str!("../../tests/fixtures/wechat3rd_methods.txt");
 
-    fn seed_methods() -> Vec<&'static str> {
-        SEED_METHODS
+    fn listed_methods() -> Vec<&'static str> {
+        LISTED_METHODS
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -1049,11 +1050,15 @@ mod tests {
     }
 
     #[test]
-    fn every_seed_000_method_appears_exactly_once_and_nothing_else_claims_to_be_one() {
-        let seed = seed_methods();
-        assert_eq!(seed.len(), 97, "the fixture lists seed 000 §3's 97 names");
+    fn every_listed_method_appears_exactly_once_and_nothing_else_claims_to_be_one() {
+        let seed = listed_methods();
+        assert_eq!(
+            seed.len(),
+            97,
+            "the fixture lists the 97 names of the wechat3rd README"
+        );
         let mut counts: HashMap<&str, usize> = HashMap::new();
-        for name in COVERAGE.iter().filter_map(Coverage::seed_name) {
+        for name in COVERAGE.iter().filter_map(Coverage::listed_name) {
             *counts.entry(name).or_default() += 1;
         }
         let missing: Vec<_> = seed.iter().filter(|n| !counts.contains_key(*n)).collect();
@@ -1061,7 +1066,7 @@ mod tests {
         let twice: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).collect();
         assert!(twice.is_empty(), "listed more than once: {twice:?}");
         let unknown: Vec<_> = counts.keys().filter(|n| !seed.contains(n)).collect();
-        assert!(unknown.is_empty(), "not in seed 000: {unknown:?}");
+        assert!(unknown.is_empty(), "not in the wechat3rd list: {unknown:?}");
     }
 
     #[test]
@@ -1077,11 +1082,11 @@ mod tests {
     }
 
     #[test]
-    fn the_registration_by_an_official_account_of_seed_003_is_covered() {
+    fn the_registration_reusing_an_official_account_is_covered() {
         assert!(
             COVERAGE
                 .iter()
-                .any(|r| matches!(r.origin, Origin::Seed003(_)) && r.call().is_some())
+                .any(|r| matches!(r.origin, Origin::Reuse(_)) && r.call().is_some())
         );
     }
 

@@ -1,5 +1,5 @@
 //! Customer-service messages sent on an authorizer's behalf (the full-network release test needs
-//! the text form, PROTOCOL.md §6).
+//! the text form, see docs/wechat-protocol.md).
 
 use super::client::{Endpoint, WechatClient};
 use super::component::Ack;

@@ -1,5 +1,5 @@
 //! Pushes from WeChat to the platform: signed, encrypted XML POSTed to the two callback URLs
-//! exactly as WeChat sends them (PROTOCOL.md §2, §3), built with the library's
+//! exactly as WeChat sends them (docs/wechat-protocol.md), built with the library's
 //! [`MessageCrypto::build_push`]:
 //! - component events (`<AppId>` envelope) to `authorization_event_url`: the verify ticket (also
 //!   after a successful `api_start_push_ticket`), `authorized` / `updateauthorized` with a real

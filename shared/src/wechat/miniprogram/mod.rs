@@ -1,5 +1,6 @@
 //! Acting for mini programs (and the component's own mini-program settings): every API group of
-//! seed 000 §3 beyond the component APIs, one module per group.
+//! the wechat3rd Go SDK's list (docs/api-coverage.md) beyond the component APIs, one module per
+//! group.
 //!
 //! Each method takes the token its endpoint needs: [`ComponentAccessToken`] for the component's own
 //! settings (third-party domains, code templates, fast registration), [`AuthorizerAccessToken`] for

@@ -1,5 +1,5 @@
 //! Registering mini programs for merchants (代商家注册小程序): companies and individuals with the
-//! component token, and reusing an official account's qualification (seed 003) with that official
+//! component token, and reusing an official account's qualification with that official
 //! account's authorizer token.
 
 use crate::secret::Secret;
@@ -146,7 +146,7 @@ impl WechatClient {
         .await
     }
 
-    /// `/cgi-bin/account/fastregister` (seed 003): register a mini program reusing the official
+    /// `/cgi-bin/account/fastregister` register a mini program reusing the official
     /// account's qualification. `token` is the official account's; `ticket` comes back on the
     /// redirect from `mp.weixin.qq.com/cgi-bin/fastregisterauth`.
     pub async fn fast_register_by_official_account(
