@@ -1,6 +1,6 @@
 //! The provider API, driven through its real handler in process, over DynamoDB Local and the
 //! simulator: bearer authentication on every route, the routes' answers and errors, and the
-//! OpenAPI document against the route table.
+//! OpenAPI document (generated from the code; the committed copy must be current).
 
 use std::collections::BTreeSet;
 
@@ -89,7 +89,7 @@ async fn every_route_and_unknown_paths_reject_a_missing_or_wrong_key_with_401_an
     ];
     let mut paths: Vec<(Method, String)> = route_table()
         .into_iter()
-        .map(|(m, p)| (m, concrete(p, appid.as_str())))
+        .map(|(m, p)| (m, concrete(&p, appid.as_str())))
         .collect();
     paths.push((Method::GET, "/no-such-route".into()));
     paths.push((Method::DELETE, "/authorizers".into()));
@@ -190,9 +190,33 @@ fn the_openapi_document_describes_exactly_the_routes_the_api_serves() {
     }
     let served: BTreeSet<(String, String)> = route_table()
         .into_iter()
-        .map(|(m, p)| (m.as_str().to_owned(), p.to_owned()))
+        .map(|(m, p)| (m.as_str().to_owned(), p))
         .collect();
     assert_eq!(documented, served);
+}
+
+/// `openapi.yaml` as the code generates it: the `#[utoipa::path]` of every handler.
+fn generated_openapi() -> String {
+    let document = serde_json::to_value(api::openapi()).expect("the document serializes");
+    let yaml = yaml_serde::to_string(&document).expect("the document is YAML");
+    format!(
+        "# Generated from the api function's code; do not edit. Regenerate with\n\
+         # UPDATE_OPENAPI=1 cargo test -p wxcomponent-tests --test api openapi\n{yaml}"
+    )
+}
+
+#[test]
+fn the_committed_openapi_document_is_the_one_the_code_generates() {
+    let generated = generated_openapi();
+    if std::env::var_os("UPDATE_OPENAPI").is_some_and(|v| v == "1") {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
+        std::fs::write(&path, &generated).expect("openapi.yaml is writable");
+        return;
+    }
+    assert!(
+        OPENAPI == generated,
+        "openapi.yaml is out of date: run `UPDATE_OPENAPI=1 cargo test -p wxcomponent-tests --test api openapi`"
+    );
 }
 
 // ----- routing ---------------------------------------------------------------------------------------
@@ -218,6 +242,49 @@ async fn unknown_paths_get_a_json_404_and_wrong_methods_a_json_405_with_allow() 
     assert_eq!(response.headers()[header::ALLOW], "GET");
     let response = call(&api, Method::GET, "/auth-links").await;
     assert_eq!(response.headers()[header::ALLOW], "POST");
+}
+
+#[tokio::test]
+async fn head_is_refused_without_running_the_route() {
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    let (appid, _) = app.authorized_account().await;
+    let api = api(&app);
+    app.sim.clear_calls();
+    for path in [
+        "/health".to_owned(),
+        format!("/authorizers/{appid}/code/pages"),
+    ] {
+        let response = call(&api, Method::HEAD, &path).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(response.headers()[header::ALLOW], "GET", "{path}");
+    }
+    let response = call(&api, Method::HEAD, "/nope").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(app.sim.calls().is_empty(), "HEAD called WeChat");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_json_413_without_a_call() {
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    let api = api(&app);
+    app.sim.clear_calls();
+    let huge = format!(
+        r#"{{"auth_type":3,"redirect_uri":"https://a.example/cb","pad":"{}"}}"#,
+        "x".repeat(api::MAX_BODY_BYTES)
+    );
+    let response = api
+        .handle(request(
+            Method::POST,
+            "/auth-links",
+            Some(&format!("Bearer {KEY}")),
+            Body::from(huge),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&response), "body_too_large");
+    assert!(app.sim.calls().is_empty());
 }
 
 // ----- authorizers ----------------------------------------------------------------------------------

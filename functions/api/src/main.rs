@@ -1,9 +1,8 @@
 //! Lambda entry point of `api`: reads the configuration (failing to start, naming the variable,
-//! without a well-formed `API_KEY_SHA256`) and builds the clients once, then serves requests with
-//! [`api::Api`].
+//! without a well-formed `API_KEY_SHA256`) and builds the clients once, then serves the router.
 
 use api::production_api;
-use lambda_http::{Error, Request, run, service_fn};
+use lambda_http::{Error, run};
 use wxcomponent::config::ApiConfig;
 
 #[tokio::main]
@@ -12,9 +11,5 @@ async fn main() -> Result<(), Error> {
     let config = ApiConfig::from_env().inspect_err(|e| tracing::error!(%e, "cannot start"))?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let api = production_api(&config, wxcomponent::store::dynamodb_client(&aws))?;
-    let api = &api;
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(api.handle(request).await)
-    }))
-    .await
+    run(api.router()).await
 }

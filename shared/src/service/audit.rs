@@ -9,7 +9,7 @@ use super::tokens::TokenService;
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
 use crate::store::{AuditState, AuditStatus, Store, StoreError};
-use crate::wechat::miniprogram::code::SubmitAuditRequest;
+use crate::wechat::miniprogram::code::{LatestAuditStatus, SubmitAuditRequest};
 
 /// A stored audit as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,6 +34,15 @@ impl From<&AuditState> for AuditView {
             auto_release: s.auto_release,
         }
     }
+}
+
+/// The stored audit and WeChat's view of the latest one.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditOverview {
+    /// What this product stored (`None` if it submitted no audit).
+    pub audit: Option<AuditView>,
+    /// `/wxa/get_latest_auditstatus` (`None` if WeChat failed).
+    pub wechat: Option<LatestAuditStatus>,
 }
 
 impl<S: Store + 'static> TokenService<S> {
@@ -84,6 +93,67 @@ impl<S: Store + 'static> TokenService<S> {
             Ok(()) | Err(StoreError::Conflict) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Withdraws the audit at WeChat (once a day, 10 times a month), then marks the stored audit
+    /// withdrawn, which ends its automatic release.
+    pub async fn undo_audit(&self, appid: &AuthorizerAppId) -> Result<(), TokenError> {
+        self.with_authorizer_token(appid, |c, t| async move { c.undo_code_audit(&t).await })
+            .await?;
+        self.audit_withdrawn(appid).await
+    }
+
+    /// Expedites audit `auditid`, or the stored audit without one. Answers the audit expedited,
+    /// `None` (nothing called) when no id was given and no audit is stored.
+    pub async fn speedup_audit(
+        &self,
+        appid: &AuthorizerAppId,
+        auditid: Option<i64>,
+    ) -> Result<Option<i64>, TokenError> {
+        let auditid = match auditid {
+            Some(id) => id,
+            None => match self
+                .audit_state(appid)
+                .await?
+                .and_then(|s| i64::try_from(s.audit_id).ok())
+            {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+        };
+        self.with_authorizer_token(
+            appid,
+            |c, t| async move { c.speedup_audit(&t, auditid).await },
+        )
+        .await?;
+        Ok(Some(auditid))
+    }
+
+    /// The stored audit beside WeChat's latest audit status. WeChat's part is `None` when WeChat
+    /// failed: the stored part is still worth showing.
+    pub async fn audit_overview(
+        &self,
+        appid: &AuthorizerAppId,
+    ) -> Result<AuditOverview, TokenError> {
+        let stored = self.audit_state(appid).await?;
+        let wechat = match self
+            .with_authorizer_token(
+                appid,
+                |c, t| async move { c.get_latest_audit_status(&t).await },
+            )
+            .await
+        {
+            Ok(latest) => Some(latest),
+            Err(e @ TokenError::Wechat(_)) => {
+                tracing::warn!(errcode = e.errcode(), "latest audit status unavailable");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(AuditOverview {
+            audit: stored.as_ref().map(AuditView::from),
+            wechat,
+        })
     }
 
     /// The latest stored audit of `appid`.

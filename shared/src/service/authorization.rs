@@ -26,6 +26,7 @@ use crate::store::{
     AccountInfo, AccountKind, AuthCodeDigest, AuthorizationGrant, Authorizer, AuthorizerStatus,
     ExpiringToken, Store,
 };
+use crate::wechat::miniprogram::register::RegisteredByOfficialAccount;
 use crate::wechat::{AUTHORIZER_LIST_MAX_PAGE, AuthorizerInfo, FuncInfo, PreAuthCode};
 
 /// The least time left for which the account profile is looked up right after the grant is
@@ -67,6 +68,26 @@ impl<S: Store + 'static> TokenService<S> {
         })
         .instrument(span)
         .await
+    }
+
+    /// Registers a mini program by reusing the official account `appid`'s verification, with the
+    /// `ticket` WeChat handed to the page its administrator confirmed on. WeChat answers with an
+    /// authorization code for the new mini program: it is completed here like any authorization
+    /// (its tokens stored) and never handed to the caller.
+    pub async fn register_by_official_account(
+        &self,
+        appid: &AuthorizerAppId,
+        ticket: &Secret,
+    ) -> Result<(RegisteredByOfficialAccount, Authorizer), TokenError> {
+        let registered = self
+            .with_authorizer_token(appid, |c, t| async move {
+                c.fast_register_by_official_account(&t, ticket).await
+            })
+            .await?;
+        let authorizer = self
+            .complete_authorization(&registered.authorization_code)
+            .await?;
+        Ok((registered, authorizer))
     }
 
     /// [`TokenService::complete_authorization_by`] with [`DEFAULT_COMPLETION_BUDGET`].

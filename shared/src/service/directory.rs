@@ -17,11 +17,14 @@ use crate::store::{AccountInfo, Authorizer, Cursor, Store};
 pub const TICKET_HEALTHY_FOR_SECS: i64 = 30 * 60;
 
 /// The public facts of an account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Account))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountView {
     pub nick_name: String,
     pub user_name: String,
     /// `official_account` or `mini_program`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub kind: &'static str,
     pub service_type: i64,
     pub verify_type: i64,
@@ -31,15 +34,22 @@ pub struct AccountView {
 }
 
 /// An authorizer as the API shows it: everything but its tokens.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = Authorizer))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthorizerView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub appid: AuthorizerAppId,
     /// `authorized`, `unauthorized` or `reauthorization_required`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: &'static str,
     pub func_info: Vec<u32>,
     pub account: Option<AccountView>,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub access_token_expires_at: EpochSeconds,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub authorized_at: EpochSeconds,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub updated_at: EpochSeconds,
 }
 
@@ -73,6 +83,7 @@ impl From<&Authorizer> for AuthorizerView {
 }
 
 /// One page of authorizers; `next_cursor` is absent on the last page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthorizerPage {
     pub items: Vec<AuthorizerView>,
@@ -80,6 +91,8 @@ pub struct AuthorizerPage {
 }
 
 /// Authorizers by status.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = AuthorizerCounts))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct StatusCountsView {
     pub authorized: u64,
@@ -88,25 +101,31 @@ pub struct StatusCountsView {
 }
 
 /// What `/health` reports.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
     /// `ok` while the stored ticket is younger than [`TICKET_HEALTHY_FOR_SECS`], `degraded`
     /// otherwise (pushes are not arriving; tokens will soon fail to refresh).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub status: &'static str,
     /// `None` when no ticket younger than 12 h is stored.
     pub ticket_age_seconds: Option<i64>,
     /// `None` when no unexpired component token is stored.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub component_token_expires_at: Option<EpochSeconds>,
     pub authorizers: StatusCountsView,
 }
 
 /// Authorization links for the provider's own page. They carry a single-use pre-auth code:
 /// `Debug` hides them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = AuthLinks))]
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct AuthLinksView {
     pub pc_url: String,
     pub mobile_url: String,
     /// When the pre-auth code inside both links expires.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub expires_at: EpochSeconds,
 }
 

@@ -25,7 +25,7 @@ mod push;
 mod refresher;
 mod tokens;
 
-pub use audit::AuditView;
+pub use audit::{AuditOverview, AuditView};
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
     CallbackOutcome, CallbackResponse, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE,

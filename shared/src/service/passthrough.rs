@@ -1,7 +1,13 @@
 //! The guarded passthrough's policy: which WeChat paths the provider may call with an authorizer's
 //! token that this product has no typed method for, which query parameters are never forwarded,
 //! and which paths under the allowed prefixes are refused because a typed route keeps records for
-//! them (a call through the passthrough would leave those records behind).
+//! them (a call through the passthrough would leave those records behind); and the call itself.
+
+use super::error::TokenError;
+use super::tokens::TokenService;
+use crate::ids::AuthorizerAppId;
+use crate::store::Store;
+use crate::wechat::RawResponse;
 
 /// The path prefixes the passthrough forwards; anything else is refused without a call.
 pub const PASSTHROUGH_PREFIXES: &[&str] = &[
@@ -77,6 +83,57 @@ pub fn passthrough_path(tail: &str) -> Option<String> {
         .iter()
         .any(|prefix| path.starts_with(prefix))
         .then_some(path)
+}
+
+/// Why the passthrough did not forward a call.
+#[derive(Debug, thiserror::Error)]
+pub enum PassthroughError {
+    /// Not a plain path under one of [`PASSTHROUGH_PREFIXES`]: nothing was called.
+    #[error("only plain paths under {} are forwarded", PASSTHROUGH_PREFIXES.join(", "))]
+    NotAllowed,
+    /// A typed route keeps records for this path (see [`TYPED_ONLY`]): nothing was called.
+    #[error(
+        "{path} is not forwarded: use {route}, which keeps this product's records in step with it"
+    )]
+    UseTypedRoute { path: String, route: String },
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl<S: Store + 'static> TokenService<S> {
+    /// Forwards a call to WeChat `tail` (the path after `/wechat/`) with `appid`'s token, the
+    /// caller's query without any token parameter, and `body` for a POST. Refused paths are
+    /// refused before any token is read: nothing is called and nothing is written.
+    pub async fn passthrough(
+        &self,
+        appid: &AuthorizerAppId,
+        tail: &str,
+        query: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<RawResponse, PassthroughError> {
+        let path = passthrough_path(tail).ok_or(PassthroughError::NotAllowed)?;
+        if let Some(route) = typed_route_for(&path) {
+            return Err(PassthroughError::UseTypedRoute {
+                route: route.replace("{appid}", appid.as_str()),
+                path,
+            });
+        }
+        let forwarded: Vec<(&str, &str)> = query
+            .iter()
+            .filter(|(name, _)| {
+                !TOKEN_PARAMS
+                    .iter()
+                    .any(|t| name.trim().eq_ignore_ascii_case(t))
+            })
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let (forwarded, body, path) = (&forwarded, &body, path.as_str());
+        Ok(self
+            .with_authorizer_token(appid, |c, t| async move {
+                c.call_raw_path(path, &t, forwarded, body.clone()).await
+            })
+            .await?)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,145 @@
+//! Every error answer of the API: `{"error": {"code", "message"}}` with a status, and never
+//! cacheable. Messages never carry a secret; store and internal failures are logged and answered
+//! without detail.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use wxcomponent::logging::error_chain;
+use wxcomponent::service::TokenError;
+use wxcomponent::store::StoreError;
+use wxcomponent::wechat::{errcode, fix_for};
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The body of every error answer, as the OpenAPI document describes it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable code: `unauthorized`, `not_found`, `invalid_request`, `wechat_error`, ...
+    pub code: String,
+    /// What went wrong, for a person; never a secret.
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A malformed parameter or body.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::bad_request("invalid_request", message)
+    }
+
+    pub(crate) fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "unauthorized")
+    }
+
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = json_response(
+            self.status,
+            &json!({ "error": { "code": self.code, "message": self.message } }),
+        );
+        let headers = response.headers_mut();
+        match self.status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        use StatusCode as S;
+        match &e {
+            TokenError::NotFound { .. } => Self::new(S::NOT_FOUND, "not_found", e.to_string()),
+            TokenError::ReauthorizationRequired { .. } => {
+                Self::new(S::CONFLICT, "reauthorization_required", e.to_string())
+            }
+            TokenError::Unauthorized { .. } => {
+                Self::new(S::CONFLICT, "authorization_revoked", e.to_string())
+            }
+            TokenError::NoTicket { .. } | TokenError::TicketRejected { .. } => Self::new(
+                S::SERVICE_UNAVAILABLE,
+                "ticket_unavailable",
+                "no valid component_verify_ticket; WeChat was asked to push one",
+            ),
+            TokenError::Busy { .. } => Self::new(S::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+            TokenError::Store(StoreError::InvalidCursor) => {
+                Self::bad_request("invalid_cursor", "the cursor was not issued by this API")
+            }
+            TokenError::Wechat(_) | TokenError::AuthCodeRejected { .. } => {
+                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "WeChat call failed");
+                let message = match (e.errcode(), e.errcode().and_then(fix_for)) {
+                    (Some(code), Some(fix)) => format!("WeChat answered errcode {code}: {fix}"),
+                    (Some(code), None) => format!("WeChat answered errcode {code}"),
+                    (None, _) => "WeChat could not be reached".to_owned(),
+                };
+                match e.errcode() {
+                    Some(errcode::IP_NOT_WHITELISTED) => {
+                        Self::new(S::BAD_GATEWAY, "wechat_ip_not_whitelisted", message)
+                    }
+                    Some(errcode::DAILY_QUOTA_REACHED | errcode::TOO_FREQUENT) => {
+                        Self::new(S::TOO_MANY_REQUESTS, "wechat_quota", message)
+                    }
+                    _ => Self::new(S::BAD_GATEWAY, "wechat_error", message),
+                }
+            }
+            TokenError::Store(_) => {
+                tracing::error!(error = %error_chain(&e), "store failure");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// A JSON answer that no intermediary may cache (least of all an access token).
+pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = (status, text).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
