@@ -25,7 +25,7 @@ pub const API_HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
 pub struct Callbacks {
     pub app: TestApp,
     pub ticket_callback: TicketCallback<DynamoStore, DynamoPushLedger>,
-    pub auth_redirect: AuthRedirect<DynamoStore>,
+    pub auth_redirect: AuthRedirect,
     pub ledger: Arc<DynamoPushLedger>,
     /// The component's message crypto, as WeChat (the sim) has it.
     pub crypto: MessageCrypto,

@@ -245,6 +245,26 @@ async fn unknown_paths_get_a_json_404_and_wrong_methods_a_json_405_with_allow() 
 }
 
 #[tokio::test]
+async fn a_named_stage_routes_like_the_default_stage() {
+    let app = TestApp::spawn().await;
+    app.store_fresh_ticket().await;
+    let api = api(&app);
+    let authorization = format!("Bearer {KEY}");
+    let staged = api
+        .handle(wxcomponent_tests::callbacks::apigw_request_on_stage(
+            "prod",
+            "GET",
+            "/health",
+            "",
+            &[("authorization", authorization.as_str())],
+            None,
+        ))
+        .await;
+    assert_eq!(staged.status(), StatusCode::OK);
+    assert_eq!(json_of(&staged)["status"], "ok");
+}
+
+#[tokio::test]
 async fn head_is_refused_without_running_the_route() {
     let app = TestApp::spawn().await;
     app.store_fresh_ticket().await;

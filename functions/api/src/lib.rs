@@ -24,9 +24,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::Method;
 use axum::middleware;
-use http_body_util::BodyExt;
 use lambda_http::{Body, Error, Request, Response};
-use tower::ServiceExt;
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -84,19 +82,9 @@ impl Api<DynamoStore> {
             .layer(middleware::from_fn(layers::log_request))
     }
 
-    /// Answers one request in process, as Lambda would through the router (for tests and tools).
+    /// Answers one request in process, as Lambda would (for tests and tools).
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let response = match self.router().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
-        let (parts, body) = response.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map(|collected| collected.to_bytes())
-            .unwrap_or_default();
-        Response::from_parts(parts, Body::from(bytes.to_vec()))
+        wxcomponent_http::answer(self.router(), request).await
     }
 }
 

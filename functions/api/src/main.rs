@@ -2,7 +2,7 @@
 //! without a well-formed `API_KEY_SHA256`) and builds the clients once, then serves the router.
 
 use api::production_api;
-use lambda_http::{Error, run};
+use lambda_http::Error;
 use wxcomponent::config::ApiConfig;
 
 #[tokio::main]
@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
     let config = ApiConfig::from_env().inspect_err(|e| tracing::error!(%e, "cannot start"))?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let api = production_api(&config, wxcomponent::store::dynamodb_client(&aws))?;
-    run(api.router()).await
+    wxcomponent_http::serve(api.router()).await
 }

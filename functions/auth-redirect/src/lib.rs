@@ -7,13 +7,18 @@
 //! | `GET /auth/callback` | checks the state and the code's shape, completes the authorization, then a success page or the signed redirect to `AUTH_SUCCESS_URL` |
 //!
 //! `HEAD` of any route answers without side effects (no pre-auth code, no exchange).
-//! Routing, reading headers and mapping results to statuses only; the flow's rules are in
+//! An axum router served by `lambda_http` (the stage taken off, and kept for absolute links, by
+//! `wxcomponent-http`). Routing, reading headers and mapping results to statuses only; the flow's rules are in
 //! `wxcomponent::service::auth_flow`. Pages carry fixed texts, never error details.
 
 use std::sync::Arc;
 
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use lambda_http::Body;
 use wxcomponent::service::{
     AuthFlow, AuthFlowSettings, AuthStart, CallbackError, CallbackOutcome, Device, RequestOrigin,
     StartError, TokenService, TokenSettings, code_rejected_page, error_page, launch_page,
@@ -22,118 +27,68 @@ use wxcomponent::service::{
 use wxcomponent::store::{DynamoStore, Store};
 use wxcomponent::wechat::{ClientConfig, WechatClient, WechatError};
 use wxcomponent::{Clock, Config, SystemClock};
+use wxcomponent_http::StagePrefix;
 
 /// The function's handler: cheap to clone, one per process.
-pub struct AuthRedirect<S> {
-    flow: AuthFlow<S>,
+#[derive(Clone)]
+pub struct AuthRedirect {
+    router: Router,
 }
 
-impl<S> Clone for AuthRedirect<S> {
-    fn clone(&self) -> Self {
-        Self {
-            flow: self.flow.clone(),
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Launch,
-    Go,
-    Callback,
-}
-
-/// The path as routed and the prefix in front of it (an API Gateway stage, or nothing).
-fn split_path(request: &Request) -> (&str, &str) {
-    let path = request.uri().path();
-    let stage = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.as_deref(),
-        _ => None,
-    };
-    match stage {
-        Some(stage) if stage != "$default" && !stage.is_empty() => {
-            let prefix_len = stage.len() + 1;
-            match path.get(1..prefix_len) {
-                Some(s) if s == stage && path[prefix_len..].starts_with('/') => {
-                    (&path[prefix_len..], &path[..prefix_len])
-                }
-                _ => (path, ""),
-            }
-        }
-        _ => (path, ""),
-    }
-}
-
-fn route(path: &str) -> Option<Route> {
-    match path.trim_end_matches('/') {
-        "/auth" => Some(Route::Launch),
-        "/auth/go" => Some(Route::Go),
-        "/auth/callback" => Some(Route::Callback),
-        _ => None,
-    }
-}
-
-fn html(status: u16, body: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/html; charset=utf-8"),
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
     );
     // Links carry single-use codes: never serve a page from a cache.
-    headers.insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // No page of the flow may be framed: a framed launch page would let another site trick the
     // click WeChat requires.
     headers.insert(
         "content-security-policy",
-        http::HeaderValue::from_static(
+        HeaderValue::from_static(
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         ),
     );
-    headers.insert("x-frame-options", http::HeaderValue::from_static("DENY"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert(
         "x-content-type-options",
-        http::HeaderValue::from_static("nosniff"),
+        HeaderValue::from_static("nosniff"),
     );
     response
 }
 
 /// `response` with a `Set-Cookie` header, when the value is a valid header (it always is: the
 /// flow builds it from checked parts).
-fn with_cookie(mut response: Response<Body>, set_cookie: Option<&str>) -> Response<Body> {
-    if let Some(value) = set_cookie.and_then(|v| http::HeaderValue::from_str(v).ok()) {
-        response
-            .headers_mut()
-            .append(http::header::SET_COOKIE, value);
+fn with_cookie(mut response: Response, set_cookie: Option<&str>) -> Response {
+    if let Some(value) = set_cookie.and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
 }
 
-fn plain(status: u16, body: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+fn plain(status: StatusCode, body: &'static str) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
 }
 
-fn redirect(location: &str) -> Response<Body> {
-    match http::HeaderValue::from_str(location) {
+fn redirect(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
         Ok(value) => {
-            let mut response = html(302, String::new());
-            response.headers_mut().insert(http::header::LOCATION, value);
+            let mut response = html(StatusCode::FOUND, String::new());
+            response.headers_mut().insert(header::LOCATION, value);
             response
         }
         Err(_) => {
             tracing::error!("a redirect location is not a valid header value");
             html(
-                500,
+                StatusCode::INTERNAL_SERVER_ERROR,
                 error_page("Something went wrong", "Please try again later.", "../auth"),
             )
         }
@@ -146,180 +101,211 @@ fn query_pairs(request: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
-fn header(request: &Request, name: http::header::HeaderName) -> Option<&str> {
-    request.headers().get(name).and_then(|v| v.to_str().ok())
+fn header_value(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Every `Cookie` header value (lambda_http joins API Gateway's `cookies` into one).
 fn cookie_headers(request: &Request) -> Vec<&str> {
     request
         .headers()
-        .get_all(http::header::COOKIE)
+        .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect()
 }
 
-/// `scheme://host` as the browser used it (API Gateway sets `X-Forwarded-Proto` and `Host`).
-fn origin(request: &Request, prefix: &str) -> Option<RequestOrigin> {
-    let host = header(request, http::header::HOST)
+/// `scheme://host` as the browser used it (API Gateway sets `X-Forwarded-Proto` and `Host`), and
+/// the stage in front of the routes.
+fn origin(request: &Request) -> Option<RequestOrigin> {
+    let headers = request.headers();
+    let host = header_value(headers, header::HOST)
         .map(str::to_owned)
         .or_else(|| request.uri().authority().map(|a| a.to_string()))?;
-    let scheme = request
-        .headers()
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
+    let scheme = header_value(headers, HeaderName::from_static("x-forwarded-proto"))
         .and_then(|v| v.split(',').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_else(|| "https".to_owned());
+    let prefix = request
+        .extensions()
+        .get::<StagePrefix>()
+        .map(|p| p.0.clone())
+        .unwrap_or_default();
     Some(RequestOrigin {
         scheme,
         host,
-        path_prefix: prefix.to_owned(),
+        path_prefix: prefix,
     })
 }
 
-impl<S: Store + 'static> AuthRedirect<S> {
-    pub fn new(flow: AuthFlow<S>) -> Self {
-        Self { flow }
-    }
+/// Link checkers and prefetchers send HEAD: it must not mint a pre-auth code or spend an auth
+/// code, so it gets the pages' headers and nothing happens.
+fn head_answer() -> Response {
+    html(StatusCode::OK, String::new())
+}
 
-    /// Every request gets an answer; nothing here fails the invocation.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        let (path, prefix) = split_path(&request);
-        let Some(route) = route(path) else {
-            return plain(404, "not found");
-        };
-        if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
-            let mut response = plain(405, "method not allowed");
-            response.headers_mut().insert(
-                http::header::ALLOW,
-                http::HeaderValue::from_static("GET, HEAD"),
-            );
-            return response;
-        }
-        // Link checkers and prefetchers send HEAD: it must not mint a pre-auth code or spend an
-        // auth code, so it gets the pages' headers and nothing happens.
-        if request.method() == http::Method::HEAD && route != Route::Launch {
-            return html(200, String::new());
-        }
-        match route {
-            Route::Launch => match AuthStart::from_query(query_pairs(&request)) {
-                Ok(start) => html(200, launch_page(&start)),
-                Err(e) => {
-                    tracing::info!(error = %e, "launch page refused");
-                    html(
-                        400,
-                        error_page(
-                            "Invalid authorization request",
-                            "The link you followed is not valid.",
-                            "auth",
-                        ),
-                    )
-                }
-            },
-            // Boxed: the token service's futures are deep enough to exceed the compiler's layout
-            // recursion limit in callers otherwise.
-            Route::Go => Box::pin(self.go(&request, prefix)).await,
-            Route::Callback => Box::pin(self.callback(&request, prefix)).await,
-        }
-    }
-
-    async fn go(&self, request: &Request, prefix: &str) -> Response<Body> {
-        let again = "../auth";
-        let start = match AuthStart::from_query(query_pairs(request)) {
-            Ok(start) => start,
-            Err(e) => {
-                tracing::info!(error = %e, "authorization start refused");
-                return html(
-                    400,
-                    error_page(
-                        "Invalid authorization request",
-                        "The link you followed is not valid.",
-                        again,
-                    ),
-                );
-            }
-        };
-        let device = Device::from_user_agent(header(request, http::header::USER_AGENT));
-        let origin = origin(request, prefix);
-        match self
-            .flow
-            .start_authorization(&start, device, origin.as_ref())
-            .await
-        {
-            Ok(started) => with_cookie(redirect(&started.location), Some(&started.set_cookie)),
-            Err(e @ StartError::NoCallbackUrl(_)) => {
-                tracing::error!(error = %e, "no callback URL");
-                html(
-                    500,
-                    error_page(
-                        "Something went wrong",
-                        "Authorization is not available right now.",
-                        again,
-                    ),
-                )
-            }
-            Err(StartError::Token(e)) => {
-                tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not start an authorization");
-                html(
-                    503,
-                    error_page(
-                        "Please try again",
-                        "WeChat could not be reached. Please try again in a moment.",
-                        again,
-                    ),
-                )
-            }
-        }
-    }
-
-    async fn callback(&self, request: &Request, prefix: &str) -> Response<Body> {
-        let origin = origin(request, prefix);
-        let answer = self
-            .flow
-            .complete(
-                &query_pairs(request),
-                &cookie_headers(request),
-                origin.as_ref(),
-            )
-            .await;
-        let response = match answer.result {
-            Ok(CallbackOutcome::Page(page)) => html(200, page),
-            Ok(CallbackOutcome::Redirect(location)) => redirect(&location),
-            Err(e @ (CallbackError::MissingState | CallbackError::StateMismatch)) => {
-                tracing::info!(error = %e, "authorization callback refused: not from this browser's flow");
-                html(400, state_refused_page())
-            }
-            Err(CallbackError::MissingCode) => html(
-                400,
+async fn launch(request: Request) -> Response {
+    match AuthStart::from_query(query_pairs(&request)) {
+        Ok(start) => html(StatusCode::OK, launch_page(&start)),
+        Err(e) => {
+            tracing::info!(error = %e, "launch page refused");
+            html(
+                StatusCode::BAD_REQUEST,
                 error_page(
-                    "Invalid authorization callback",
-                    "This page was opened without an authorization code.",
+                    "Invalid authorization request",
+                    "The link you followed is not valid.",
+                    "auth",
+                ),
+            )
+        }
+    }
+}
+
+async fn go<S: Store + 'static>(State(flow): State<AuthFlow<S>>, request: Request) -> Response {
+    if request.method() == Method::HEAD {
+        return head_answer();
+    }
+    let again = "../auth";
+    let start = match AuthStart::from_query(query_pairs(&request)) {
+        Ok(start) => start,
+        Err(e) => {
+            tracing::info!(error = %e, "authorization start refused");
+            return html(
+                StatusCode::BAD_REQUEST,
+                error_page(
+                    "Invalid authorization request",
+                    "The link you followed is not valid.",
+                    again,
+                ),
+            );
+        }
+    };
+    let device = Device::from_user_agent(header_value(request.headers(), header::USER_AGENT));
+    let origin = origin(&request);
+    // Boxed: the token service's futures are deep enough to exceed the compiler's layout
+    // recursion limit in callers otherwise.
+    match Box::pin(flow.start_authorization(&start, device, origin.as_ref())).await {
+        Ok(started) => with_cookie(redirect(&started.location), Some(&started.set_cookie)),
+        Err(e @ StartError::NoCallbackUrl(_)) => {
+            tracing::error!(error = %e, "no callback URL");
+            html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error_page(
+                    "Something went wrong",
+                    "Authorization is not available right now.",
+                    again,
+                ),
+            )
+        }
+        Err(StartError::Token(e)) => {
+            tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not start an authorization");
+            html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error_page(
+                    "Please try again",
+                    "WeChat could not be reached. Please try again in a moment.",
+                    again,
+                ),
+            )
+        }
+    }
+}
+
+async fn callback<S: Store + 'static>(
+    State(flow): State<AuthFlow<S>>,
+    request: Request,
+) -> Response {
+    if request.method() == Method::HEAD {
+        return head_answer();
+    }
+    let origin = origin(&request);
+    let answer = Box::pin(flow.complete(
+        &query_pairs(&request),
+        &cookie_headers(&request),
+        origin.as_ref(),
+    ))
+    .await;
+    let response = match answer.result {
+        Ok(CallbackOutcome::Page(page)) => html(StatusCode::OK, page),
+        Ok(CallbackOutcome::Redirect(location)) => redirect(&location),
+        Err(e @ (CallbackError::MissingState | CallbackError::StateMismatch)) => {
+            tracing::info!(error = %e, "authorization callback refused: not from this browser's flow");
+            html(StatusCode::BAD_REQUEST, state_refused_page())
+        }
+        Err(CallbackError::MissingCode) => html(
+            StatusCode::BAD_REQUEST,
+            error_page(
+                "Invalid authorization callback",
+                "This page was opened without an authorization code.",
+                "../auth",
+            ),
+        ),
+        Err(e @ CallbackError::MalformedCode) => {
+            tracing::info!(error = %e, "authorization callback refused");
+            html(StatusCode::BAD_REQUEST, malformed_code_page())
+        }
+        Err(e @ CallbackError::CodeRejected(_)) => {
+            tracing::info!(error = %wxcomponent::logging::error_chain(&e), "authorization code refused");
+            html(StatusCode::BAD_REQUEST, code_rejected_page())
+        }
+        Err(e @ CallbackError::Failed(_)) => {
+            tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not complete an authorization");
+            html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error_page(
+                    "Please try again",
+                    "The authorization could not be completed right now. Reload this page in a moment.",
                     "../auth",
                 ),
-            ),
-            Err(e @ CallbackError::MalformedCode) => {
-                tracing::info!(error = %e, "authorization callback refused");
-                html(400, malformed_code_page())
-            }
-            Err(e @ CallbackError::CodeRejected(_)) => {
-                tracing::info!(error = %wxcomponent::logging::error_chain(&e), "authorization code refused");
-                html(400, code_rejected_page())
-            }
-            Err(e @ CallbackError::Failed(_)) => {
-                tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not complete an authorization");
-                html(
-                    503,
-                    error_page(
-                        "Please try again",
-                        "The authorization could not be completed right now. Reload this page in a moment.",
-                        "../auth",
-                    ),
-                )
-            }
-        };
-        with_cookie(response, answer.clear_cookie.as_deref())
+            )
+        }
+    };
+    with_cookie(response, answer.clear_cookie.as_deref())
+}
+
+async fn not_found() -> Response {
+    plain(StatusCode::NOT_FOUND, "not found")
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
+
+/// The three pages (with or without a trailing `/`). GET routes answer HEAD too; the handlers
+/// that would act answer it without acting.
+fn router<S: Store + 'static>(flow: AuthFlow<S>) -> Router {
+    Router::new()
+        .route("/auth", get(launch))
+        .route("/auth/", get(launch))
+        .route("/auth/go", get(go::<S>))
+        .route("/auth/go/", get(go::<S>))
+        .route("/auth/callback", get(callback::<S>))
+        .route("/auth/callback/", get(callback::<S>))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(flow)
+}
+
+impl AuthRedirect {
+    pub fn new<S: Store + 'static>(flow: AuthFlow<S>) -> Self {
+        Self {
+            router: router(flow),
+        }
+    }
+
+    /// The router, as Lambda serves it.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Answers one request in process, as Lambda would. Every request gets an answer; nothing
+    /// here fails the invocation.
+    pub async fn handle(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
+        wxcomponent_http::answer(self.router(), request).await
     }
 }
 
@@ -328,7 +314,7 @@ impl<S: Store + 'static> AuthRedirect<S> {
 pub async fn from_config(
     config: &Config,
     settings: AuthFlowSettings,
-) -> Result<AuthRedirect<DynamoStore>, WechatError> {
+) -> Result<AuthRedirect, WechatError> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = wxcomponent::store::dynamodb_client(&sdk);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -1,6 +1,6 @@
 //! `auth-redirect`: the merchant's authorization pages. See `lib.rs`.
 
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,9 +11,5 @@ async fn main() -> Result<(), Error> {
         wxcomponent::config::auth_flow_settings(&vars),
     )?;
     let app = auth_redirect::from_config(&config, settings).await?;
-    run(service_fn(move |request| {
-        let app = app.clone();
-        async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }
-    }))
-    .await
+    wxcomponent_http::serve(app.router()).await
 }

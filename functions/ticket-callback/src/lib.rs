@@ -5,15 +5,21 @@
 //! | `POST /wechat/component` | [`PushService::handle_component_push`] (the authorization event URL) |
 //! | `POST /wechat/message/{appid}` | [`PushService::handle_message_push`] (the message URL, `$APPID$`) |
 //!
-//! This module only routes, reads the request, and maps results to statuses. Every rule is in
+//! An axum router served by `lambda_http` (the stage taken off by `wxcomponent-http`). This
+//! module only routes, reads the request, and maps results to statuses. Every rule is in
 //! `wxcomponent::service::push`. Response bodies are short fixed texts; error details go to the
 //! log (they never carry secrets), never to the caller.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use lambda_http::Body;
 use wxcomponent::config::TicketCallbackConfig;
 use wxcomponent::crypto::{MAX_BODY_LEN, PushQuery};
 use wxcomponent::service::{
@@ -27,164 +33,177 @@ use wxcomponent::{AuthorizerAppId, Clock, MessageCrypto, SystemClock};
 /// The function's handler: cheap to clone, one per process.
 pub struct TicketCallback<S, L> {
     push: PushService<S, L>,
+    router: Router,
 }
 
 impl<S, L> Clone for TicketCallback<S, L> {
     fn clone(&self) -> Self {
         Self {
             push: self.push.clone(),
+            router: self.router.clone(),
         }
     }
 }
 
-/// What the path names.
-enum Route {
-    Component,
-    Message(String),
-}
-
-/// The request path as routed: API Gateway puts a named stage in front (`/prod/wechat/...`);
-/// the `$default` stage and `cargo lambda watch` do not.
-pub fn route_path(request: &Request) -> &str {
-    let path = request.uri().path();
-    let stage = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.as_deref(),
-        _ => None,
-    };
-    strip_stage(path, stage)
-}
-
-fn strip_stage<'a>(path: &'a str, stage: Option<&str>) -> &'a str {
-    match stage {
-        Some(stage) if stage != "$default" && !stage.is_empty() => path
-            .strip_prefix('/')
-            .and_then(|p| p.strip_prefix(stage))
-            .filter(|rest| rest.starts_with('/'))
-            .unwrap_or(path),
-        _ => path,
-    }
-}
-
-fn route(path: &str) -> Option<Route> {
-    let path = path.trim_end_matches('/');
-    if path == "/wechat/component" {
-        return Some(Route::Component);
-    }
-    let appid = path.strip_prefix("/wechat/message/")?;
-    (!appid.is_empty() && !appid.contains('/')).then(|| Route::Message(appid.to_owned()))
-}
-
-fn text(status: u16, body: &'static str) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+fn text(status: StatusCode, body: &'static str) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
 }
 
-/// How long the invocation has left, when it runs in Lambda (or `cargo lambda watch`).
-fn remaining(request: &Request) -> Option<Duration> {
-    let deadline_ms = request.lambda_context_ref()?.deadline;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis();
-    let left = u128::from(deadline_ms).checked_sub(now_ms)?;
-    Some(Duration::from_millis(u64::try_from(left).ok()?))
+/// A push as it arrived: its query and body, and the time its invocation has left.
+struct Push {
+    query: PushQuery,
+    body: Bytes,
+    time_left: Option<Duration>,
 }
 
-fn too_large(request: &Request) -> bool {
-    // Content-Length first: a client that declares a large body is answered without reading it.
+/// Reads a push, refusing a body over [`MAX_BODY_LEN`] (by its declared length first: a client
+/// that declares a large body is answered without reading it).
+async fn read_push(query: Option<String>, request: Request) -> Result<Push, Response> {
     let declared = request
         .headers()
-        .get(http::header::CONTENT_LENGTH)
+        .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    declared.is_some_and(|len| len > MAX_BODY_LEN as u64) || request.body().len() > MAX_BODY_LEN
+    let too_large = || {
+        tracing::warn!("push refused: body too large");
+        text(StatusCode::PAYLOAD_TOO_LARGE, "payload too large")
+    };
+    if declared.is_some_and(|len| len > MAX_BODY_LEN as u64) {
+        return Err(too_large());
+    }
+    let time_left = wxcomponent_http::time_left(&request);
+    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_LEN)
+        .await
+        .map_err(|_| too_large())?;
+    let query = PushQuery::from_pairs(url::form_urlencoded::parse(
+        query.unwrap_or_default().as_bytes(),
+    ));
+    Ok(Push {
+        query,
+        body,
+        time_left,
+    })
+}
+
+async fn component_push<S: Store + 'static, L: PushLedger + 'static>(
+    State(push): State<PushService<S, L>>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    let pushed = match read_push(query, request).await {
+        Ok(pushed) => pushed,
+        Err(refused) => return refused,
+    };
+    // Boxed: the push service's futures are deep; on the heap they cannot overflow a stack.
+    let result =
+        Box::pin(push.handle_component_push(&pushed.query, &pushed.body, pushed.time_left)).await;
+    answer(result)
+}
+
+async fn message_push<S: Store + 'static, L: PushLedger + 'static>(
+    State(push): State<PushService<S, L>>,
+    Path(appid): Path<String>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    let Ok(appid) = AuthorizerAppId::parse(&appid) else {
+        tracing::warn!("push refused: the path does not name an appid");
+        return text(StatusCode::BAD_REQUEST, "bad request");
+    };
+    let pushed = match read_push(query, request).await {
+        Ok(pushed) => pushed,
+        Err(refused) => return refused,
+    };
+    let result =
+        Box::pin(push.handle_message_push(&appid, &pushed.query, &pushed.body, pushed.time_left))
+            .await;
+    answer(result)
+}
+
+fn answer(result: Result<PushReply, PushError>) -> Response {
+    match result {
+        Ok(reply) => reply_response(reply),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "not found")
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+/// The two push URLs (with or without a trailing `/`, as the console may be set either way).
+fn router<S: Store + 'static, L: PushLedger + 'static>(push: PushService<S, L>) -> Router {
+    Router::new()
+        .route("/wechat/component", post(component_push::<S, L>))
+        .route("/wechat/component/", post(component_push::<S, L>))
+        .route("/wechat/message/{appid}", post(message_push::<S, L>))
+        .route("/wechat/message/{appid}/", post(message_push::<S, L>))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(push)
 }
 
 impl<S: Store + 'static, L: PushLedger + 'static> TicketCallback<S, L> {
     pub fn new(push: PushService<S, L>) -> Self {
-        Self { push }
+        Self {
+            router: router(push.clone()),
+            push,
+        }
     }
 
     pub fn push_service(&self) -> &PushService<S, L> {
         &self.push
     }
 
-    /// Every request gets an answer; nothing here fails the invocation.
-    pub async fn handle(&self, request: Request) -> Response<Body> {
-        let Some(route) = route(route_path(&request)) else {
-            return text(404, "not found");
-        };
-        if request.method() != http::Method::POST {
-            let mut response = text(405, "method not allowed");
-            response
-                .headers_mut()
-                .insert(http::header::ALLOW, http::HeaderValue::from_static("POST"));
-            return response;
-        }
-        if too_large(&request) {
-            tracing::warn!("push refused: body too large");
-            return text(413, "payload too large");
-        }
-        let query = PushQuery::from_pairs(url::form_urlencoded::parse(
-            request.uri().query().unwrap_or("").as_bytes(),
-        ));
-        let body: &[u8] = request.body().as_ref();
-        let remaining = remaining(&request);
-        let result = match route {
-            Route::Component => {
-                self.push
-                    .handle_component_push(&query, body, remaining)
-                    .await
-            }
-            Route::Message(appid) => match AuthorizerAppId::parse(appid) {
-                Ok(appid) => {
-                    self.push
-                        .handle_message_push(&appid, &query, body, remaining)
-                        .await
-                }
-                Err(_) => {
-                    tracing::warn!("push refused: the path does not name an appid");
-                    return text(400, "bad request");
-                }
-            },
-        };
-        match result {
-            Ok(reply) => reply_response(reply),
-            Err(e) => error_response(&e),
-        }
+    /// The router, as Lambda serves it.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Answers one request in process, as Lambda would. Every request gets an answer; nothing
+    /// here fails the invocation.
+    pub async fn handle(&self, request: lambda_http::Request) -> lambda_http::Response<Body> {
+        wxcomponent_http::answer(self.router(), request).await
     }
 }
 
-fn reply_response(reply: PushReply) -> Response<Body> {
+fn reply_response(reply: PushReply) -> Response {
     let content_type = match reply {
         PushReply::Encrypted(_) => "application/xml; charset=utf-8",
         _ => "text/plain; charset=utf-8",
     };
-    let mut response = Response::new(Body::from(reply.body().to_owned()));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static(content_type),
-    );
+    let mut response = reply.body().to_owned().into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
 /// The status table of docs/architecture.md. Refused pushes are 4xx (WeChat will not fix them by
 /// retrying); our own failures are 503 so that WeChat retries.
-fn error_response(e: &PushError) -> Response<Body> {
+fn error_response(e: &PushError) -> Response {
     let chain = wxcomponent::logging::error_chain(e);
     match e {
         PushError::TooLarge { .. } => {
             tracing::warn!(error = %chain, "push refused");
-            text(413, "payload too large")
+            text(StatusCode::PAYLOAD_TOO_LARGE, "payload too large")
         }
         PushError::BadSignature(_) | PushError::Stale => {
             tracing::warn!(error = %chain, "push refused");
-            text(403, "forbidden")
+            text(StatusCode::FORBIDDEN, "forbidden")
         }
         PushError::Rejected(_)
         | PushError::Malformed(_)
@@ -193,19 +212,18 @@ fn error_response(e: &PushError) -> Response<Body> {
         | PushError::UnknownAccount
         | PushError::MalformedAuthCode => {
             tracing::warn!(error = %chain, "push refused");
-            text(400, "bad request")
+            text(StatusCode::BAD_REQUEST, "bad request")
         }
         PushError::InProgress => {
-            let mut response = text(503, "busy, retry");
-            response.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from_static("1"),
-            );
+            let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "busy, retry");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
         }
         PushError::OutOfTime | PushError::Action(_) | PushError::Store(_) => {
             tracing::error!(error = %chain, "push failed; WeChat will retry");
-            text(503, "temporarily unavailable")
+            text(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
         }
     }
 }
@@ -263,42 +281,4 @@ pub async fn from_config(
         PushSettings::default(),
     );
     Ok(TicketCallback::new(push))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_named_stage_is_stripped_and_the_default_stage_is_not_there() {
-        assert_eq!(
-            strip_stage("/prod/wechat/component", Some("prod")),
-            "/wechat/component"
-        );
-        assert_eq!(
-            strip_stage("/wechat/component", Some("$default")),
-            "/wechat/component"
-        );
-        assert_eq!(strip_stage("/production/x", Some("prod")), "/production/x");
-        assert_eq!(strip_stage("/wechat/component", None), "/wechat/component");
-    }
-
-    #[test]
-    fn routes_are_matched_exactly() {
-        assert!(matches!(route("/wechat/component"), Some(Route::Component)));
-        assert!(matches!(
-            route("/wechat/component/"),
-            Some(Route::Component)
-        ));
-        assert!(matches!(route("/wechat/message/wx1"), Some(Route::Message(a)) if a == "wx1"));
-        for path in [
-            "/",
-            "/wechat",
-            "/wechat/message/",
-            "/wechat/message/a/b",
-            "/wechat/componentx",
-        ] {
-            assert!(route(path).is_none(), "{path}");
-        }
-    }
 }

@@ -1,0 +1,147 @@
+//! What the three HTTP functions (`ticket-callback`, `auth-redirect`, `api`) share between
+//! `lambda_http` and their axum [`Router`]: the API Gateway stage taken off the path once, before
+//! routing; the invocation's time left; serving in Lambda; answering one request in process.
+//!
+//! API Gateway puts a named stage in front of the path (`/prod/wechat/component`); the `$default`
+//! stage, Lambda function URLs and `cargo lambda watch` do not. The routers see the path without
+//! it; a function that builds absolute links reads the stage back from [`StagePrefix`].
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body as AxumBody;
+use axum::http::{Request, Response, Uri};
+use http_body_util::BodyExt;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use tower::ServiceExt;
+
+/// The path prefix API Gateway's stage put in front of the routes (`/prod`), or `""`. In the
+/// request's extensions once [`strip_stage`] ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StagePrefix(pub String);
+
+/// `path` without the named `stage` in front, if it is there.
+pub fn without_stage<'a>(path: &'a str, stage: Option<&str>) -> Option<&'a str> {
+    let stage = stage.filter(|s| *s != "$default" && !s.is_empty())?;
+    path.strip_prefix('/')
+        .and_then(|p| p.strip_prefix(stage))
+        .filter(|rest| rest.starts_with('/'))
+}
+
+/// Takes API Gateway's named stage off the request's path and records it as [`StagePrefix`].
+pub fn strip_stage<B>(mut request: Request<B>) -> Request<B> {
+    let stage = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),
+        _ => None,
+    };
+    let uri = request.uri();
+    let stripped = without_stage(uri.path(), stage.as_deref()).map(|rest| {
+        let path_and_query = match uri.query() {
+            Some(query) => format!("{rest}?{query}"),
+            None => rest.to_owned(),
+        };
+        let mut parts = uri.clone().into_parts();
+        parts.path_and_query = path_and_query.parse().ok();
+        Uri::from_parts(parts).ok()
+    });
+    let prefix = match (stripped, stage) {
+        (Some(Some(uri)), Some(stage)) => {
+            *request.uri_mut() = uri;
+            format!("/{stage}")
+        }
+        _ => String::new(),
+    };
+    request.extensions_mut().insert(StagePrefix(prefix));
+    request
+}
+
+/// How long the invocation has left, when it runs in Lambda (or `cargo lambda watch`): the
+/// deadline in the Lambda context minus the time now.
+pub fn time_left<B>(request: &Request<B>) -> Option<Duration> {
+    let deadline_ms = request.lambda_context_ref()?.deadline;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis();
+    let left = u128::from(deadline_ms).checked_sub(now_ms)?;
+    Some(Duration::from_millis(u64::try_from(left).ok()?))
+}
+
+/// Serves `router` in Lambda, the stage taken off first.
+pub async fn serve(router: Router) -> Result<(), lambda_http::Error> {
+    let service = router.map_request(strip_stage::<Body>);
+    lambda_http::run(service).await
+}
+
+/// Answers one request as [`serve`] would (for tests and tools), the body collected.
+pub async fn answer(router: Router, request: lambda_http::Request) -> lambda_http::Response<Body> {
+    let request = strip_stage(request);
+    let response: Response<AxumBody> = match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    let body = match String::from_utf8(bytes.to_vec()) {
+        Ok(text) if text.is_empty() => Body::Empty,
+        Ok(text) => Body::Text(text),
+        Err(binary) => Body::Binary(binary.into_bytes()),
+    };
+    Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_stage_is_taken_off_and_the_default_stage_is_not_there() {
+        assert_eq!(
+            without_stage("/prod/wechat/component", Some("prod")),
+            Some("/wechat/component")
+        );
+        assert_eq!(without_stage("/wechat/component", Some("$default")), None);
+        assert_eq!(without_stage("/production/x", Some("prod")), None);
+        assert_eq!(without_stage("/prod", Some("prod")), None);
+        assert_eq!(without_stage("/wechat/component", None), None);
+    }
+
+    #[test]
+    fn a_gateway_request_on_a_named_stage_is_routed_without_it_and_keeps_its_query() {
+        let mut context =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        context.stage = Some("prod".to_owned());
+        let request = Request::builder()
+            .uri("https://h.example/prod/auth/go?auth_type=3")
+            .body(())
+            .expect("a request")
+            .with_request_context(RequestContext::ApiGatewayV2(context));
+        let request = strip_stage(request);
+        assert_eq!(request.uri().path(), "/auth/go");
+        assert_eq!(request.uri().query(), Some("auth_type=3"));
+        assert_eq!(request.uri().host(), Some("h.example"));
+        assert_eq!(
+            request.extensions().get::<StagePrefix>(),
+            Some(&StagePrefix("/prod".to_owned()))
+        );
+    }
+
+    #[test]
+    fn without_a_gateway_context_the_request_is_left_alone() {
+        let request = Request::builder()
+            .uri("/prod/x?a=1")
+            .body(())
+            .expect("a request");
+        let request = strip_stage(request);
+        assert_eq!(request.uri().path(), "/prod/x");
+        assert_eq!(
+            request.extensions().get::<StagePrefix>(),
+            Some(&StagePrefix(String::new()))
+        );
+    }
+}
