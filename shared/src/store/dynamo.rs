@@ -55,7 +55,6 @@ pub const DUE_SHARDS: u32 = 8;
 
 const SK_TICKET: &str = "TICKET";
 const SK_COMPONENT_TOKEN: &str = "COMPONENT_TOKEN";
-const SK_EVENT: &str = "EVENT";
 const SK_AUTH_CODE: &str = "AUTHCODE";
 const AUTHORIZER_PREFIX: &str = "AUTHORIZER#";
 
@@ -124,12 +123,7 @@ fn audit_sk(appid: &AuthorizerAppId) -> String {
     format!("AUDIT#{appid}")
 }
 
-// Events get a partition each: pushes arrive at any rate and are only ever read by key.
-fn event_pk(component: &ComponentAppId, event_id: &str) -> String {
-    format!("C#{component}#EVENT#{event_id}")
-}
-
-// Like events: written once per authorization, only ever read by key.
+// A partition each: written once per authorization, only ever read by key.
 fn completed_authorization_pk(component: &ComponentAppId, code: &AuthCodeDigest) -> String {
     format!("C#{component}#AUTHCODE#{}", code.as_str())
 }
@@ -987,26 +981,6 @@ impl AuthorizerDirectory for DynamoStore {
             counts.set(status, total);
         }
         Ok(counts)
-    }
-}
-
-impl EventLog for DynamoStore {
-    async fn record_event_once(&self, component: &ComponentAppId, event_id: &str) -> Result<()> {
-        let now = self.now();
-        let mut item = key(event_pk(component, event_id), SK_EVENT);
-        item.extend([
-            (RECEIVED_AT.to_owned(), n(now)),
-            (TTL.to_owned(), n(now + EVENT_RETENTION_SECS)),
-        ]);
-        // An item past its TTL that DynamoDB has not deleted yet does not count.
-        self.put_if(
-            item,
-            &format!("attribute_not_exists(#{PK}) OR #{TTL} <= :now"),
-            &[PK, TTL],
-            vec![(":now", n(now))],
-            StoreError::Duplicate,
-        )
-        .await
     }
 }
 

@@ -21,7 +21,6 @@ struct State {
     // Ordered like DynamoDB orders sort keys, so listings page identically.
     authorizers: BTreeMap<(ComponentAppId, AuthorizerAppId), Authorizer>,
     // Event id → when it stops counting.
-    events: HashMap<(ComponentAppId, String), EpochSeconds>,
     audits: HashMap<(ComponentAppId, AuthorizerAppId), AuditState>,
     // Code digest → (appid, when it stops counting).
     completed: HashMap<(ComponentAppId, AuthCodeDigest), (AuthorizerAppId, EpochSeconds)>,
@@ -335,19 +334,6 @@ impl AuthorizerDirectory for MemoryStore {
             counts.set(status, n as u64);
         }
         Ok(counts)
-    }
-}
-
-impl EventLog for MemoryStore {
-    async fn record_event_once(&self, component: &ComponentAppId, event_id: &str) -> Result<()> {
-        let now = self.now();
-        let mut state = self.state();
-        let slot = (component.clone(), event_id.to_owned());
-        if state.events.get(&slot).is_some_and(|until| *until > now) {
-            return Err(StoreError::Duplicate);
-        }
-        state.events.insert(slot, now + EVENT_RETENTION_SECS);
-        Ok(())
     }
 }
 

@@ -31,7 +31,7 @@ pub use memory::MemoryStore;
 pub const TICKET_VALIDITY_SECS: i64 = 12 * 3600;
 /// How long a completed authorization code is remembered. Codes live 10 minutes; a day is generous.
 pub const COMPLETED_AUTHORIZATION_RETENTION_SECS: i64 = 86_400;
-/// How long a processed event id is remembered. WeChat retries within seconds; days is generous.
+/// How long the push ledger remembers a push. WeChat retries within seconds; days is generous.
 pub const EVENT_RETENTION_SECS: i64 = 3 * 86_400;
 /// The largest page [`AuthorizerDirectory::list_authorizers`] returns; larger limits are clamped.
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -52,9 +52,6 @@ pub enum StoreError {
     /// The record to update does not exist.
     #[error("no such record")]
     NotFound,
-    /// The event id was already recorded.
-    #[error("the event was already processed")]
-    Duplicate,
     /// A pagination cursor this store did not issue.
     #[error("the pagination cursor is invalid")]
     InvalidCursor,
@@ -532,17 +529,6 @@ pub trait CompletedAuthorizations: Send + Sync {
     ) -> impl Future<Output = Result<Option<AuthorizerAppId>>> + Send;
 }
 
-/// Processed push events, for idempotency.
-pub trait EventLog: Send + Sync {
-    /// Records the event id; [`StoreError::Duplicate`] if it was recorded within the last
-    /// [`EVENT_RETENTION_SECS`].
-    fn record_event_once(
-        &self,
-        component: &ComponentAppId,
-        event_id: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
-}
-
 /// Mini program code audit state.
 pub trait AuditStore: Send + Sync {
     fn audit_state(
@@ -568,7 +554,6 @@ pub trait Store:
     + AuthorizerStore
     + DueTokens
     + AuthorizerDirectory
-    + EventLog
     + AuditStore
     + CompletedAuthorizations
 {
@@ -581,7 +566,6 @@ impl<T> Store for T where
         + AuthorizerStore
         + DueTokens
         + AuthorizerDirectory
-        + EventLog
         + AuditStore
         + CompletedAuthorizations
 {
