@@ -13,6 +13,7 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod wechat;
+pub mod wiring;
 
 pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};
 pub use config::Config;

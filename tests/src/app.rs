@@ -30,6 +30,8 @@ pub struct TestApp {
     pub service: TokenService<DynamoStore>,
     pub component: ComponentAppId,
     pub dynamodb: DynamoClient,
+    /// What the functions are built from ([`wxcomponent::wiring::assemble`]).
+    pub wiring: wxcomponent::wiring::App,
 }
 
 /// Settings for tests: the production margin and intervals, quicker polling, a generous wait.
@@ -104,17 +106,14 @@ impl TestApp {
                 Err(e) => panic!("creating table {table} from template.yaml: {e:?}"),
             }
         }
-        let store = Arc::new(DynamoStore::new(
-            dynamodb.clone(),
-            table,
-            Arc::new(clock.clone()),
-        ));
         let mut tuned = test_settings();
         settings(&mut tuned);
-        let service = TokenService::new(
-            store.clone(),
-            client.clone(),
+        // The functions' own wiring, on DynamoDB Local, the simulator and the manual clock.
+        let wiring = wxcomponent::wiring::assemble(
+            dynamodb.clone(),
+            &table,
             Arc::new(clock.clone()),
+            client.clone(),
             tuned,
         );
         let component = client.component_appid().clone();
@@ -122,11 +121,28 @@ impl TestApp {
             sim,
             clock,
             client,
-            store,
-            service,
+            store: wiring.store.clone(),
+            service: wiring.tokens.clone(),
             component,
             dynamodb,
+            wiring,
         }
+    }
+
+    /// The same app (table, clock, simulator, settings) wired on another DynamoDB client, for
+    /// example one that counts or records its requests.
+    pub fn rewired_on(mut self, dynamodb: DynamoClient) -> Self {
+        self.wiring = wxcomponent::wiring::assemble(
+            dynamodb.clone(),
+            self.store.table_name(),
+            Arc::new(self.clock.clone()),
+            self.client.clone(),
+            self.service.settings().clone(),
+        );
+        self.store = self.wiring.store.clone();
+        self.service = self.wiring.tokens.clone();
+        self.dynamodb = dynamodb;
+        self
     }
 
     pub fn now(&self) -> i64 {

@@ -10,8 +10,7 @@ use serde_json::json;
 use ticket_callback::TicketCallback;
 use wxcomponent::crypto::AesKey;
 use wxcomponent::service::{
-    AuthFlow, AuthFlowSettings, DynamoPushLedger, LedgerEntry, PushLedger, PushService,
-    PushSettings,
+    AuthFlowSettings, DynamoPushLedger, LedgerEntry, PushLedger, PushService, PushSettings,
 };
 use wxcomponent::store::DynamoStore;
 use wxcomponent::{MessageCrypto, Secret};
@@ -55,26 +54,17 @@ impl Callbacks {
     /// Handlers on an existing app.
     pub fn on(app: TestApp, tune: impl FnOnce(&mut AuthFlowSettings)) -> Self {
         let crypto = sim_crypto(&app);
-        let clock = Arc::new(app.clock.clone());
-        let ledger = Arc::new(DynamoPushLedger::new(
-            app.dynamodb.clone(),
-            app.store.table_name(),
-            clock.clone(),
-        ));
-        let push = PushService::new(
-            app.service.clone(),
-            ledger.clone(),
-            crypto.clone(),
-            clock,
-            PushSettings::default(),
-        );
+        let ledger = app.wiring.push_ledger();
+        let push = app
+            .wiring
+            .push_service(crypto.clone(), PushSettings::default());
         let mut settings = AuthFlowSettings {
             pc_page_base: app.sim.base_url(),
             mobile_page_base: app.sim.base_url(),
             ..AuthFlowSettings::default()
         };
         tune(&mut settings);
-        let flow = AuthFlow::new(app.service.clone(), settings);
+        let flow = app.wiring.auth_flow(settings);
         Self {
             ticket_callback: TicketCallback::new(push),
             auth_redirect: AuthRedirect::new(flow),

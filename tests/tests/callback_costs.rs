@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::error::BoxError;
-use wxcomponent::store::{DynamoStore, TicketStore};
+use wxcomponent::store::TicketStore;
 use wxcomponent_tests::app::TestApp;
 use wxcomponent_tests::callbacks::{Callbacks, body_text, ticket_xml};
 
@@ -50,7 +50,7 @@ impl Intercept for CountingInterceptor {
 
 #[tokio::test]
 async fn a_warm_ticket_push_makes_one_dynamodb_write_and_no_wechat_call() {
-    let mut app = TestApp::spawn().await;
+    let app = TestApp::spawn().await;
     let counter = CountingInterceptor::default();
     let counted = aws_sdk_dynamodb::Client::from_conf(
         app.dynamodb
@@ -59,20 +59,7 @@ async fn a_warm_ticket_push_makes_one_dynamodb_write_and_no_wechat_call() {
             .interceptor(counter.clone())
             .build(),
     );
-    let table = app.store.table_name().to_owned();
-    let store = Arc::new(DynamoStore::new(
-        counted.clone(),
-        table,
-        Arc::new(app.clock.clone()),
-    ));
-    app.service = wxcomponent::service::TokenService::new(
-        store.clone(),
-        app.client.clone(),
-        Arc::new(app.clock.clone()),
-        wxcomponent_tests::app::test_settings(),
-    );
-    app.store = store;
-    app.dynamodb = counted;
+    let app = app.rewired_on(counted);
     let c = Callbacks::on(app, |_| {});
     let component = c.app.component.to_string();
 

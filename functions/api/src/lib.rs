@@ -31,8 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use wxcomponent::config::{ApiConfig, ApiKeyDigest};
 use wxcomponent::service::{TokenService, TokenSettings};
 use wxcomponent::store::{DynamoStore, Store};
-use wxcomponent::wechat::{ClientConfig, WechatClient};
-use wxcomponent::{Clock, SystemClock};
+use wxcomponent::wechat::ClientConfig;
 
 /// Page size of `GET /authorizers` without `limit`.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -125,25 +124,13 @@ pub fn route_table() -> Vec<(Method, String)> {
 
 // ----- wiring ------------------------------------------------------------------------------------
 
-/// The production API: the system clock, the WeChat client from the configuration and the
-/// DynamoDB store on `dynamodb`.
-pub fn production_api(
-    config: &ApiConfig,
-    dynamodb: aws_sdk_dynamodb::Client,
-) -> Result<Api<DynamoStore>, Error> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let app = &config.app;
-    let client = WechatClient::new(
-        ClientConfig::from_config(app),
-        app.component_appid.clone(),
-        app.component_secret.clone(),
-        clock.clone(),
-    )?;
-    let store = Arc::new(DynamoStore::new(
-        dynamodb,
-        app.table_name.clone(),
-        clock.clone(),
-    ));
-    let service = TokenService::new(store, client, clock, TokenSettings::default());
-    Ok(Api::new(service, config.api_key.clone()))
+/// The production API: [`wxcomponent::wiring::production`] and the configured key digest.
+pub async fn production_api(config: &ApiConfig) -> Result<Api<DynamoStore>, Error> {
+    let app = wxcomponent::wiring::production(
+        &config.app,
+        ClientConfig::from_config(&config.app),
+        TokenSettings::default(),
+    )
+    .await?;
+    Ok(Api::new(app.tokens, config.api_key.clone()))
 }

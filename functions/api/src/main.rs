@@ -9,7 +9,6 @@ use wxcomponent::config::ApiConfig;
 async fn main() -> Result<(), Error> {
     wxcomponent::logging::init();
     let config = ApiConfig::from_env().inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let api = production_api(&config, wxcomponent::store::dynamodb_client(&aws))?;
+    let api = production_api(&config).await?;
     wxcomponent_http::serve(api.router()).await
 }

@@ -11,22 +11,20 @@
 //! `wxcomponent-http`). Routing, reading headers and mapping results to statuses only; the flow's rules are in
 //! `wxcomponent::service::auth_flow`. Pages carry fixed texts, never error details.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use lambda_http::Body;
+use wxcomponent::Config;
 use wxcomponent::service::{
     AuthFlow, AuthFlowSettings, AuthStart, CallbackError, CallbackOutcome, Device, RequestOrigin,
-    StartError, TokenService, TokenSettings, code_rejected_page, error_page, launch_page,
-    malformed_code_page, state_refused_page,
+    StartError, TokenSettings, code_rejected_page, error_page, launch_page, malformed_code_page,
+    state_refused_page,
 };
-use wxcomponent::store::{DynamoStore, Store};
-use wxcomponent::wechat::{ClientConfig, WechatClient, WechatError};
-use wxcomponent::{Clock, Config, SystemClock};
+use wxcomponent::store::Store;
+use wxcomponent::wechat::{ClientConfig, WechatError};
 use wxcomponent_http::StagePrefix;
 
 /// The function's handler: cheap to clone, one per process.
@@ -309,26 +307,17 @@ impl AuthRedirect {
     }
 }
 
-/// The production wiring: DynamoDB (the SDK honours `AWS_ENDPOINT_URL_DYNAMODB`), the WeChat
-/// client and the flow, built once per process.
+/// The production wiring ([`wxcomponent::wiring::production`]) and the flow, built once per
+/// process.
 pub async fn from_config(
     config: &Config,
     settings: AuthFlowSettings,
 ) -> Result<AuthRedirect, WechatError> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let dynamodb = wxcomponent::store::dynamodb_client(&sdk);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(DynamoStore::new(
-        dynamodb,
-        &config.table_name,
-        clock.clone(),
-    ));
-    let client = WechatClient::new(
+    let app = wxcomponent::wiring::production(
+        config,
         ClientConfig::from_config(config),
-        config.component_appid.clone(),
-        config.component_secret.clone(),
-        clock.clone(),
-    )?;
-    let tokens = TokenService::new(store, client, clock, TokenSettings::default());
-    Ok(AuthRedirect::new(AuthFlow::new(tokens, settings)))
+        TokenSettings::default(),
+    )
+    .await?;
+    Ok(AuthRedirect::new(app.auth_flow(settings)))
 }

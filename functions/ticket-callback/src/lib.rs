@@ -10,7 +10,6 @@
 //! `wxcomponent::service::push`. Response bodies are short fixed texts; error details go to the
 //! log (they never carry secrets), never to the caller.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -23,12 +22,11 @@ use lambda_http::Body;
 use wxcomponent::config::TicketCallbackConfig;
 use wxcomponent::crypto::{MAX_BODY_LEN, PushQuery};
 use wxcomponent::service::{
-    DynamoPushLedger, PushError, PushLedger, PushReply, PushService, PushSettings, TokenService,
-    TokenSettings,
+    DynamoPushLedger, PushError, PushLedger, PushReply, PushService, PushSettings, TokenSettings,
 };
 use wxcomponent::store::{DynamoStore, Store};
-use wxcomponent::wechat::{ClientConfig, WechatClient};
-use wxcomponent::{AuthorizerAppId, Clock, MessageCrypto, SystemClock};
+use wxcomponent::wechat::ClientConfig;
+use wxcomponent::{AuthorizerAppId, MessageCrypto};
 
 /// The function's handler: cheap to clone, one per process.
 pub struct TicketCallback<S, L> {
@@ -245,40 +243,19 @@ pub fn tune_for_pushes(client: &mut ClientConfig) {
     client.retry.max_backoff = Duration::from_millis(500);
 }
 
-/// The production wiring: DynamoDB (the SDK honours `AWS_ENDPOINT_URL_DYNAMODB`), the WeChat
-/// client and the services, built once per process.
+/// The production wiring ([`wxcomponent::wiring::production`]) with the push path's WeChat
+/// client, built once per process.
 pub async fn from_config(
     config: &TicketCallbackConfig,
 ) -> Result<TicketCallback<DynamoStore, DynamoPushLedger>, wxcomponent::wechat::WechatError> {
-    let message = &config.message;
-    let config = &config.app;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let dynamodb = wxcomponent::store::dynamodb_client(&sdk);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(DynamoStore::new(
-        dynamodb.clone(),
-        &config.table_name,
-        clock.clone(),
-    ));
-    let ledger = Arc::new(DynamoPushLedger::new(
-        dynamodb,
-        &config.table_name,
-        clock.clone(),
-    ));
-    let client_config = push_client_config(config);
-    let client = WechatClient::new(
-        client_config,
-        config.component_appid.clone(),
-        config.component_secret.clone(),
-        clock.clone(),
-    )?;
-    let tokens = TokenService::new(store, client, clock.clone(), TokenSettings::default());
-    let push = PushService::new(
-        tokens,
-        ledger,
-        MessageCrypto::from_config(&config.component_appid, message),
-        clock,
-        PushSettings::default(),
-    );
-    Ok(TicketCallback::new(push))
+    let app = wxcomponent::wiring::production(
+        &config.app,
+        push_client_config(&config.app),
+        TokenSettings::default(),
+    )
+    .await?;
+    let crypto = MessageCrypto::from_config(&config.app.component_appid, &config.message);
+    Ok(TicketCallback::new(
+        app.push_service(crypto, PushSettings::default()),
+    ))
 }

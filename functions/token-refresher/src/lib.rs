@@ -2,19 +2,15 @@
 //! [`Refresher::refresh_due`] against the invocation's deadline and prints the summary as one
 //! Embedded Metric Format line (the alarms' metrics). The rules live in `wxcomponent`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::Value;
 use wxcomponent::config::RefresherConfig;
-use wxcomponent::service::{
-    RefreshSummary, Refresher, RefresherSettings, TokenService, TokenSettings,
-};
+use wxcomponent::service::{RefreshSummary, Refresher, RefresherSettings, TokenSettings};
 use wxcomponent::store::{DynamoStore, Store};
 use wxcomponent::telemetry::refresh_summary_line;
-use wxcomponent::wechat::{ClientConfig, WechatClient};
-use wxcomponent::{Clock, SystemClock};
+use wxcomponent::wechat::ClientConfig;
 
 /// The budget assumed when an invocation carries no usable deadline. Lambda always sends one that
 /// is in the future when the invocation arrives (the function's `Timeout` from then). Local
@@ -94,41 +90,26 @@ fn epoch_millis() -> u64 {
         .unwrap_or(0)
 }
 
-/// Wires the production handler: the system clock, the WeChat client from the configuration,
-/// the DynamoDB store on `dynamodb`.
-pub fn production_handler(
+/// The production handler: [`wxcomponent::wiring::production`] with the configured margin.
+pub async fn production_handler(
     config: &RefresherConfig,
-    dynamodb: aws_sdk_dynamodb::Client,
 ) -> Result<RefreshHandler<DynamoStore>, Error> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let app = &config.app;
-    let client_config = ClientConfig::from_config(app);
+    let client_config = ClientConfig::from_config(&config.app);
     // The most a run keeps in reserve: one WeChat call with its retries, plus a few seconds of
     // store writes. Shorter deadlines keep a quarter of their budget instead (the refresher
     // scales it, and bounds each refresh by it).
     let stop_before = client_config.retry.max_elapsed + Duration::from_secs(5);
-    let client = WechatClient::new(
+    let app = wxcomponent::wiring::production(
+        &config.app,
         client_config,
-        app.component_appid.clone(),
-        app.component_secret.clone(),
-        clock.clone(),
-    )?;
-    let store = Arc::new(DynamoStore::new(
-        dynamodb,
-        app.table_name.clone(),
-        clock.clone(),
-    ));
-    let service = TokenService::new(
-        store,
-        client,
-        clock,
         TokenSettings {
             refresh_margin_secs: config.margin_secs,
             ..TokenSettings::default()
         },
-    );
+    )
+    .await?;
     let refresher = Refresher::new(
-        service,
+        app.tokens,
         RefresherSettings {
             margin_secs: config.margin_secs,
             stop_before,

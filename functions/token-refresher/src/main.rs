@@ -11,8 +11,7 @@ async fn main() -> Result<(), Error> {
     wxcomponent::logging::init();
     let config =
         RefresherConfig::from_env().inspect_err(|e| tracing::error!(%e, "cannot start"))?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let handler = production_handler(&config, wxcomponent::store::dynamodb_client(&aws))?;
+    let handler = production_handler(&config).await?;
     let handler = &handler;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler.handle(event).await

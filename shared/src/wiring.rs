@@ -1,0 +1,99 @@
+//! The application, put together once: the clock, the DynamoDB client and store, the WeChat
+//! client and the token service every use case goes through. The four functions' mains build it
+//! with [`production`]; the test harness builds it with [`assemble`] on DynamoDB Local, the
+//! simulator's client and a manual clock, so the tests run the wiring the functions run.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::crypto::MessageCrypto;
+use crate::service::{
+    AuthFlow, AuthFlowSettings, DynamoPushLedger, PushService, PushSettings, TokenService,
+    TokenSettings,
+};
+use crate::store::{DynamoStore, dynamodb_client};
+use crate::wechat::{ClientConfig, WechatClient, WechatError};
+
+/// The application's parts, shared by every use case of one function.
+#[derive(Clone)]
+pub struct App {
+    pub clock: Arc<dyn Clock>,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub store: Arc<DynamoStore>,
+    pub tokens: TokenService<DynamoStore>,
+}
+
+/// The parts on `dynamodb` and `table`, with `client` for WeChat.
+pub fn assemble(
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: &str,
+    clock: Arc<dyn Clock>,
+    client: WechatClient,
+    settings: TokenSettings,
+) -> App {
+    let store = Arc::new(DynamoStore::new(dynamodb.clone(), table, clock.clone()));
+    let tokens = TokenService::new(store.clone(), client, clock.clone(), settings);
+    App {
+        clock,
+        dynamodb,
+        store,
+        tokens,
+    }
+}
+
+/// The production parts: the system clock, the AWS SDK's configuration from the environment
+/// (`AWS_ENDPOINT_URL_DYNAMODB` points DynamoDB elsewhere), the WeChat client with `client`'s
+/// timeouts and retries.
+pub async fn production(
+    config: &Config,
+    client: ClientConfig,
+    settings: TokenSettings,
+) -> Result<App, WechatError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let wechat = WechatClient::new(
+        client,
+        config.component_appid.clone(),
+        config.component_secret.clone(),
+        clock.clone(),
+    )?;
+    Ok(assemble(
+        dynamodb_client(&sdk),
+        &config.table_name,
+        clock,
+        wechat,
+        settings,
+    ))
+}
+
+impl App {
+    /// The push ledger, in the same table.
+    pub fn push_ledger(&self) -> Arc<DynamoPushLedger> {
+        Arc::new(DynamoPushLedger::new(
+            self.dynamodb.clone(),
+            self.store.table_name(),
+            self.clock.clone(),
+        ))
+    }
+
+    /// The push service (the ticket-callback function's use case).
+    pub fn push_service(
+        &self,
+        crypto: MessageCrypto,
+        settings: PushSettings,
+    ) -> PushService<DynamoStore, DynamoPushLedger> {
+        PushService::new(
+            self.tokens.clone(),
+            self.push_ledger(),
+            crypto,
+            self.clock.clone(),
+            settings,
+        )
+    }
+
+    /// The merchant's authorization flow (the auth-redirect function's use case).
+    pub fn auth_flow(&self, settings: AuthFlowSettings) -> AuthFlow<DynamoStore> {
+        AuthFlow::new(self.tokens.clone(), settings)
+    }
+}
