@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Benchmarks on this machine, in one run: our push path (criterion) next to wechatpy doing the same work.
+# Benchmarks on this machine, in one run: our push path (criterion) next to wechatpy doing the same
+# work, and each function's start-up time and size next to a bare lambda_http hello world built the
+# same way (release, this machine's architecture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -22,4 +24,22 @@ print("|---|---|")
 print(f"| this project (Rust, criterion) | {ours/1000:.1f} µs |")
 print(f"| wechatpy 1.8.18 (Python, timeit) | {theirs/1000:.1f} µs |")
 print(f"| ratio | {theirs/ours:.1f}x faster |")
+PY
+
+log "start-up and size: the four functions and a lambda_http hello world (release)"
+cargo build --release --locked -p api -p ticket-callback -p auth-redirect -p token-refresher --bins
+cargo build --release --locked -p wxcomponent-http --example hello
+release="${CARGO_TARGET_DIR:-$PWD/target}/release"
+python3 scripts/init_time.py "${INIT_RUNS:-20}" "$release/examples/hello" "$release/api" \
+  "$release/ticket-callback" "$release/auth-redirect" "$release/token-refresher" > target/init_time.jsonl
+python3 - target/init_time.jsonl <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+hello = rows[0]
+print()
+print("| binary | start-up to the first runtime-API poll (median) | vs hello world | stripped size |")
+print("|---|---|---|---|")
+for r in rows:
+    ratio = r["init_median_ms"] / hello["init_median_ms"]
+    print(f"| {r['binary']} | {r['init_median_ms']:.1f} ms | {ratio:.1f}x | {r['stripped_bytes'] / 1e6:.1f} MB |")
 PY

@@ -35,8 +35,8 @@ use wxcomponent::wechat::ClientConfig;
 
 /// Page size of `GET /authorizers` without `limit`.
 pub const DEFAULT_LIMIT: usize = 20;
-/// The largest `limit`.
-pub const MAX_LIMIT: usize = 100;
+/// The largest `limit`: the store's page size.
+pub const MAX_LIMIT: usize = wxcomponent::store::MAX_PAGE_SIZE;
 /// The largest request body read (Lambda's own limit for a synchronous invocation is 6 MB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 

@@ -6,7 +6,7 @@ mod cipher;
 mod envelope;
 mod error;
 mod key;
-mod push;
+mod message_crypto;
 mod signature;
 
 pub use cipher::{
@@ -16,7 +16,7 @@ pub use cipher::{
 pub use envelope::{Envelope, MAX_BODY_LEN, parse_envelope, push_envelope, reply_envelope};
 pub use error::{CryptoError, EnvelopeError, SignatureKind};
 pub use key::{AesKey, InvalidAesKey};
-pub use push::{MessageCrypto, OutgoingPush, PushQuery, VerifiedPush, random_nonce};
+pub use message_crypto::{MessageCrypto, OutgoingPush, PushQuery, VerifiedPush, random_nonce};
 pub use signature::{
     msg_signature, plain_signature, sha1_signature, verify_msg_signature, verify_plain_signature,
 };

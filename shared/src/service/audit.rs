@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::error::TokenError;
-use super::tokens::TokenService;
+use super::token_service::TokenService;
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
 use crate::store::{AuditState, AuditStatus, Store, StoreError};

@@ -27,7 +27,7 @@ use super::auth_state::{
 };
 use super::authorization::{AuthType, AuthorizationLinkRequest, authorization_links};
 use super::error::TokenError;
-use super::tokens::TokenService;
+use super::token_service::TokenService;
 use crate::ids::AuthorizerAppId;
 use crate::secret::Secret;
 use crate::store::{Authorizer, Store};

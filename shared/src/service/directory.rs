@@ -8,7 +8,7 @@ use tracing::Instrument;
 
 use super::authorization::{AuthType, AuthorizationLinkRequest, authorization_links};
 use super::error::TokenError;
-use super::tokens::TokenService;
+use super::token_service::TokenService;
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
 use crate::store::{AccountInfo, Authorizer, Cursor, Store};

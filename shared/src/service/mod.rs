@@ -21,9 +21,9 @@ mod error;
 mod ledger;
 mod ledger_dynamo;
 pub mod passthrough;
-mod push;
+mod push_handling;
 mod refresher;
-mod tokens;
+mod token_service;
 
 pub use audit::{AuditOverview, AuditView};
 pub use auth_flow::{
@@ -44,10 +44,10 @@ pub use directory::{
 pub use error::TokenError;
 pub use ledger::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, Retention};
 pub use ledger_dynamo::DynamoPushLedger;
-pub use push::{
+pub use push_handling::{
     OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,
     RELEASE_TEST_API_SUFFIX, RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT,
     RELEASE_TEST_TEXT_REPLY, ReplyRandomness, release_test_user_name,
 };
 pub use refresher::{ComponentTokenStep, RefreshSummary, Refresher, RefresherSettings, Skipped};
-pub use tokens::{RefreshOutcome, TokenService, TokenSettings};
+pub use token_service::{RefreshOutcome, TokenService, TokenSettings};

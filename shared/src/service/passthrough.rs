@@ -4,7 +4,7 @@
 //! them (a call through the passthrough would leave those records behind); and the call itself.
 
 use super::error::TokenError;
-use super::tokens::TokenService;
+use super::token_service::TokenService;
 use crate::ids::AuthorizerAppId;
 use crate::store::Store;
 use crate::wechat::RawResponse;

@@ -23,7 +23,7 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use super::tokens::{RefreshOutcome, TokenService, error_chain};
+use super::token_service::{RefreshOutcome, TokenService, error_chain};
 use crate::ids::AuthorizerAppId;
 use crate::store::{DueToken, Store};
 use crate::wechat::deadline;

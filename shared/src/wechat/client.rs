@@ -5,9 +5,9 @@
 //! type and whether the call may be replayed, then calls [`WechatClient::post_json`],
 //! [`WechatClient::get`] or [`WechatClient::post_json_raw`].
 
+use super::access_tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use super::error::{DecodeDetail, WechatError};
 use super::retry::RetryPolicy;
-use super::tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use crate::clock::{Clock, EpochSeconds};
 use crate::config::Config;
 use crate::ids::ComponentAppId;

@@ -2,9 +2,9 @@
 //! pre-auth codes, exchanging auth codes, refreshing authorizer tokens, authorizer info, list and
 //! options.
 
+use super::access_tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use super::client::{Endpoint, NoToken, WechatClient};
 use super::error::WechatError;
-use super::tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
 use crate::secret::Secret;

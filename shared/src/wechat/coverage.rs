@@ -8,12 +8,12 @@
 //! simulator's catalogue, and against the markdown copy in [`COVERAGE_DOC`] (run the tests with
 //! `UPDATE_COVERAGE=1` to rewrite that copy).
 
+use super::access_tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use super::client::{Endpoint, NoToken, WechatClient};
 use super::miniprogram::{
     basic_info, beta, category, code, domain, login, media, open_account, plugin, privacy,
     register, rid, subscribe, template, tester, unionid, violation, wxacode,
 };
-use super::tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use std::fmt::{self, Write as _};
 
 /// The markdown file holding the generated table, relative to the workspace root.

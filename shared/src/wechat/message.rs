@@ -1,10 +1,10 @@
 //! Customer-service messages sent on an authorizer's behalf (the full-network release test needs
 //! the text form, see docs/wechat-protocol.md).
 
+use super::access_tokens::AuthorizerAccessToken;
 use super::client::{Endpoint, WechatClient};
 use super::component::Ack;
 use super::error::WechatError;
-use super::tokens::AuthorizerAccessToken;
 use serde::Serialize;
 
 // Replaying a send after a lost answer would deliver the message twice.

@@ -6,6 +6,7 @@
 //! [`AuthorizerAccessToken`]. Errors ([`WechatError`]) and logs carry API paths, never URLs, bodies,
 //! tokens, tickets, codes or secrets.
 
+mod access_tokens;
 mod client;
 mod component;
 pub mod coverage;
@@ -16,9 +17,9 @@ pub mod miniprogram;
 mod multipart;
 mod openapi;
 mod retry;
-mod tokens;
 pub mod user_data;
 
+pub use access_tokens::{AuthorizerAccessToken, ComponentAccessToken};
 pub use client::{
     ClientConfig, Credential, Endpoint, NoToken, RAW_PATH_LABEL, RawResponse, WechatClient,
 };
@@ -32,4 +33,3 @@ pub use message::{CustomMessage, CustomMessageBody, TextContent};
 pub use multipart::FilePart;
 pub use openapi::ApiQuota;
 pub use retry::RetryPolicy;
-pub use tokens::{AuthorizerAccessToken, ComponentAccessToken};

@@ -1,9 +1,9 @@
 //! API quota: how much of a path's daily quota is used, and resetting it (10 resets a month).
 
+use super::access_tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use super::client::{Endpoint, NoToken, WechatClient};
 use super::component::Ack;
 use super::error::WechatError;
-use super::tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use crate::ids::AuthorizerAppId;
 use serde::{Deserialize, Serialize};
 

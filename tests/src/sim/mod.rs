@@ -8,12 +8,12 @@
 mod auth_page;
 pub mod catalog;
 mod faults;
-mod push;
+mod pusher;
 mod server;
 mod state;
 
 pub use faults::{Fault, FaultRule, Times};
-pub use push::{
+pub use pusher::{
     AuthorizationEvent, AuthorizationPush, MessageField, PushError, PushReply, PushTargets,
     TicketPush,
 };

@@ -26,7 +26,7 @@
 
 use super::Shared;
 use super::faults::{Fault, FaultRule};
-use super::push::{self, AuthorizationEvent, MessageField, PushError, PushTargets};
+use super::pusher::{self as push, AuthorizationEvent, MessageField, PushError, PushTargets};
 use super::state::Reply;
 use axum::Json;
 use axum::body::Bytes;

@@ -2,10 +2,10 @@
 //! avatar, introduction, search visibility and data prefetch. Authorizer token.
 
 use super::{DomainAction, Empty};
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const GET_ACCOUNT_BASIC_INFO: Endpoint<AuthorizerAccessToken> =

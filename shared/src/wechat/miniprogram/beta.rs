@@ -1,10 +1,10 @@
 //! Beta (trial) mini programs (试用小程序): created with the component token from a user's openid,
 //! then verified and renamed with the beta mini program's own authorizer token.
 
+use crate::wechat::access_tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use serde::{Deserialize, Serialize};
 
 pub(crate) const FAST_REGISTER_BETA_WEAPP: Endpoint<ComponentAccessToken> =

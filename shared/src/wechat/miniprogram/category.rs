@@ -1,10 +1,10 @@
 //! A mini program's service categories (类目): what may be set, what is set, adding, removing and
 //! re-qualifying them, and the categories an audit may name. Authorizer token.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const GET_ALL_CATEGORIES: Endpoint<AuthorizerAccessToken> =

@@ -3,10 +3,10 @@
 //! Authorizer token.
 
 use super::Empty;
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, RawResponse, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const COMMIT: Endpoint<AuthorizerAccessToken> = Endpoint::new("/wxa/commit");
@@ -126,7 +126,7 @@ pub struct SubmitAuditRequest {
 /// An audit's state: 0 approved, 1 rejected, 2 under audit, 3 withdrawn, 4 delayed.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(default)]
-pub struct AuditStatus {
+pub struct AuditStatusReport {
     pub status: i64,
     pub reason: String,
     /// `|`-separated media ids of the screenshots behind a rejection.
@@ -305,7 +305,7 @@ impl WechatClient {
         &self,
         token: &AuthorizerAccessToken,
         auditid: i64,
-    ) -> Result<AuditStatus, WechatError> {
+    ) -> Result<AuditStatusReport, WechatError> {
         self.post_json(&GET_AUDITSTATUS, token, &AuditIdBody { auditid })
             .await
     }

@@ -2,9 +2,9 @@
 //! all its mini programs, and the confirmation file for business domains. Component token.
 
 use super::{DomainAction, Empty};
+use crate::wechat::access_tokens::ComponentAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::ComponentAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const MODIFY_WXA_SERVER_DOMAIN: Endpoint<ComponentAccessToken> =

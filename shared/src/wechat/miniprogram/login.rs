@@ -6,9 +6,9 @@
 
 use crate::ids::AuthorizerAppId;
 use crate::secret::Secret;
+use crate::wechat::access_tokens::ComponentAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::ComponentAccessToken;
 use serde::Deserialize;
 
 // A login code is single use.

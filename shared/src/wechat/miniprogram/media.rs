@@ -1,10 +1,10 @@
 //! Media (素材): upload a temporary file (3 days), fetch it back, fetch a permanent one. Authorizer
 //! token. Downloads come back as bytes with their content type; a JSON error body is an error.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, RawResponse, WechatClient};
 use crate::wechat::error::WechatError;
 use crate::wechat::multipart::FilePart;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 // An upload creates a new media id each time: not replayed.

@@ -2,10 +2,10 @@
 //! and ask which one an account belongs to. Authorizer token; `appid` is that account's.
 
 use crate::ids::AuthorizerAppId;
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const OPEN_CREATE: Endpoint<AuthorizerAccessToken> =

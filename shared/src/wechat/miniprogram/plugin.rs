@@ -1,9 +1,9 @@
 //! Plugins (插件管理): apply to use a plugin, list them, unbind one, update its version. One
 //! endpoint, the operation chosen by `action`. Authorizer token.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const PLUGIN: Endpoint<AuthorizerAccessToken> = Endpoint::new("/wxa/plugin");

@@ -1,11 +1,11 @@
 //! The mini program's user privacy guide (用户隐私保护指引): set it, read it, upload the
 //! supplementary file it may point to. Authorizer token.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
 use crate::wechat::multipart::FilePart;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const SET_PRIVACY_SETTING: Endpoint<AuthorizerAccessToken> =

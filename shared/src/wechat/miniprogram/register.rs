@@ -3,10 +3,10 @@
 //! account's authorizer token.
 
 use crate::secret::Secret;
+use crate::wechat::access_tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use serde::{Deserialize, Serialize};
 
 // `action=create` / `action=search` (or `query`) travel in the query string.

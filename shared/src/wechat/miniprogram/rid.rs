@@ -1,9 +1,9 @@
 //! openApi management: what WeChat recorded for a failed call's `rid` (quota get and reset live in
 //! [`crate::wechat`]'s openapi module).
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const RID_GET: Endpoint<AuthorizerAccessToken> =

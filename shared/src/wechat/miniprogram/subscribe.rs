@@ -1,10 +1,10 @@
 //! Subscribe messages (订阅消息): the account's categories, the public template library, the
 //! account's own templates, and sending. Authorizer token.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -2,10 +2,10 @@
 //! templates made from them, which authorizers' code is committed from. Component token, sent as
 //! `access_token=` as the `/wxa/` pages document.
 
+use crate::wechat::access_tokens::ComponentAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::ComponentAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const GET_TEMPLATE_DRAFT_LIST: Endpoint<ComponentAccessToken> =

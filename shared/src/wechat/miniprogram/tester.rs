@@ -1,9 +1,9 @@
 //! Testers (体验者): WeChat users allowed to open the trial version. Authorizer token.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::component::Ack;
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const BIND_TESTER: Endpoint<AuthorizerAccessToken> = Endpoint::new("/wxa/bind_tester");

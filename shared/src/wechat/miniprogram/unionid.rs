@@ -1,8 +1,8 @@
 //! A paying user's unionid (支付后获取 Unionid), within 5 minutes of the payment. Authorizer token.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::Deserialize;
 
 pub(crate) const GET_PAID_UNIONID: Endpoint<AuthorizerAccessToken> =

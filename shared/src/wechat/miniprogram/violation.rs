@@ -1,9 +1,9 @@
 //! Violations and appeals (违规和申诉): penalties WeChat recorded against the mini program and the
 //! appeals made against them. Authorizer token.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, WechatClient};
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const GET_ILLEGAL_RECORDS: Endpoint<AuthorizerAccessToken> =

@@ -1,9 +1,9 @@
 //! Mini program codes (小程序码): the unlimited kind, keyed by a `scene` string. Authorizer token;
 //! the answer is an image, or a JSON error.
 
+use crate::wechat::access_tokens::AuthorizerAccessToken;
 use crate::wechat::client::{Endpoint, RawResponse, WechatClient};
 use crate::wechat::error::WechatError;
-use crate::wechat::tokens::AuthorizerAccessToken;
 use serde::{Deserialize, Serialize};
 
 pub(crate) const GET_WXACODE_UNLIMIT: Endpoint<AuthorizerAccessToken> =

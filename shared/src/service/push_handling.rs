@@ -31,7 +31,7 @@ use tracing::Instrument;
 use super::authorization::WhenRefused;
 use super::error::TokenError;
 use super::ledger::{Claim, PushLedger, PushRecord, Retention};
-use super::tokens::{TokenService, error_chain};
+use super::token_service::{TokenService, error_chain};
 use crate::clock::{Clock, EpochSeconds};
 use crate::crypto::{CryptoError, MAX_BODY_LEN, MessageCrypto, PushQuery, random_nonce, random16};
 use crate::event::{
