@@ -9,10 +9,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::MessageCrypto;
 use crate::service::{
-    AuthFlow, AuthFlowSettings, DynamoPushLedger, PushService, PushSettings, TokenService,
-    TokenSettings,
+    AuthFlow, AuthFlowSettings, PushService, PushSettings, TokenService, TokenSettings,
 };
-use crate::store::{DynamoStore, dynamodb_client};
+use crate::store::{DynamoPushLedger, DynamoStore, dynamodb_client};
 use crate::wechat::{ClientConfig, WechatClient, WechatError};
 
 /// The application's parts, shared by every use case of one function.

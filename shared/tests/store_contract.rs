@@ -64,6 +64,130 @@ contract_suite!(
     a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends,
 );
 
+// ---- the push ledger --------------------------------------------------------------------------
+
+/// Each ledger contract test, run on the ledger beside each store adapter.
+macro_rules! ledger_suite {
+    ($($test:ident),* $(,)?) => {
+        mod push_ledger_in_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let fixture = crate::support::memory_fixture();
+                    let crate::support::PushLedgers::Memory(ledger) = fixture.push_ledger() else {
+                        unreachable!("a memory fixture has a memory ledger")
+                    };
+                    super::$test(&ledger, &fixture.clock, &fixture.component).await;
+                    fixture.finish().await;
+                }
+            )*
+        }
+
+        mod push_ledger_dynamodb_local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let fixture = crate::support::dynamo_fixture().await;
+                    let crate::support::PushLedgers::Dynamo(ledger) = fixture.push_ledger() else {
+                        unreachable!("a DynamoDB fixture has a DynamoDB ledger")
+                    };
+                    super::$test(&ledger, &fixture.clock, &fixture.component).await;
+                    fixture.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+ledger_suite!(
+    a_claim_is_exclusive_until_released_or_lapsed_and_done_is_final,
+    only_the_owner_of_a_claim_releases_it,
+    a_done_push_keeps_its_record_for_its_retention,
+);
+
+async fn a_claim_is_exclusive_until_released_or_lapsed_and_done_is_final<L: PushLedger>(
+    ledger: &L,
+    clock: &wxcomponent::ManualClock,
+    c: &wxcomponent::ComponentAppId,
+) {
+    let (a, b) = (LeaseOwner::new("a"), LeaseOwner::new("b"));
+    assert_eq!(ledger.claim(c, "k", &a, 5).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        ledger.claim(c, "k", &b, 5).await.unwrap(),
+        Claim::InProgress
+    );
+    ledger.release(c, "k", &a).await.unwrap();
+    assert_eq!(ledger.claim(c, "k", &b, 5).await.unwrap(), Claim::Acquired);
+    clock.advance(5);
+    assert_eq!(ledger.claim(c, "k", &a, 5).await.unwrap(), Claim::Acquired);
+    ledger
+        .complete(c, "k", &PushRecord::dedupe("text"))
+        .await
+        .unwrap();
+    ledger.release(c, "k", &a).await.unwrap();
+    assert_eq!(ledger.claim(c, "k", &b, 5).await.unwrap(), Claim::Done);
+    clock.advance(EVENT_RETENTION_SECS);
+    assert_eq!(ledger.claim(c, "k", &b, 5).await.unwrap(), Claim::Acquired);
+}
+
+async fn only_the_owner_of_a_claim_releases_it<L: PushLedger>(
+    ledger: &L,
+    clock: &wxcomponent::ManualClock,
+    c: &wxcomponent::ComponentAppId,
+) {
+    let (slow, next) = (LeaseOwner::new("slow"), LeaseOwner::new("next"));
+    assert_eq!(
+        ledger.claim(c, "k", &slow, 5).await.unwrap(),
+        Claim::Acquired
+    );
+    // The slow delivery's lease lapses and the next delivery takes over.
+    clock.advance(5);
+    assert_eq!(
+        ledger.claim(c, "k", &next, 5).await.unwrap(),
+        Claim::Acquired
+    );
+    // The slow one fails and gives back what it no longer holds: the new claim stays.
+    ledger.release(c, "k", &slow).await.unwrap();
+    assert_eq!(
+        ledger.claim(c, "k", &slow, 5).await.unwrap(),
+        Claim::InProgress
+    );
+}
+
+async fn a_done_push_keeps_its_record_for_its_retention<L: PushLedger>(
+    ledger: &L,
+    clock: &wxcomponent::ManualClock,
+    c: &wxcomponent::ComponentAppId,
+) {
+    let owner = LeaseOwner::new("a");
+    assert!(ledger.entry(c, "k",).await.unwrap().is_none());
+    assert_eq!(
+        ledger.claim(c, "k", &owner, 5).await.unwrap(),
+        Claim::Acquired
+    );
+    let pending = ledger.entry(c, "k").await.unwrap().expect("a claimed push");
+    assert!(!pending.done && pending.record.is_none());
+    let mut record = PushRecord::dedupe("event:weapp_audit_success");
+    record.appid = Some("wx0123456789abcdef".into());
+    record.status = Some(3);
+    record
+        .detail
+        .insert("auto_release".into(), "released".into());
+    record.retention = Retention::Secs(600);
+    ledger.complete(c, "k", &record).await.unwrap();
+    let done = ledger.entry(c, "k").await.unwrap().expect("a done push");
+    assert!(done.done);
+    assert_eq!(done.record.as_ref(), Some(&record));
+    // Another component's push of the same key is another push.
+    let other = wxcomponent::ComponentAppId::parse("wxother0000000001").unwrap();
+    assert!(ledger.entry(&other, "k").await.unwrap().is_none());
+    clock.advance(600);
+    assert!(
+        ledger.entry(c, "k").await.unwrap().is_none(),
+        "past its retention"
+    );
+}
+
 // ---- helpers ----------------------------------------------------------------------------------
 
 fn token(value: &str, expires_at: i64) -> ExpiringToken {

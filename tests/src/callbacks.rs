@@ -9,10 +9,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use ticket_callback::TicketCallback;
 use wxcomponent::crypto::AesKey;
-use wxcomponent::service::{
-    AuthFlowSettings, DynamoPushLedger, LedgerEntry, PushLedger, PushService, PushSettings,
-};
-use wxcomponent::store::DynamoStore;
+use wxcomponent::service::{AuthFlowSettings, PushService, PushSettings};
+use wxcomponent::store::{DynamoPushLedger, DynamoStore, LedgerEntry, PushLedger};
 use wxcomponent::{MessageCrypto, Secret};
 
 use crate::app::TestApp;

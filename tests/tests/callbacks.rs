@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use wxcomponent::event::AuthorizerMessage;
 use wxcomponent::service::auth_state::{SUCCESS_MAX_AGE_SECS, verify_success_query};
-use wxcomponent::service::{Retention, SigningKey, SuccessRedirect, TokenError};
+use wxcomponent::service::{SigningKey, SuccessRedirect, TokenError};
 use wxcomponent::store::{
-    AuditState, AuditStatus, AuditStore, AuthorizerStatus, AuthorizerStore, DueTokens, TicketStore,
+    AuditState, AuditStatus, AuditStore, AuthorizerStatus, AuthorizerStore, DueTokens, Retention,
+    TicketStore,
 };
 use wxcomponent::{AuthorizerAppId, MessageCrypto, Secret};
 use wxcomponent_tests::app::{TestApp, random_appid};

@@ -11,10 +11,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::Body;
 use ticket_callback::TicketCallback;
 use wxcomponent::crypto::AesKey;
-use wxcomponent::service::{
-    MemoryPushLedger, PushService, PushSettings, TokenService, TokenSettings,
-};
-use wxcomponent::store::MemoryStore;
+use wxcomponent::service::{PushService, PushSettings, TokenService, TokenSettings};
+use wxcomponent::store::{MemoryPushLedger, MemoryStore};
 use wxcomponent::wechat::{ClientConfig, WechatClient};
 use wxcomponent::{Clock, ComponentAppId, MessageCrypto, Secret, SystemClock};
 

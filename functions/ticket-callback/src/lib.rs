@@ -21,10 +21,8 @@ use axum::routing::post;
 use lambda_http::Body;
 use wxcomponent::config::TicketCallbackConfig;
 use wxcomponent::crypto::{MAX_BODY_LEN, PushQuery};
-use wxcomponent::service::{
-    DynamoPushLedger, PushError, PushLedger, PushReply, PushService, PushSettings, TokenSettings,
-};
-use wxcomponent::store::{DynamoStore, Store};
+use wxcomponent::service::{PushError, PushReply, PushService, PushSettings, TokenSettings};
+use wxcomponent::store::{DynamoPushLedger, DynamoStore, PushLedger, Store};
 use wxcomponent::wechat::ClientConfig;
 use wxcomponent::{AuthorizerAppId, MessageCrypto};
 

@@ -18,8 +18,6 @@ pub mod auth_state;
 mod authorization;
 mod directory;
 mod error;
-mod ledger;
-mod ledger_dynamo;
 pub mod passthrough;
 mod push_handling;
 mod refresher;
@@ -42,8 +40,6 @@ pub use directory::{
     StatusCountsView, TICKET_HEALTHY_FOR_SECS,
 };
 pub use error::TokenError;
-pub use ledger::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, Retention};
-pub use ledger_dynamo::DynamoPushLedger;
 pub use push_handling::{
     OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,
     RELEASE_TEST_API_SUFFIX, RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT,

@@ -30,7 +30,6 @@ use tracing::Instrument;
 
 use super::authorization::WhenRefused;
 use super::error::TokenError;
-use super::ledger::{Claim, PushLedger, PushRecord, Retention};
 use super::token_service::{TokenService, error_chain};
 use crate::clock::{Clock, EpochSeconds};
 use crate::crypto::{CryptoError, MAX_BODY_LEN, MessageCrypto, PushQuery, random_nonce, random16};
@@ -42,6 +41,7 @@ use crate::secret::Secret;
 use crate::store::{
     AuditState, AuditStatus, AuthorizerStatus, LeaseOwner, Store, StoreError, Ticket,
 };
+use crate::store::{Claim, PushLedger, PushRecord, Retention};
 use crate::wechat::{CustomMessage, WechatError, errcode};
 
 /// The release test's text message and the passive reply it expects (its second step).

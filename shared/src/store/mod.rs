@@ -22,10 +22,14 @@ use crate::secret::Secret;
 
 pub mod dynamo;
 pub mod memory;
+mod push_ledger;
+mod push_ledger_dynamo;
 pub mod schema;
 
 pub use dynamo::{DueQueryStats, DynamoStore, dynamodb_client, dynamodb_timeouts};
 pub use memory::MemoryStore;
+pub use push_ledger::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, Retention};
+pub use push_ledger_dynamo::DynamoPushLedger;
 
 /// A component_verify_ticket older than this counts as absent (WeChat: valid 12 h).
 pub const TICKET_VALIDITY_SECS: i64 = 12 * 3600;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use wxcomponent::store::schema::{TEMPLATE_YAML, create_table_from_template};
-use wxcomponent::store::{DynamoStore, MemoryStore};
+use wxcomponent::store::{DynamoPushLedger, DynamoStore, MemoryPushLedger, MemoryStore};
 use wxcomponent::{AuthorizerAppId, ComponentAppId, EpochSeconds, ManualClock};
 
 /// Where every test's clock starts.
@@ -28,6 +28,19 @@ impl<S> Fixture<S> {
             clock: self.clock.clone(),
             component,
             table: None,
+        }
+    }
+
+    /// The push ledger beside this fixture's store: in the same DynamoDB table, or in memory on
+    /// the same clock.
+    pub fn push_ledger(&self) -> PushLedgers {
+        match &self.table {
+            Some((client, table)) => PushLedgers::Dynamo(DynamoPushLedger::new(
+                client.clone(),
+                table.clone(),
+                Arc::new(self.clock.clone()),
+            )),
+            None => PushLedgers::Memory(MemoryPushLedger::new(Arc::new(self.clock.clone()))),
         }
     }
 
@@ -99,4 +112,10 @@ pub async fn dynamo_fixture() -> Fixture<DynamoStore> {
         component: random_component(),
         table: Some((client, table)),
     }
+}
+
+/// Either push ledger adapter.
+pub enum PushLedgers {
+    Memory(MemoryPushLedger),
+    Dynamo(DynamoPushLedger),
 }

@@ -13,9 +13,9 @@ use std::time::Duration;
 use ticket_callback::TicketCallback;
 use wxcomponent::crypto::PushQuery;
 use wxcomponent::service::{
-    Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, PushService, PushSettings,
-    ReplyRandomness, TokenService, TokenSettings,
+    PushService, PushSettings, ReplyRandomness, TokenService, TokenSettings,
 };
+use wxcomponent::store::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord};
 use wxcomponent::store::{LeaseOwner, MemoryStore, StoreError, Ticket, TicketStore};
 use wxcomponent::wechat::{ClientConfig, RetryPolicy, WechatClient};
 use wxcomponent::{Clock, ComponentAppId, ManualClock, MessageCrypto, Secret};

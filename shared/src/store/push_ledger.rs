@@ -22,9 +22,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
+use super::{EVENT_RETENTION_SECS, LeaseOwner, StoreError};
 use crate::clock::{Clock, EpochSeconds};
 use crate::ids::ComponentAppId;
-use crate::store::{EVENT_RETENTION_SECS, LeaseOwner, StoreError};
 
 /// What a claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,16 +268,6 @@ impl PushLedger for MemoryPushLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
-
-    fn ledger() -> (MemoryPushLedger, ManualClock, ComponentAppId) {
-        let clock = ManualClock::at(1_000_000);
-        (
-            MemoryPushLedger::new(Arc::new(clock.clone())),
-            clock,
-            ComponentAppId::parse("wxcomponent0000001").unwrap(),
-        )
-    }
 
     #[test]
     fn a_push_record_shows_detail_names_but_not_the_raw_xml_it_keeps() {
@@ -298,50 +288,5 @@ mod tests {
                 "{debug}"
             );
         }
-    }
-
-    #[tokio::test]
-    async fn a_claim_is_exclusive_until_released_or_lapsed_and_done_is_final() {
-        let (ledger, clock, c) = ledger();
-        let (a, b) = (LeaseOwner::new("a"), LeaseOwner::new("b"));
-        assert_eq!(ledger.claim(&c, "k", &a, 5).await.unwrap(), Claim::Acquired);
-        assert_eq!(
-            ledger.claim(&c, "k", &b, 5).await.unwrap(),
-            Claim::InProgress
-        );
-        ledger.release(&c, "k", &a).await.unwrap();
-        assert_eq!(ledger.claim(&c, "k", &b, 5).await.unwrap(), Claim::Acquired);
-        clock.advance(5);
-        assert_eq!(ledger.claim(&c, "k", &a, 5).await.unwrap(), Claim::Acquired);
-        ledger
-            .complete(&c, "k", &PushRecord::dedupe("text"))
-            .await
-            .unwrap();
-        ledger.release(&c, "k", &a).await.unwrap();
-        assert_eq!(ledger.claim(&c, "k", &b, 5).await.unwrap(), Claim::Done);
-        clock.advance(EVENT_RETENTION_SECS);
-        assert_eq!(ledger.claim(&c, "k", &b, 5).await.unwrap(), Claim::Acquired);
-    }
-
-    #[tokio::test]
-    async fn only_the_owner_of_a_claim_releases_it() {
-        let (ledger, clock, c) = ledger();
-        let (slow, next) = (LeaseOwner::new("slow"), LeaseOwner::new("next"));
-        assert_eq!(
-            ledger.claim(&c, "k", &slow, 5).await.unwrap(),
-            Claim::Acquired
-        );
-        // The slow delivery's lease lapses and the next delivery takes over.
-        clock.advance(5);
-        assert_eq!(
-            ledger.claim(&c, "k", &next, 5).await.unwrap(),
-            Claim::Acquired
-        );
-        // The slow one fails and gives back what it no longer holds: the new claim stays.
-        ledger.release(&c, "k", &slow).await.unwrap();
-        assert_eq!(
-            ledger.claim(&c, "k", &slow, 5).await.unwrap(),
-            Claim::InProgress
-        );
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! | `pk` | `sk` | attributes | TTL (`ttl`) |
 //! |---|---|---|---|
-//! | `C#<component>#PUSH#<digest>` | `PUSH` | `state` (`processing`/`done`), `owner` and `lease_until` while processing, `received_at`, `kind`, `appid`, `push_status`, `detail` (map) | per [`Retention`](super::ledger::Retention); none for kept results |
+//! | `C#<component>#PUSH#<digest>` | `PUSH` | `state` (`processing`/`done`), `owner` and `lease_until` while processing, `received_at`, `kind`, `appid`, `push_status`, `detail` (map) | per [`Retention`](super::push_ledger::Retention); none for kept results |
 //!
-//! One partition per push, like the store's processed events: pushes arrive at any rate and are
+//! One partition per push: pushes arrive at any rate and are
 //! read only by key. No index attributes, so the entries never appear in the `due` or `by_status`
 //! indexes.
 
@@ -16,10 +16,10 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::ledger::{Claim, LedgerEntry, PushLedger, PushRecord, Retention, expiry};
+use super::push_ledger::{Claim, LedgerEntry, PushLedger, PushRecord, Retention, expiry};
+use super::{EVENT_RETENTION_SECS, LeaseOwner, StoreError};
 use crate::clock::{Clock, EpochSeconds};
 use crate::ids::ComponentAppId;
-use crate::store::{EVENT_RETENTION_SECS, LeaseOwner, StoreError};
 
 const SK_PUSH: &str = "PUSH";
 const PROCESSING: &str = "processing";
