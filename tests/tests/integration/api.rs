@@ -17,7 +17,7 @@ use wxcomponent_tests::sim::{Fault, Times};
 const KEY: &str = "test-api-key-0123456789";
 const AUTHORIZER_TOKEN: &str = "/cgi-bin/component/api_authorizer_token";
 const PREAUTHCODE: &str = "/cgi-bin/component/api_create_preauthcode";
-const OPENAPI: &str = include_str!("../../openapi.yaml");
+const OPENAPI: &str = include_str!("../../../openapi.yaml");
 
 fn api(app: &TestApp) -> Api<DynamoStore> {
     Api::new(app.service.clone(), ApiKeyDigest::of(KEY))
@@ -201,7 +201,7 @@ fn generated_openapi() -> String {
     let yaml = yaml_serde::to_string(&document).expect("the document is YAML");
     format!(
         "# Generated from the api function's code; do not edit. Regenerate with\n\
-         # UPDATE_OPENAPI=1 cargo test -p wxcomponent-tests --test api openapi\n{yaml}"
+         # UPDATE_OPENAPI=1 cargo test -p wxcomponent-tests --test integration api::\n{yaml}"
     )
 }
 
@@ -215,7 +215,7 @@ fn the_committed_openapi_document_is_the_one_the_code_generates() {
     }
     assert!(
         OPENAPI == generated,
-        "openapi.yaml is out of date: run `UPDATE_OPENAPI=1 cargo test -p wxcomponent-tests --test api openapi`"
+        "openapi.yaml is out of date: run `UPDATE_OPENAPI=1 cargo test -p wxcomponent-tests --test integration api::`"
     );
 }
 

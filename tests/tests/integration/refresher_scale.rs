@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! source scripts/lib.sh && ensure_dynamodb_local && start_dynamodb_local && \
-//!   cargo test -p wxcomponent-tests --test refresher_scale -- --ignored --nocapture --test-threads=1
+//!   cargo test -p wxcomponent-tests --test integration refresher_scale:: -- --ignored --nocapture --test-threads=1
 //! ```
 //!
 //! `REFRESHER_SCALE_CONCURRENCY` (default 16), `REFRESHER_SCALE_AUTHORIZERS` (default 10000) and

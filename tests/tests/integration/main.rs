@@ -1,0 +1,19 @@
+//! The end-to-end tests that share one set-up (DynamoDB Local, the simulator, the functions'
+//! handlers) in one test binary: each binary links the AWS SDK, and on two cores the links are a
+//! good part of `make test`. Tests that install a global log subscriber keep binaries of their own.
+//! Run one module with `cargo test -p wxcomponent-tests --test integration <module>::`.
+
+mod api;
+mod callback_costs;
+mod callbacks;
+mod client;
+mod client_miniprogram;
+mod faults;
+mod iam;
+mod push_deadlines;
+mod refresh_token_safety;
+mod refresher;
+mod refresher_scale;
+mod sim_control;
+mod template;
+mod tokens;
