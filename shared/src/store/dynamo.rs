@@ -147,11 +147,11 @@ fn key(pk: String, sk: impl Into<String>) -> Item {
 
 // ---- attribute values -------------------------------------------------------------------------
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn n(value: impl Display) -> AttributeValue {
+pub(super) fn n(value: impl Display) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
@@ -224,7 +224,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn backend<E>(operation: &'static str, err: E) -> StoreError
+pub(super) fn backend<E>(operation: &'static str, err: E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {

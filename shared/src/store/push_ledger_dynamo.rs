@@ -16,9 +16,10 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
+use super::dynamo::{backend, n, s};
 use super::push_ledger::{Claim, LedgerEntry, PushLedger, PushRecord, Retention, expiry};
 use super::{EVENT_RETENTION_SECS, LeaseOwner, StoreError};
-use crate::clock::{Clock, EpochSeconds};
+use crate::clock::Clock;
 use crate::ids::ComponentAppId;
 
 const SK_PUSH: &str = "PUSH";
@@ -49,24 +50,6 @@ impl DynamoPushLedger {
             ("pk".to_owned(), s(format!("C#{component}#PUSH#{key}"))),
             ("sk".to_owned(), s(SK_PUSH)),
         ])
-    }
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: EpochSeconds) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn backend<E: std::error::Error + Send + Sync + 'static>(
-    operation: &'static str,
-    e: E,
-) -> StoreError {
-    StoreError::Backend {
-        operation,
-        source: Box::new(e),
     }
 }
 

@@ -32,8 +32,8 @@ const DELIVERIES: u32 = 3;
 
 /// The ticket-callback function's timeout, as template.yaml configures it.
 fn function_timeout() -> Duration {
-    let template: yaml_serde::Value =
-        yaml_serde::from_str(include_str!("../../../template.yaml")).expect("template.yaml is YAML");
+    let template: yaml_serde::Value = yaml_serde::from_str(include_str!("../../../template.yaml"))
+        .expect("template.yaml is YAML");
     let secs = template["Resources"]["TicketCallbackFunction"]["Properties"]["Timeout"]
         .as_u64()
         .expect("the ticket-callback function has a Timeout");
