@@ -39,9 +39,9 @@ use crate::event::{
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 use crate::store::{
-    AuditState, AuditStatus, AuthorizerStatus, LeaseOwner, Store, StoreError, Ticket,
+    AuditState, AuditStatus, AuthorizerStatus, Claim, LeaseOwner, PushLedger, PushRecord,
+    Retention, Store, StoreError, Ticket,
 };
-use crate::store::{Claim, PushLedger, PushRecord, Retention};
 use crate::wechat::{CustomMessage, WechatError, errcode};
 
 /// The release test's text message and the passive reply it expects (its second step).

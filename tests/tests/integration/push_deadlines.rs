@@ -150,6 +150,53 @@ where
     deliveries
 }
 
+type SharedDynamoDb = Arc<tokio::sync::Mutex<OwnDynamoDbLocal>>;
+
+/// The app on a DynamoDB Local of the test's own, which it may kill and restart.
+async fn on_own_dynamodb() -> (SharedDynamoDb, Arc<Callbacks>) {
+    let ddb = Arc::new(tokio::sync::Mutex::new(OwnDynamoDbLocal::start().await));
+    let client = ddb.lock().await.client().await;
+    let c = spawn(TestApp::spawn_on(
+        client,
+        SimConfig::random(),
+        |_| {},
+        ticket_callback::tune_for_pushes,
+    ))
+    .await;
+    (ddb, c)
+}
+
+/// Kills DynamoDB the moment WeChat receives its first call to `path`.
+fn kill_when_called(
+    ddb: &SharedDynamoDb,
+    c: &Arc<Callbacks>,
+    path: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    let (ddb, c) = (ddb.clone(), c.clone());
+    tokio::spawn(async move {
+        while c.app.sim.call_count(path) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        ddb.lock().await.kill();
+    })
+}
+
+/// Between deliveries: DynamoDB back (same data) after the first, as a failing dependency comes
+/// back.
+fn restart_after_first(ddb: &SharedDynamoDb) -> impl FnMut(u32) -> BoxFuture {
+    let ddb = ddb.clone();
+    move |n| {
+        let ddb = ddb.clone();
+        Box::pin(async move {
+            if n == 0 {
+                ddb.lock().await.restart().await;
+            }
+        })
+    }
+}
+
+type BoxFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// The stored authorizer's refresh token is the one WeChat holds, and it works: a refresh with
 /// it succeeds.
 async fn assert_working_refresh_token(c: &Callbacks, merchant: &str) {
@@ -218,15 +265,7 @@ async fn a_stalled_profile_lookup_after_the_code_is_spent_does_not_lose_the_auth
 
 #[tokio::test]
 async fn a_store_failure_right_after_the_code_is_spent_is_recovered_by_wechats_next_delivery() {
-    let ddb = Arc::new(tokio::sync::Mutex::new(OwnDynamoDbLocal::start().await));
-    let client = ddb.lock().await.client().await;
-    let c = spawn(TestApp::spawn_on(
-        client,
-        SimConfig::random(),
-        |_| {},
-        ticket_callback::tune_for_pushes,
-    ))
-    .await;
+    let (ddb, c) = on_own_dynamodb().await;
     let merchant = random_appid();
     let code = c.app.sim.authorize(&merchant);
     // WeChat takes its time to answer the exchange; DynamoDB dies meanwhile, so the spent code's
@@ -246,27 +285,11 @@ async fn a_store_failure_right_after_the_code_is_spent_is_recovered_by_wechats_n
         ),
         None,
     );
-    let killer = {
-        let (ddb, c) = (ddb.clone(), c.clone());
-        tokio::spawn(async move {
-            // As soon as WeChat has the exchange in hand (its answer is 1.5 s away).
-            while c.app.sim.call_count(QUERY_AUTH) == 0 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            ddb.lock().await.kill();
-        })
-    };
+    // As soon as WeChat has the exchange in hand (its answer is 1.5 s away).
+    let killer = kill_when_called(&ddb, &c, QUERY_AUTH);
 
-    let deliveries = deliver_like_wechat(&c, "/wechat/component", &push, |n| {
-        let ddb = ddb.clone();
-        async move {
-            if n == 0 {
-                // Back (same data) before the next delivery, as a failing dependency comes back.
-                ddb.lock().await.restart().await;
-            }
-        }
-    })
-    .await;
+    let deliveries =
+        deliver_like_wechat(&c, "/wechat/component", &push, restart_after_first(&ddb)).await;
     killer.await.unwrap();
 
     assert_ne!(
@@ -431,15 +454,7 @@ async fn a_release_whose_answer_is_lost_is_completed_by_wechats_next_delivery() 
 
 #[tokio::test]
 async fn a_store_failure_right_after_the_release_is_recovered_by_wechats_next_delivery() {
-    let ddb = Arc::new(tokio::sync::Mutex::new(OwnDynamoDbLocal::start().await));
-    let client = ddb.lock().await.client().await;
-    let c = spawn(TestApp::spawn_on(
-        client,
-        SimConfig::random(),
-        |_| {},
-        ticket_callback::tune_for_pushes,
-    ))
-    .await;
+    let (ddb, c) = on_own_dynamodb().await;
     let approval = approved_with_auto_release(&c).await;
     // WeChat takes its time to answer the release; DynamoDB dies meanwhile, so neither the
     // audit's new state nor the push's record can be written.
@@ -448,24 +463,14 @@ async fn a_store_failure_right_after_the_release_is_recovered_by_wechats_next_de
         Fault::late_answer(Duration::from_millis(500)),
         Times::Next(1),
     );
-    let killer = {
-        let (ddb, c) = (ddb.clone(), c.clone());
-        tokio::spawn(async move {
-            while c.app.sim.call_count(RELEASE) == 0 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            ddb.lock().await.kill();
-        })
-    };
+    let killer = kill_when_called(&ddb, &c, RELEASE);
 
-    let deliveries = deliver_like_wechat(&c, &approval.path, &approval.push, |n| {
-        let ddb = ddb.clone();
-        async move {
-            if n == 0 {
-                ddb.lock().await.restart().await;
-            }
-        }
-    })
+    let deliveries = deliver_like_wechat(
+        &c,
+        &approval.path,
+        &approval.push,
+        restart_after_first(&ddb),
+    )
     .await;
     killer.await.unwrap();
 
