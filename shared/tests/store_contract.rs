@@ -48,6 +48,9 @@ contract_suite!(
     a_lease_is_exclusive_until_it_expires_and_its_holder_may_extend_it,
     only_the_owner_can_release_a_lease,
     thirty_two_racers_for_one_lease_yield_exactly_one_winner,
+    an_authorizers_refresh_lease_comes_with_its_record_and_goes_with_the_token_write,
+    a_refresh_claim_is_declined_with_the_reason_on_the_record,
+    thirty_two_racers_for_one_refresh_lease_yield_exactly_one_winner,
     authorization_creates_version_one_and_reauthorization_stores_the_next_version,
     a_stale_refresh_token_write_conflicts_and_the_newer_value_stays,
     thirty_two_writers_of_successive_refresh_token_versions_leave_the_highest,
@@ -403,10 +406,9 @@ async fn a_lease_is_exclusive_until_it_expires_and_its_holder_may_extend_it<S: S
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseHeld), "{err:?}");
 
-    // Other tokens have their own leases.
-    let other_key = LeaseKey::AuthorizerToken(random_authorizer());
+    // Other components have their own leases.
     f.store
-        .try_acquire_lease(&f.component, &other_key, &b, 30)
+        .try_acquire_lease(&random_component(), &key, &b, 30)
         .await
         .unwrap();
 
@@ -433,7 +435,7 @@ async fn a_lease_is_exclusive_until_it_expires_and_its_holder_may_extend_it<S: S
 }
 
 async fn only_the_owner_can_release_a_lease<S: Store>(f: &Fixture<S>) {
-    let key = LeaseKey::AuthorizerToken(random_authorizer());
+    let key = LeaseKey::ComponentToken;
     let (a, b) = (LeaseOwner::random(), LeaseOwner::random());
     f.store
         .try_acquire_lease(&f.component, &key, &a, 60)
@@ -500,7 +502,7 @@ async fn the_start_push_ticket_lease_is_its_own_and_lapses_after_its_interval<S:
 async fn thirty_two_racers_for_one_lease_yield_exactly_one_winner<S: Store + 'static>(
     f: &Fixture<S>,
 ) {
-    let key = LeaseKey::AuthorizerToken(random_authorizer());
+    let key = LeaseKey::ComponentToken;
     let start = Arc::new(Barrier::new(32));
     let mut racers = Vec::new();
     for _ in 0..32 {
@@ -532,6 +534,222 @@ async fn thirty_two_racers_for_one_lease_yield_exactly_one_winner<S: Store + 'st
     assert_eq!(&lease.owner, owner);
     f.store
         .release_lease(&f.component, &key, owner)
+        .await
+        .unwrap();
+}
+
+// ---- the refresh lease on an authorizer's record ---------------------------------------------
+
+async fn an_authorizers_refresh_lease_comes_with_its_record_and_goes_with_the_token_write<
+    S: Store,
+>(
+    f: &Fixture<S>,
+) {
+    let appid = random_authorizer();
+    let stored = authorize(f, &appid, T0 + 100).await;
+    let (a, b) = (LeaseOwner::random(), LeaseOwner::random());
+
+    let claim = f
+        .store
+        .claim_token_refresh(&f.component, &appid, &a, 30, None)
+        .await
+        .unwrap();
+    assert_eq!(claim, RefreshClaim::Claimed(stored.clone()));
+    let claim = f
+        .store
+        .claim_token_refresh(&f.component, &appid, &b, 30, None)
+        .await
+        .unwrap();
+    assert_eq!(claim, RefreshClaim::Held(stored.clone()));
+    // Another authorizer's lease is its own.
+    let other = random_authorizer();
+    authorize(f, &other, T0 + 100).await;
+    assert!(matches!(
+        f.store
+            .claim_token_refresh(&f.component, &other, &b, 30, None)
+            .await
+            .unwrap(),
+        RefreshClaim::Claimed(_)
+    ));
+
+    // The write of refreshed tokens gives the lease back in the same request.
+    f.store
+        .update_authorizer_tokens(
+            &f.component,
+            &appid,
+            &TokenRefresh {
+                based_on_version: 1,
+                access_token: token("at-2", T0 + 7200),
+                refresh_token: None,
+            },
+        )
+        .await
+        .unwrap();
+    let RefreshClaim::Claimed(after) = f
+        .store
+        .claim_token_refresh(&f.component, &appid, &b, 30, None)
+        .await
+        .unwrap()
+    else {
+        panic!("the write should have given the lease back");
+    };
+    assert_eq!(after.access_token, token("at-2", T0 + 7200));
+
+    // Released only by its owner; a lapsed lease may be taken.
+    assert!(matches!(
+        f.store
+            .release_token_refresh(&f.component, &appid, &a)
+            .await,
+        Err(StoreError::LeaseHeld)
+    ));
+    f.store
+        .release_token_refresh(&f.component, &appid, &b)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.store
+            .release_token_refresh(&f.component, &appid, &b)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    f.store
+        .claim_token_refresh(&f.component, &appid, &a, 30, None)
+        .await
+        .unwrap();
+    f.clock.advance(29);
+    assert!(matches!(
+        f.store
+            .claim_token_refresh(&f.component, &appid, &b, 30, None)
+            .await
+            .unwrap(),
+        RefreshClaim::Held(_)
+    ));
+    f.clock.advance(1);
+    assert!(matches!(
+        f.store
+            .claim_token_refresh(&f.component, &appid, &b, 30, None)
+            .await
+            .unwrap(),
+        RefreshClaim::Claimed(_)
+    ));
+}
+
+async fn a_refresh_claim_is_declined_with_the_reason_on_the_record<S: Store>(f: &Fixture<S>) {
+    let appid = random_authorizer();
+    let stored = authorize(f, &appid, T0 + 100).await;
+    let owner = LeaseOwner::random();
+
+    // Not due yet.
+    let claim = f
+        .store
+        .claim_token_refresh(&f.component, &appid, &owner, 30, Some(T0 + 99))
+        .await
+        .unwrap();
+    assert_eq!(claim, RefreshClaim::Declined(stored.clone()));
+    // Due: the expiry itself counts.
+    let claim = f
+        .store
+        .claim_token_refresh(&f.component, &appid, &owner, 30, Some(T0 + 100))
+        .await
+        .unwrap();
+    assert_eq!(claim, RefreshClaim::Claimed(stored.clone()));
+
+    // A write based on an older version conflicts and leaves the lease with its holder.
+    f.store
+        .record_authorization(&f.component, &grant(&appid, "rt-2", T0 + 7200))
+        .await
+        .unwrap();
+    let err = f
+        .store
+        .update_authorizer_tokens(
+            &f.component,
+            &appid,
+            &TokenRefresh {
+                based_on_version: 1,
+                access_token: token("at-stale", T0 + 7200),
+                refresh_token: Some(Secret::new("rt-stale")),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert!(matches!(
+        f.store
+            .claim_token_refresh(&f.component, &appid, &LeaseOwner::random(), 30, None)
+            .await
+            .unwrap(),
+        RefreshClaim::Held(_)
+    ));
+    f.store
+        .release_token_refresh(&f.component, &appid, &owner)
+        .await
+        .unwrap();
+
+    // Not authorized: declined, with the status on the record, lease or not.
+    f.store
+        .set_authorizer_status(&f.component, &appid, AuthorizerStatus::Unauthorized)
+        .await
+        .unwrap();
+    let RefreshClaim::Declined(record) = f
+        .store
+        .claim_token_refresh(&f.component, &appid, &owner, 30, None)
+        .await
+        .unwrap()
+    else {
+        panic!("an unauthorized authorizer must not be claimed");
+    };
+    assert_eq!(record.status, AuthorizerStatus::Unauthorized);
+    assert_eq!(record.refresh_token.expose(), "rt-2");
+
+    // Unknown.
+    assert!(matches!(
+        f.store
+            .claim_token_refresh(&f.component, &random_authorizer(), &owner, 30, None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        f.store
+            .release_token_refresh(&f.component, &random_authorizer(), &owner)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn thirty_two_racers_for_one_refresh_lease_yield_exactly_one_winner<S: Store + 'static>(
+    f: &Fixture<S>,
+) {
+    let appid = random_authorizer();
+    authorize(f, &appid, T0 + 100).await;
+    let start = Arc::new(Barrier::new(32));
+    let mut racers = Vec::new();
+    for _ in 0..32 {
+        let (store, component, appid, start) = (
+            f.store.clone(),
+            f.component.clone(),
+            appid.clone(),
+            start.clone(),
+        );
+        racers.push(tokio::spawn(async move {
+            let owner = LeaseOwner::random();
+            start.wait().await;
+            let result = store
+                .claim_token_refresh(&component, &appid, &owner, 60, Some(T0 + 100))
+                .await;
+            (owner, result)
+        }));
+    }
+    let mut winners = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            (owner, Ok(RefreshClaim::Claimed(_))) => winners.push(owner),
+            (_, Ok(RefreshClaim::Held(_))) => {}
+            (_, other) => panic!("unexpected: {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one racer may win");
+    f.store
+        .release_token_refresh(&f.component, &appid, &winners[0])
         .await
         .unwrap();
 }

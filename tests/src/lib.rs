@@ -6,6 +6,7 @@ pub mod dynamodb_local;
 pub mod logs;
 pub mod provider_api;
 pub mod refresh;
+pub mod requests;
 pub mod sim;
 pub mod store_faults;
 pub mod wechat;

@@ -21,6 +21,7 @@ mod error;
 pub mod passthrough;
 mod push_handling;
 mod refresher;
+mod single_flight;
 mod token_service;
 
 pub use audit::{AuditOverview, AuditView};

@@ -16,18 +16,19 @@
 //!   reported, never retried.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tracing::Instrument;
 
 use super::error::TokenError;
+use super::single_flight::{Claim, Flight, Hold, Rules, Want};
 use crate::clock::{Clock, EpochSeconds};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 use crate::store::{
-    Authorizer, AuthorizerStatus, ComponentToken, ExpiringToken, LeaseKey, LeaseOwner, Store,
-    StoreError, TokenRefresh,
+    Authorizer, AuthorizerStatus, ComponentToken, ExpiringToken, LeaseKey, LeaseOwner,
+    RefreshClaim, Store, StoreError, TokenRefresh,
 };
 use crate::wechat::{
     AuthorizerAccessToken, AuthorizerTokens, ComponentAccessToken, WechatClient, WechatError,
@@ -59,6 +60,10 @@ pub struct TokenSettings {
     pub start_push_ticket_interval_secs: i64,
     /// How long the second of two paths completing one authorization waits for the first.
     pub wait_for_authorization: Duration,
+    /// How long a worker uses the component token it last read or stored before reading the
+    /// store again (seconds). Kept well under the 5 minutes a superseded component token keeps
+    /// working, so a token another worker replaced early is dropped before WeChat refuses it.
+    pub component_token_reuse_secs: i64,
 }
 
 impl Default for TokenSettings {
@@ -75,6 +80,7 @@ impl Default for TokenSettings {
             poll_interval: Duration::from_millis(100),
             start_push_ticket_interval_secs: 300,
             wait_for_authorization: Duration::from_secs(5),
+            component_token_reuse_secs: 60,
         }
     }
 }
@@ -110,34 +116,6 @@ pub enum RefreshOutcome {
     Failed { errcode: Option<i64> },
 }
 
-/// Which stored token will do.
-#[derive(Debug, Clone, Copy)]
-enum Want<'a> {
-    /// One with more than the refresh margin left.
-    Fresh,
-    /// Any unexpired one except the token WeChat just refused.
-    Replacing(&'a Secret),
-}
-
-impl Want<'_> {
-    fn accepts(self, token: &ExpiringToken, now: EpochSeconds, margin: i64) -> bool {
-        match self {
-            Want::Fresh => token.expires_at.saturating_sub(now) > margin,
-            Want::Replacing(refused) => token.expires_at > now && token.value != *refused,
-        }
-    }
-
-    /// Whether, while another worker refreshes, the stored token may be used as it is.
-    fn may_use_unexpired(self) -> bool {
-        matches!(self, Want::Fresh)
-    }
-}
-
-enum Leased<T> {
-    Done(T),
-    Held,
-}
-
 /// What asking WeChat for the current refresh token gave, after it refused the stored one.
 enum Recovery {
     /// Another refresh token, and the tokens it was exchanged for.
@@ -167,6 +145,9 @@ pub(super) struct Inner<S> {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) component: ComponentAppId,
     pub(super) settings: TokenSettings,
+    /// The component token this worker last read or stored, and when (see
+    /// [`TokenService::remembered_component_token`]).
+    remembered: Mutex<Option<(EpochSeconds, ExpiringToken)>>,
 }
 
 fn component_access_token(stored: &ExpiringToken) -> ComponentAccessToken {
@@ -195,6 +176,7 @@ impl<S: Store + 'static> TokenService<S> {
                 clock,
                 component,
                 settings,
+                remembered: Mutex::new(None),
             }),
         }
     }
@@ -253,96 +235,93 @@ impl<S: Store + 'static> TokenService<S> {
     /// For the refresher: refreshes the component token if it expires at or before `due_by`.
     pub async fn refresh_component_token_if_due(&self, due_by: EpochSeconds) -> RefreshOutcome {
         let span = tracing::info_span!("refresh_component_token_if_due", component = %self.inner.component);
+        let flight = ComponentFlight { service: self };
         let attempt = async {
             let due = |stored: &Option<ComponentToken>| {
                 stored.as_ref().is_none_or(|t| t.token.expires_at <= due_by)
             };
-            if !due(&self.stored_component_token().await?) {
+            if !due(&flight.read().await?) {
                 return Ok(RefreshOutcome::NotDue);
             }
-            let leased = self
-                .under_lease(&LeaseKey::ComponentToken, || async {
-                    let stored = self.stored_component_token().await?;
+            let claimed = self
+                .rules()
+                .under_lease(&flight, None, |stored, hold| async move {
                     if !due(&stored) {
                         return Ok(RefreshOutcome::NotDue);
                     }
-                    let token = self.refresh_component(stored.map(|t| t.version)).await?;
+                    let token = flight.refresh(stored, &hold).await?;
                     Ok(RefreshOutcome::Refreshed {
-                        expires_at: token.expires_at(),
+                        expires_at: token.expires_at,
                     })
                 })
                 .await?;
-            Ok(match leased {
-                Leased::Done(outcome) => outcome,
-                Leased::Held => RefreshOutcome::Busy,
+            Ok(match claimed {
+                Claim::Taken(outcome) => outcome,
+                Claim::Held | Claim::Declined(_) => RefreshOutcome::Busy,
             })
         };
         outcome_of(attempt.instrument(span).await)
     }
 
+    pub(super) fn rules(&self) -> Rules<'_> {
+        Rules {
+            settings: &self.inner.settings,
+            clock: self.inner.clock.as_ref(),
+        }
+    }
+
+    /// The stored component token, remembered for [`Self::remembered_component_token`].
     async fn stored_component_token(&self) -> Result<Option<ComponentToken>, TokenError> {
-        Ok(self
+        let stored = self
             .inner
             .store
             .component_token(&self.inner.component)
-            .await?)
+            .await?;
+        if let Some(stored) = &stored {
+            self.remember_component_token(&stored.token);
+        }
+        Ok(stored)
     }
 
-    fn accepted_component(
-        &self,
-        stored: &Option<ComponentToken>,
-        want: Want<'_>,
-    ) -> Option<ComponentAccessToken> {
-        stored
+    /// The token this process last read or stored, if `want` accepts it and it was seen within
+    /// [`TokenSettings::component_token_reuse_secs`]. Workers keep it between invocations, so a
+    /// warm worker reads the store for the component token about once a minute instead of once
+    /// per WeChat call.
+    fn remembered_component_token(&self, want: Want<'_>) -> Option<ComponentAccessToken> {
+        let now = self.now();
+        let remembered = self
+            .inner
+            .remembered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        remembered
             .as_ref()
-            .filter(|t| {
-                want.accepts(
-                    &t.token,
-                    self.now(),
-                    self.inner.settings.refresh_margin_secs,
-                )
-            })
-            .map(|t| component_access_token(&t.token))
+            .filter(|(seen_at, _)| now - seen_at < self.inner.settings.component_token_reuse_secs)
+            .filter(|(_, token)| want.accepts(token, now, self.inner.settings.refresh_margin_secs))
+            .map(|(_, token)| component_access_token(token))
+    }
+
+    fn remember_component_token(&self, token: &ExpiringToken) {
+        *self
+            .inner
+            .remembered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some((self.now(), token.clone()));
     }
 
     async fn obtain_component_token(
         &self,
         want: Want<'_>,
     ) -> Result<ComponentAccessToken, TokenError> {
-        let stored = self.stored_component_token().await?;
-        if let Some(token) = self.accepted_component(&stored, want) {
+        if let Some(token) = self.remembered_component_token(want) {
             return Ok(token);
         }
-        let leased = self
-            .under_lease(&LeaseKey::ComponentToken, || async {
-                // Another worker may have refreshed between the read above and the lease.
-                let stored = self.stored_component_token().await?;
-                if let Some(token) = self.accepted_component(&stored, want) {
-                    return Ok(token);
-                }
-                self.refresh_component(stored.map(|t| t.version)).await
-            })
+        let token = self
+            .rules()
+            .obtain(&ComponentFlight { service: self }, want)
             .await?;
-        match leased {
-            Leased::Done(token) => Ok(token),
-            Leased::Held => {
-                if want.may_use_unexpired()
-                    && let Some(current) = stored.filter(|t| t.token.expires_at > self.now())
-                {
-                    tracing::debug!("another worker is refreshing; using the current token");
-                    return Ok(component_access_token(&current.token));
-                }
-                tracing::debug!("another worker is refreshing; waiting for its token");
-                self.wait_for(
-                    "component access token",
-                    self.inner.settings.wait_for_refresh,
-                    || async {
-                        Ok(self.accepted_component(&self.stored_component_token().await?, want))
-                    },
-                )
-                .await
-            }
-        }
+        self.remember_component_token(&token);
+        Ok(component_access_token(&token))
     }
 
     /// Trades the stored ticket for a new token and stores it in place of version `seen`. The
@@ -380,6 +359,7 @@ impl<S: Store + 'static> TokenService<S> {
             .await
         {
             Ok(version) => {
+                self.remember_component_token(&expiring);
                 tracing::info!(
                     version,
                     expires_at = token.expires_at(),
@@ -481,33 +461,37 @@ impl<S: Store + 'static> TokenService<S> {
         }
     }
 
-    /// For the refresher: refreshes `appid`'s token if it expires at or before `due_by`.
+    /// For the refresher: refreshes `appid`'s token if it expires at or before `due_by`. Two store
+    /// requests when it is due: the claim (which reads the record and checks that it is due) and
+    /// the write (which gives the lease back).
     pub async fn refresh_authorizer_token_if_due(
         &self,
         appid: &AuthorizerAppId,
         due_by: EpochSeconds,
     ) -> RefreshOutcome {
         let span = tracing::info_span!("refresh_authorizer_token_if_due", component = %self.inner.component, authorizer = %appid);
+        let flight = AuthorizerFlight {
+            service: self,
+            appid,
+        };
         let attempt = async {
-            if self.stored_authorizer(appid).await?.access_token.expires_at > due_by {
-                return Ok(RefreshOutcome::NotDue);
-            }
-            let key = LeaseKey::AuthorizerToken(appid.clone());
-            let leased = self
-                .under_lease(&key, || async {
-                    let stored = self.stored_authorizer(appid).await?;
-                    if stored.access_token.expires_at > due_by {
-                        return Ok(RefreshOutcome::NotDue);
-                    }
-                    let token = self.refresh_authorizer(stored).await?;
+            let claimed = self
+                .rules()
+                .under_lease(&flight, Some(due_by), |stored, hold| async move {
+                    let token = self.refresh_authorizer(stored, &hold).await?;
                     Ok(RefreshOutcome::Refreshed {
                         expires_at: token.expires_at(),
                     })
                 })
                 .await?;
-            Ok(match leased {
-                Leased::Done(outcome) => outcome,
-                Leased::Held => RefreshOutcome::Busy,
+            Ok(match claimed {
+                Claim::Taken(outcome) => outcome,
+                Claim::Held => RefreshOutcome::Busy,
+                // Not authorized (reported as such), or not due.
+                Claim::Declined(stored) => {
+                    authorized(stored)?;
+                    RefreshOutcome::NotDue
+                }
             })
         };
         outcome_of(attempt.instrument(span).await)
@@ -526,28 +510,7 @@ impl<S: Store + 'static> TokenService<S> {
             .ok_or_else(|| TokenError::NotFound {
                 appid: appid.clone(),
             })?;
-        match stored.status {
-            AuthorizerStatus::Authorized => Ok(stored),
-            AuthorizerStatus::ReauthorizationRequired => Err(TokenError::ReauthorizationRequired {
-                appid: appid.clone(),
-            }),
-            AuthorizerStatus::Unauthorized => Err(TokenError::Unauthorized {
-                appid: appid.clone(),
-            }),
-        }
-    }
-
-    fn accepted_authorizer(
-        &self,
-        stored: &Authorizer,
-        want: Want<'_>,
-    ) -> Option<AuthorizerAccessToken> {
-        want.accepts(
-            &stored.access_token,
-            self.now(),
-            self.inner.settings.refresh_margin_secs,
-        )
-        .then(|| authorizer_access_token(&stored.access_token))
+        authorized(stored)
     }
 
     async fn obtain_authorizer_token(
@@ -555,39 +518,12 @@ impl<S: Store + 'static> TokenService<S> {
         appid: &AuthorizerAppId,
         want: Want<'_>,
     ) -> Result<AuthorizerAccessToken, TokenError> {
-        let stored = self.stored_authorizer(appid).await?;
-        if let Some(token) = self.accepted_authorizer(&stored, want) {
-            return Ok(token);
-        }
-        let key = LeaseKey::AuthorizerToken(appid.clone());
-        let leased = self
-            .under_lease(&key, || async {
-                let stored = self.stored_authorizer(appid).await?;
-                if let Some(token) = self.accepted_authorizer(&stored, want) {
-                    return Ok(token);
-                }
-                self.refresh_authorizer(stored).await
-            })
-            .await?;
-        match leased {
-            Leased::Done(token) => Ok(token),
-            Leased::Held => {
-                if want.may_use_unexpired() && stored.access_token.expires_at > self.now() {
-                    tracing::debug!("another worker is refreshing; using the current token");
-                    return Ok(authorizer_access_token(&stored.access_token));
-                }
-                tracing::debug!("another worker is refreshing; waiting for its token");
-                self.wait_for(
-                    "authorizer access token",
-                    self.inner.settings.wait_for_refresh,
-                    || async {
-                        let stored = self.stored_authorizer(appid).await?;
-                        Ok(self.accepted_authorizer(&stored, want))
-                    },
-                )
-                .await
-            }
-        }
+        let flight = AuthorizerFlight {
+            service: self,
+            appid,
+        };
+        let token = self.rules().obtain(&flight, want).await?;
+        Ok(authorizer_access_token(&token))
     }
 
     /// Refreshes with the stored refresh token and stores the result under its version. The
@@ -596,6 +532,7 @@ impl<S: Store + 'static> TokenService<S> {
     async fn refresh_authorizer(
         &self,
         stored: Authorizer,
+        hold: &Hold,
     ) -> Result<AuthorizerAccessToken, TokenError> {
         let tokens = match self
             .exchange_refresh_token(&stored.appid, &stored.refresh_token)
@@ -622,7 +559,7 @@ impl<S: Store + 'static> TokenService<S> {
             }
             Err(e) => return Err(e),
         };
-        self.store_refreshed(&stored, tokens).await
+        self.store_refreshed(&stored, tokens, hold).await
     }
 
     /// One `api_authorizer_token` with `refresh_token`.
@@ -697,6 +634,7 @@ impl<S: Store + 'static> TokenService<S> {
         &self,
         stored: &Authorizer,
         tokens: AuthorizerTokens,
+        hold: &Hold,
     ) -> Result<AuthorizerAccessToken, TokenError> {
         let inner = &self.inner;
         let appid = &stored.appid;
@@ -736,6 +674,7 @@ impl<S: Store + 'static> TokenService<S> {
         };
         match written {
             Ok(updated) => {
+                hold.given_back();
                 tracing::info!(
                     refresh_token_rotated = rotated,
                     refresh_token_version = updated.refresh_token_version,
@@ -823,66 +762,183 @@ impl<S: Store + 'static> TokenService<S> {
         }
     }
 
-    // ----- shared machinery ------------------------------------------------------------------
-
-    /// Runs `work` holding the lease `key`, and gives the lease back whatever `work` returns.
-    /// `Held` if another worker holds it. The WeChat calls in `work` end within
-    /// [`TokenSettings::lease_call_budget`] of taking the lease, so that the lease outlives them
-    /// and the write after them: while it holds, no other worker calls WeChat for the same token.
-    async fn under_lease<T, Fut>(
-        &self,
-        key: &LeaseKey,
-        work: impl FnOnce() -> Fut,
-    ) -> Result<Leased<T>, TokenError>
-    where
-        Fut: Future<Output = Result<T, TokenError>>,
-    {
-        let inner = &self.inner;
-        let owner = LeaseOwner::random();
-        // Taken before asking: the lease counts from some moment after this one.
-        let calls_end_by = Instant::now() + inner.settings.lease_call_budget();
-        match inner
-            .store
-            .try_acquire_lease(&inner.component, key, &owner, inner.settings.lease_ttl_secs)
-            .await
-        {
-            Ok(_) => {}
-            Err(StoreError::LeaseHeld) => return Ok(Leased::Held),
-            Err(e) => return Err(e.into()),
-        }
-        let result = crate::wechat::deadline::within(calls_end_by, work()).await;
-        if let Err(e) = inner
-            .store
-            .release_lease(&inner.component, key, &owner)
-            .await
-        {
-            tracing::warn!(error = %error_chain(&e), "could not give the lease back; it lapses on its own");
-        }
-        result.map(Leased::Done)
-    }
-
     /// Polls `check` until it finds something or `wait` has passed.
     pub(super) async fn wait_for<T, F, Fut>(
         &self,
         what: &'static str,
         wait: Duration,
-        mut check: F,
+        check: F,
     ) -> Result<T, TokenError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Option<T>, TokenError>>,
     {
-        let deadline = Instant::now() + wait;
-        loop {
-            tokio::time::sleep(self.inner.settings.poll_interval).await;
-            if let Some(found) = check().await? {
-                return Ok(found);
-            }
-            if Instant::now() >= deadline {
-                tracing::warn!(what, "nothing appeared in time");
-                return Err(TokenError::Busy { what });
-            }
+        self.rules().wait_for(what, wait, check).await
+    }
+}
+
+/// `stored` if it is authorized; its status as an error otherwise.
+fn authorized(stored: Authorizer) -> Result<Authorizer, TokenError> {
+    let appid = stored.appid.clone();
+    match stored.status {
+        AuthorizerStatus::Authorized => Ok(stored),
+        AuthorizerStatus::ReauthorizationRequired => {
+            Err(TokenError::ReauthorizationRequired { appid })
         }
+        AuthorizerStatus::Unauthorized => Err(TokenError::Unauthorized { appid }),
+    }
+}
+
+/// The component token: its lease is an item of its own, so a claim is two requests (the lease,
+/// then a read). The component token is refreshed a few times a day, and read through
+/// [`TokenService::remembered_component_token`] otherwise.
+struct ComponentFlight<'a, S> {
+    service: &'a TokenService<S>,
+}
+
+impl<S> Clone for ComponentFlight<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for ComponentFlight<'_, S> {}
+
+impl<S: Store + 'static> Flight for ComponentFlight<'_, S> {
+    type Stored = Option<ComponentToken>;
+    const WHAT: &'static str = "component access token";
+
+    async fn read(&self) -> Result<Self::Stored, TokenError> {
+        self.service.stored_component_token().await
+    }
+
+    fn token<'s>(&self, stored: &'s Self::Stored) -> Option<&'s ExpiringToken> {
+        stored.as_ref().map(|t| &t.token)
+    }
+
+    async fn claim(
+        &self,
+        owner: &LeaseOwner,
+        _due_by: Option<EpochSeconds>,
+    ) -> Result<Claim<Self::Stored, Self::Stored>, TokenError> {
+        let inner = &self.service.inner;
+        match inner
+            .store
+            .try_acquire_lease(
+                &inner.component,
+                &LeaseKey::ComponentToken,
+                owner,
+                inner.settings.lease_ttl_secs,
+            )
+            .await
+        {
+            Ok(_) => Ok(Claim::Taken(self.read().await?)),
+            Err(StoreError::LeaseHeld) => Ok(Claim::Held),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn declined(&self, _stored: Self::Stored) -> TokenError {
+        // A component token lease is never declined, only held.
+        TokenError::Busy { what: Self::WHAT }
+    }
+
+    async fn refresh(
+        &self,
+        stored: Self::Stored,
+        _hold: &Hold,
+    ) -> Result<ExpiringToken, TokenError> {
+        let token = self
+            .service
+            .refresh_component(stored.map(|t| t.version))
+            .await?;
+        Ok(ExpiringToken {
+            value: token.secret().clone(),
+            expires_at: token.expires_at(),
+        })
+    }
+
+    async fn release(&self, owner: &LeaseOwner) -> Result<(), StoreError> {
+        let inner = &self.service.inner;
+        inner
+            .store
+            .release_lease(&inner.component, &LeaseKey::ComponentToken, owner)
+            .await
+    }
+}
+
+/// An authorizer token: its lease is kept on the authorizer's record, so a claim reads the record
+/// in the same request, and the write of the refreshed tokens gives the lease back.
+struct AuthorizerFlight<'a, S> {
+    service: &'a TokenService<S>,
+    appid: &'a AuthorizerAppId,
+}
+
+impl<S: Store + 'static> Flight for AuthorizerFlight<'_, S> {
+    type Stored = Authorizer;
+    const WHAT: &'static str = "authorizer access token";
+
+    async fn read(&self) -> Result<Self::Stored, TokenError> {
+        self.service.stored_authorizer(self.appid).await
+    }
+
+    fn token<'s>(&self, stored: &'s Self::Stored) -> Option<&'s ExpiringToken> {
+        Some(&stored.access_token)
+    }
+
+    async fn claim(
+        &self,
+        owner: &LeaseOwner,
+        due_by: Option<EpochSeconds>,
+    ) -> Result<Claim<Self::Stored, Self::Stored>, TokenError> {
+        let inner = &self.service.inner;
+        let claimed = inner
+            .store
+            .claim_token_refresh(
+                &inner.component,
+                self.appid,
+                owner,
+                inner.settings.lease_ttl_secs,
+                due_by,
+            )
+            .await;
+        match claimed {
+            Ok(RefreshClaim::Claimed(stored)) => Ok(Claim::Taken(stored)),
+            Ok(RefreshClaim::Held(_)) => Ok(Claim::Held),
+            Ok(RefreshClaim::Declined(stored)) => Ok(Claim::Declined(stored)),
+            Err(StoreError::NotFound) => Err(TokenError::NotFound {
+                appid: self.appid.clone(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn declined(&self, stored: Self::Stored) -> TokenError {
+        match authorized(stored) {
+            Err(e) => e,
+            // Without `due_by` an authorized record is never declined; report it as contended.
+            Ok(_) => TokenError::Busy { what: Self::WHAT },
+        }
+    }
+
+    async fn refresh(
+        &self,
+        stored: Self::Stored,
+        hold: &Hold,
+    ) -> Result<ExpiringToken, TokenError> {
+        let token = self.service.refresh_authorizer(stored, hold).await?;
+        Ok(ExpiringToken {
+            value: token.secret().clone(),
+            expires_at: token.expires_at(),
+        })
+    }
+
+    async fn release(&self, owner: &LeaseOwner) -> Result<(), StoreError> {
+        let inner = &self.service.inner;
+        inner
+            .store
+            .release_token_refresh(&inner.component, self.appid, owner)
+            .await
     }
 }
 

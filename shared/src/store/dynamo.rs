@@ -79,6 +79,8 @@ const AUDIT_STATUS: &str = "audit_status";
 const REASON: &str = "reason";
 const SUBMITTED_AT: &str = "submitted_at";
 const AUTO_RELEASE: &str = "auto_release";
+const LEASE_OWNER: &str = "refresh_lease_owner";
+const LEASE_EXPIRES_AT: &str = "refresh_lease_expires_at";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -110,7 +112,6 @@ fn home(component: &ComponentAppId) -> String {
 fn lease_sk(key: &LeaseKey) -> String {
     match key {
         LeaseKey::ComponentToken => "LEASE#COMPONENT_TOKEN".to_owned(),
-        LeaseKey::AuthorizerToken(appid) => format!("LEASE#AUTHORIZER_TOKEN#{appid}"),
         LeaseKey::StartPushTicket => "LEASE#START_PUSH_TICKET".to_owned(),
     }
 }
@@ -404,8 +405,8 @@ impl DynamoStore {
         }
     }
 
-    /// A conditional UpdateItem returning the new item. On a failed condition, tells whether the
-    /// item existed (the old item itself is dropped at once: it may hold secrets).
+    /// A conditional UpdateItem returning the new item, or on a failed condition the old one (if
+    /// there was one).
     async fn update_if(
         &self,
         key: Item,
@@ -432,7 +433,7 @@ impl DynamoStore {
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => {
                     Ok(Err(ConditionFailed {
-                        item_existed: ccf.item().is_some_and(|i| !i.is_empty()),
+                        old: ccf.item().filter(|i| !i.is_empty()).cloned(),
                     }))
                 }
                 _ => Err(backend("UpdateItem", e)),
@@ -530,13 +531,13 @@ impl DynamoStore {
 
 /// A conditional update whose condition did not hold.
 struct ConditionFailed {
-    item_existed: bool,
+    old: Option<Item>,
 }
 
 impl ConditionFailed {
     /// `NotFound` when there was nothing to update, `Conflict` otherwise.
     fn into_error(self) -> StoreError {
-        if self.item_existed {
+        if self.old.is_some() {
             StoreError::Conflict
         } else {
             StoreError::NotFound
@@ -800,6 +801,8 @@ impl AuthorizerStore for DynamoStore {
             vals.push((":refresh_token", s(token.expose())));
             vals.push((":next_version", n(refresh.based_on_version + 1)));
         }
+        update.push_str(&format!(" REMOVE #{LEASE_OWNER}, #{LEASE_EXPIRES_AT}"));
+        attribute_names.extend([LEASE_OWNER, LEASE_EXPIRES_AT]);
         // `<=` rather than `=`: a writer may carry any version not older than the stored one, so
         // among racing writers the highest version is the one that stays.
         let condition = format!(
@@ -816,6 +819,93 @@ impl AuthorizerStore for DynamoStore {
             .await?
             .map_err(ConditionFailed::into_error)?;
         authorizer_from(&stored)
+    }
+
+    async fn claim_token_refresh(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        owner: &LeaseOwner,
+        ttl_secs: i64,
+        due_by: Option<EpochSeconds>,
+    ) -> Result<RefreshClaim> {
+        let now = self.now();
+        let mut condition = format!(
+            "attribute_exists(#{PK}) AND #{STATUS} = :authorized AND \
+             (attribute_not_exists(#{LEASE_EXPIRES_AT}) OR #{LEASE_EXPIRES_AT} <= :now OR \
+             #{LEASE_OWNER} = :owner)"
+        );
+        let mut attribute_names = vec![PK, STATUS, LEASE_OWNER, LEASE_EXPIRES_AT];
+        let mut vals = vec![
+            (":owner", s(owner.as_str())),
+            (":lease_expires_at", n(now + ttl_secs)),
+            (":now", n(now)),
+            (":authorized", s(AuthorizerStatus::Authorized.as_str())),
+        ];
+        if let Some(due_by) = due_by {
+            condition.push_str(&format!(" AND #{ACCESS_EXPIRES_AT} <= :due_by"));
+            attribute_names.push(ACCESS_EXPIRES_AT);
+            vals.push((":due_by", n(due_by)));
+        }
+        let claimed = self
+            .update_if(
+                key(home(component), authorizer_sk(appid)),
+                &format!("SET #{LEASE_OWNER} = :owner, #{LEASE_EXPIRES_AT} = :lease_expires_at"),
+                &condition,
+                &attribute_names,
+                vals,
+            )
+            .await?;
+        let old = match claimed {
+            Ok(item) => return Ok(RefreshClaim::Claimed(authorizer_from(&item)?)),
+            Err(ConditionFailed { old: None }) => return Err(StoreError::NotFound),
+            Err(ConditionFailed { old: Some(old) }) => old,
+        };
+        let stored = authorizer_from(&old)?;
+        let r = Reader::new(&old, "authorizer");
+        let held_by_other = r.opt_str(LEASE_OWNER)?.is_some_and(|o| o != owner.as_str())
+            && r.num::<EpochSeconds>(LEASE_EXPIRES_AT)
+                .is_ok_and(|at| at > now);
+        Ok(
+            if stored.status == AuthorizerStatus::Authorized && held_by_other {
+                RefreshClaim::Held(stored)
+            } else {
+                RefreshClaim::Declined(stored)
+            },
+        )
+    }
+
+    async fn release_token_refresh(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        owner: &LeaseOwner,
+    ) -> Result<()> {
+        let released = self
+            .update_if(
+                key(home(component), authorizer_sk(appid)),
+                &format!("REMOVE #{LEASE_OWNER}, #{LEASE_EXPIRES_AT}"),
+                &format!("#{LEASE_OWNER} = :owner"),
+                &[LEASE_OWNER, LEASE_EXPIRES_AT],
+                vec![(":owner", s(owner.as_str()))],
+            )
+            .await?;
+        match released {
+            Ok(_) => Ok(()),
+            Err(ConditionFailed { old }) => {
+                let now = self.now();
+                let held_by_other = old.as_ref().is_some_and(|item| {
+                    Reader::new(item, "authorizer")
+                        .num::<EpochSeconds>(LEASE_EXPIRES_AT)
+                        .is_ok_and(|at| at > now)
+                });
+                Err(if held_by_other {
+                    StoreError::LeaseHeld
+                } else {
+                    StoreError::NotFound
+                })
+            }
+        }
     }
 
     async fn set_authorizer_status(

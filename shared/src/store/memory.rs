@@ -18,6 +18,8 @@ struct State {
     tickets: HashMap<ComponentAppId, Ticket>,
     component_tokens: HashMap<ComponentAppId, ComponentToken>,
     leases: HashMap<(ComponentAppId, LeaseKey), Lease>,
+    // The refresh lease on an authorizer's record: owner and expiry.
+    refresh_leases: HashMap<(ComponentAppId, AuthorizerAppId), (LeaseOwner, EpochSeconds)>,
     // Ordered like DynamoDB orders sort keys, so listings page identically.
     authorizers: BTreeMap<(ComponentAppId, AuthorizerAppId), Authorizer>,
     // Event id → when it stops counting.
@@ -216,7 +218,65 @@ impl AuthorizerStore for MemoryStore {
             stored.refresh_token_version = refresh.based_on_version + 1;
         }
         stored.updated_at = now;
-        Ok(stored.clone())
+        let updated = stored.clone();
+        state
+            .refresh_leases
+            .remove(&(component.clone(), appid.clone()));
+        Ok(updated)
+    }
+
+    async fn claim_token_refresh(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        owner: &LeaseOwner,
+        ttl_secs: i64,
+        due_by: Option<EpochSeconds>,
+    ) -> Result<RefreshClaim> {
+        let now = self.now();
+        let mut state = self.state();
+        let slot = (component.clone(), appid.clone());
+        let stored = state
+            .authorizers
+            .get(&slot)
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
+        let not_due = due_by.is_some_and(|due_by| stored.access_token.expires_at > due_by);
+        if stored.status != AuthorizerStatus::Authorized {
+            return Ok(RefreshClaim::Declined(stored));
+        }
+        if let Some((holder, expires_at)) = state.refresh_leases.get(&slot)
+            && *expires_at > now
+            && holder != owner
+        {
+            return Ok(RefreshClaim::Held(stored));
+        }
+        if not_due {
+            return Ok(RefreshClaim::Declined(stored));
+        }
+        state
+            .refresh_leases
+            .insert(slot, (owner.clone(), now + ttl_secs));
+        Ok(RefreshClaim::Claimed(stored))
+    }
+
+    async fn release_token_refresh(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        owner: &LeaseOwner,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut state = self.state();
+        let slot = (component.clone(), appid.clone());
+        match state.refresh_leases.get(&slot) {
+            Some((holder, _)) if holder == owner => {
+                state.refresh_leases.remove(&slot);
+                Ok(())
+            }
+            Some((_, expires_at)) if *expires_at > now => Err(StoreError::LeaseHeld),
+            _ => Err(StoreError::NotFound),
+        }
     }
 
     async fn set_authorizer_status(

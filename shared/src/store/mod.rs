@@ -96,12 +96,12 @@ pub struct ComponentToken {
     pub version: u64,
 }
 
-/// What a lease protects: one lease per token, plus rate limits kept as leases that are never
-/// released (they simply expire).
+/// What a lease item protects: the component token, plus rate limits kept as leases that are never
+/// released (they simply expire). An authorizer token's lease is kept on the authorizer's own record
+/// instead ([`AuthorizerStore::claim_token_refresh`]), so that taking it also reads the record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LeaseKey {
     ComponentToken,
-    AuthorizerToken(AuthorizerAppId),
     /// Held for the minimum interval between two `api_start_push_ticket` calls.
     StartPushTicket,
 }
@@ -251,6 +251,17 @@ pub struct TokenRefresh {
     pub access_token: ExpiringToken,
     /// A new refresh token, stored as version `based_on_version + 1`. `None` keeps the stored one.
     pub refresh_token: Option<Secret>,
+}
+
+/// What [`AuthorizerStore::claim_token_refresh`] did, with the authorizer as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshClaim {
+    /// The refresh lease is the caller's.
+    Claimed(Authorizer),
+    /// Not taken: another owner holds an unexpired refresh lease.
+    Held(Authorizer),
+    /// Not taken: the authorizer is not authorized, or its access token lives past `due_by`.
+    Declined(Authorizer),
 }
 
 /// An authorizer token that expires soon, as found by [`DueTokens::authorizer_tokens_due`].
@@ -434,15 +445,43 @@ pub trait AuthorizerStore: Send + Sync {
         grant: &AuthorizationGrant,
     ) -> impl Future<Output = Result<Authorizer>> + Send;
 
-    /// Stores a refreshed access token (and a new refresh token, if any). Fails with
-    /// [`StoreError::Conflict`] if a newer refresh token version is stored or the authorizer is no
-    /// longer authorized, [`StoreError::NotFound`] if there is no such authorizer.
+    /// Stores a refreshed access token (and a new refresh token, if any) and gives the refresh
+    /// lease back, in one request. Fails with [`StoreError::Conflict`] if a newer refresh token
+    /// version is stored or the authorizer is no longer authorized (the lease is then left as it
+    /// is), [`StoreError::NotFound`] if there is no such authorizer.
+    ///
+    /// The lease is given back whoever holds it: the writer is its holder, because the calls made
+    /// under a lease end before it lapses (`TokenSettings::lease_call_budget`).
     fn update_authorizer_tokens(
         &self,
         component: &ComponentAppId,
         appid: &AuthorizerAppId,
         refresh: &TokenRefresh,
     ) -> impl Future<Output = Result<Authorizer>> + Send;
+
+    /// Takes the authorizer token's refresh lease for `owner` and `ttl_secs` and returns the record,
+    /// in one request. The lease is kept on the record. It is taken only if the authorizer is
+    /// authorized, nobody else holds an unexpired lease (the holder may take it again), and, with
+    /// `due_by`, the access token expires at or before `due_by`; otherwise the answer says why not.
+    /// [`StoreError::NotFound`] if there is no such authorizer.
+    fn claim_token_refresh(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        owner: &LeaseOwner,
+        ttl_secs: i64,
+        due_by: Option<EpochSeconds>,
+    ) -> impl Future<Output = Result<RefreshClaim>> + Send;
+
+    /// Gives the refresh lease back without writing tokens. Only its owner can:
+    /// [`StoreError::LeaseHeld`] if another owner holds it, [`StoreError::NotFound`] if nobody
+    /// does.
+    fn release_token_refresh(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        owner: &LeaseOwner,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Sets the status. Any status other than authorized takes the authorizer out of the due
     /// index, so the refresher leaves it alone; the record and refresh token stay.

@@ -4,10 +4,10 @@
 //! Run one module with `cargo test -p wxcomponent-tests --test integration <module>::`.
 
 mod api;
-mod callback_costs;
 mod callbacks;
 mod client;
 mod client_miniprogram;
+mod dynamodb_costs;
 mod faults;
 mod iam;
 mod push_deadlines;

@@ -1,6 +1,7 @@
 //! The refresher at scale: 10,000 due authorizer tokens in DynamoDB Local, the simulator
 //! answering each api_authorizer_token after 50 ms. One run refreshes them all in under a minute
-//! with exactly one WeChat call per token; two overlapping runs still make one call per token.
+//! with exactly one WeChat call per token and two DynamoDB requests per token (counted at the SDK);
+//! two overlapping runs still make one WeChat call per token.
 //!
 //! Slow (about a minute each), so ignored by default. Run with DynamoDB Local:
 //!
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use wxcomponent::service::RefreshSummary;
 use wxcomponent_tests::app::{START, TestApp};
 use wxcomponent_tests::refresh::{refresher, seed_authorizers};
+use wxcomponent_tests::requests::{RequestLog, counting};
 use wxcomponent_tests::sim::{Fault, Times};
 
 const AUTHORIZER_TOKEN: &str = "/cgi-bin/component/api_authorizer_token";
@@ -44,8 +46,9 @@ fn scale() -> Scale {
     }
 }
 
-async fn seeded(scale: &Scale) -> TestApp {
-    let app = TestApp::spawn().await;
+/// The app on a DynamoDB client that counts its requests, the count cleared after seeding.
+async fn seeded(scale: &Scale) -> (TestApp, RequestLog) {
+    let (app, requests) = counting(TestApp::spawn().await);
     app.store_fresh_ticket().await;
     let seeding = Instant::now();
     seed_authorizers(&app, scale.authorizers, START + 60).await;
@@ -61,7 +64,8 @@ async fn seeded(scale: &Scale) -> TestApp {
             Times::Always,
         );
     }
-    app
+    requests.take();
+    (app, requests)
 }
 
 fn assert_one_call_per_token(app: &TestApp, expected: usize) {
@@ -80,15 +84,23 @@ fn assert_one_call_per_token(app: &TestApp, expected: usize) {
     assert!(repeated.is_empty(), "called more than once: {repeated:?}");
 }
 
-fn report(label: &str, scale: &Scale, elapsed: Duration, summaries: &[&RefreshSummary]) {
+fn report(
+    label: &str,
+    scale: &Scale,
+    elapsed: Duration,
+    requests: &RequestLog,
+    summaries: &[&RefreshSummary],
+) {
     let refreshed: u64 = summaries.iter().map(|s| s.refreshed).sum();
+    let sent = requests.len();
     println!(
         "{label}: {refreshed} refreshed in {:.1} s ({:.0}/s) at concurrency {} per run, {} ms sim latency; \
-         per run: {}",
+         {sent} DynamoDB requests ({:.2} per refreshed token); per run: {}",
         elapsed.as_secs_f64(),
         refreshed as f64 / elapsed.as_secs_f64(),
         scale.concurrency,
         scale.latency.as_millis(),
+        sent as f64 / refreshed.max(1) as f64,
         summaries
             .iter()
             .map(|s| format!(
@@ -110,14 +122,14 @@ fn report(label: &str, scale: &Scale, elapsed: Duration, summaries: &[&RefreshSu
 #[ignore = "slow: about a minute; see the module docs for the command"]
 async fn one_run_refreshes_ten_thousand_due_tokens_in_under_a_minute_with_one_call_each() {
     let scale = scale();
-    let app = seeded(&scale).await;
+    let (app, requests) = seeded(&scale).await;
     let run = refresher(&app, |s| s.stop_before = Duration::from_secs(10));
 
     let started = Instant::now();
     let summary = run.refresh_due(started + DEADLINE, scale.concurrency).await;
     let elapsed = started.elapsed();
 
-    report("one run", &scale, elapsed, &[&summary]);
+    report("one run", &scale, elapsed, &requests, &[&summary]);
     assert_eq!(summary.due, scale.authorizers as u64, "{summary:?}");
     assert_eq!(summary.refreshed, scale.authorizers as u64, "{summary:?}");
     assert!(
@@ -125,13 +137,19 @@ async fn one_run_refreshes_ten_thousand_due_tokens_in_under_a_minute_with_one_ca
         "the run needed more than its deadline"
     );
     assert_one_call_per_token(&app, scale.authorizers);
+    // Two per token (the claim and the write), and a few per run.
+    assert!(
+        requests.count("UpdateItem") <= 2 * scale.authorizers,
+        "{} UpdateItem",
+        requests.count("UpdateItem")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "slow: about a minute; see the module docs for the command"]
 async fn two_overlapping_runs_over_ten_thousand_due_tokens_still_make_one_call_per_token() {
     let scale = scale();
-    let app = seeded(&scale).await;
+    let (app, requests) = seeded(&scale).await;
     let a = refresher(&app, |s| s.stop_before = Duration::from_secs(10));
     let b = a.clone();
     let concurrency = scale.concurrency;
@@ -144,7 +162,7 @@ async fn two_overlapping_runs_over_ten_thousand_due_tokens_still_make_one_call_p
     let elapsed = started.elapsed();
     let (a, b) = (a.expect("run a"), b.expect("run b"));
 
-    report("two runs", &scale, elapsed, &[&a, &b]);
+    report("two runs", &scale, elapsed, &requests, &[&a, &b]);
     assert_eq!(a.refreshed + b.refreshed, scale.authorizers as u64);
     assert_eq!(a.failed + b.failed, 0);
     assert!(
@@ -159,7 +177,7 @@ async fn two_overlapping_runs_over_ten_thousand_due_tokens_still_make_one_call_p
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a measurement, not a check; see the refresher section of docs/architecture.md"]
 async fn dynamodb_local_throughput_for_the_store_operations_of_a_refresh() {
-    use wxcomponent::store::{AuthorizerStore, LeaseKey, LeaseOwner, LeaseStore};
+    use wxcomponent::store::{AuthorizerStore, LeaseOwner, RefreshClaim, TokenRefresh};
     let app = TestApp::spawn().await;
     let ids = seed_authorizers(&app, 2000, START + 60).await;
     for concurrency in [1usize, 4, 16, 64] {
@@ -174,19 +192,31 @@ async fn dynamodb_local_throughput_for_the_store_operations_of_a_refresh() {
             let component = app.component.clone();
             tasks.spawn(async move {
                 for id in chunk.iter().take(2000 / concurrency.max(1) / 2) {
-                    let key = LeaseKey::AuthorizerToken(id.clone());
                     let owner = LeaseOwner::random();
-                    store.authorizer(&component, id).await.unwrap();
-                    store
-                        .try_acquire_lease(&component, &key, &owner, 30)
+                    let claim = store
+                        .claim_token_refresh(&component, id, &owner, 30, None)
                         .await
                         .unwrap();
-                    store.release_lease(&component, &key, &owner).await.unwrap();
+                    let RefreshClaim::Claimed(stored) = claim else {
+                        panic!("not claimed")
+                    };
+                    store
+                        .update_authorizer_tokens(
+                            &component,
+                            id,
+                            &TokenRefresh {
+                                based_on_version: stored.refresh_token_version,
+                                access_token: stored.access_token,
+                                refresh_token: None,
+                            },
+                        )
+                        .await
+                        .unwrap();
                 }
             });
         }
         while tasks.join_next().await.is_some() {}
-        let ops = 3 * (2000 / concurrency / 2) * concurrency;
+        let ops = 2 * (2000 / concurrency / 2) * concurrency;
         let elapsed = started.elapsed();
         println!(
             "concurrency {concurrency}: {ops} store operations in {:.2} s = {:.0} ops/s",

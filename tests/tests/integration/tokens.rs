@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use wxcomponent::Secret;
 use wxcomponent::service::{RefreshOutcome, TokenError};
 use wxcomponent::store::AuthorizerStore;
 use wxcomponent::store::{
     AuthorizerStatus, ComponentTokenStore, ExpiringToken, LeaseKey, LeaseOwner, LeaseStore,
-    StoreError, Ticket, TicketStore, TokenRefresh,
+    RefreshClaim, StoreError, Ticket, TicketStore, TokenRefresh,
 };
 use wxcomponent::wechat::{AuthorizerOptionName, WechatError};
+use wxcomponent::{AuthorizerAppId, Secret};
 use wxcomponent_tests::app::{START, TestApp, random_appid};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times};
 
@@ -48,6 +48,39 @@ async fn hold_lease(app: &TestApp, key: &LeaseKey) -> LeaseOwner {
         .try_acquire_lease(&app.component, key, &owner, 30)
         .await
         .unwrap();
+    owner
+}
+
+/// Whether nobody holds the refresh lease on `appid`'s record (checked by taking and releasing it).
+async fn refresh_lease_is_free(app: &TestApp, appid: &AuthorizerAppId) -> bool {
+    let owner = LeaseOwner::random();
+    match app
+        .store
+        .claim_token_refresh(&app.component, appid, &owner, 30, None)
+        .await
+        .unwrap()
+    {
+        RefreshClaim::Claimed(_) => {
+            app.store
+                .release_token_refresh(&app.component, appid, &owner)
+                .await
+                .unwrap();
+            true
+        }
+        RefreshClaim::Held(_) => false,
+        RefreshClaim::Declined(a) => panic!("not authorized: {:?}", a.status),
+    }
+}
+
+/// Another worker's refresh lease on `appid`'s record.
+async fn hold_refresh_lease(app: &TestApp, appid: &AuthorizerAppId) -> LeaseOwner {
+    let owner = LeaseOwner::random();
+    let claim = app
+        .store
+        .claim_token_refresh(&app.component, appid, &owner, 30, None)
+        .await
+        .unwrap();
+    assert!(matches!(claim, RefreshClaim::Claimed(_)));
     owner
 }
 
@@ -126,7 +159,7 @@ async fn while_another_worker_holds_the_lease_callers_use_the_old_token_while_it
     )
     .await;
     let _component_lease = hold_lease(&app, &LeaseKey::ComponentToken).await;
-    let _authorizer_lease = hold_lease(&app, &LeaseKey::AuthorizerToken(appid.clone())).await;
+    let _authorizer_lease = hold_refresh_lease(&app, &appid).await;
 
     let token = app.service.component_token().await.unwrap();
     let atoken = app.service.authorizer_token(&appid).await.unwrap();
@@ -555,7 +588,7 @@ async fn the_refresher_entry_points_report_refreshed_not_due_and_busy() {
 
     app.clock.advance(7200 - 600);
     let due_by = app.now() + 900;
-    let owner = hold_lease(&app, &LeaseKey::AuthorizerToken(appid.clone())).await;
+    let owner = hold_refresh_lease(&app, &appid).await;
     assert_eq!(
         app.service
             .refresh_authorizer_token_if_due(&appid, due_by)
@@ -563,11 +596,7 @@ async fn the_refresher_entry_points_report_refreshed_not_due_and_busy() {
         RefreshOutcome::Busy
     );
     app.store
-        .release_lease(
-            &app.component,
-            &LeaseKey::AuthorizerToken(appid.clone()),
-            &owner,
-        )
+        .release_token_refresh(&app.component, &appid, &owner)
         .await
         .unwrap();
     let outcome = app
@@ -649,7 +678,7 @@ async fn busy_5xx_and_timeouts_are_retried_a_bounded_number_of_times_then_typed_
         );
         assert_eq!(app.sim.call_count(AUTHORIZER_TOKEN), 3, "{fault:?}");
         assert_eq!(app.stored_authorizer(&appid).await, before, "{fault:?}");
-        assert!(lease_is_free(&app, &LeaseKey::AuthorizerToken(appid.clone())).await);
+        assert!(refresh_lease_is_free(&app, &appid).await);
         app.sim.clear_faults();
     }
 
