@@ -14,6 +14,7 @@ pub mod store;
 pub mod telemetry;
 pub mod wechat;
 pub mod wiring;
+mod xml;
 
 pub use clock::{Clock, EpochSeconds, ManualClock, SystemClock};
 pub use config::Config;

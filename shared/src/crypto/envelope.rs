@@ -1,12 +1,11 @@
 //! The XML envelopes around `<Encrypt>`: reading pushes and replies, writing replies and pushes.
 //!
-//! Reading uses quick-xml's streaming reader and picks out a few known children of the root. Only
-//! `<Encrypt>` is trusted (after its signature checks); the rest is reported for routing and logs.
-//! A DOCTYPE is refused outright: no DTD, so no entity expansion.
+//! Reading goes through the crate's one XML reader ([`crate::xml`]) and picks out a few known
+//! children of the root. Only `<Encrypt>` is trusted (after its signature checks); the rest is
+//! reported for routing and logs. A DOCTYPE is refused outright: no DTD, so no entity expansion.
 
 use super::{CryptoError, EnvelopeError};
-use quick_xml::Reader;
-use quick_xml::events::Event;
+use crate::xml::{Duplicated, Fields, XmlError};
 
 /// The largest push or reply body accepted.
 pub const MAX_BODY_LEN: usize = 64 * 1024;
@@ -26,71 +25,22 @@ pub struct Envelope {
     pub nonce: Option<String>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Encrypt,
-    AppId,
-    ToUserName,
-    MsgSignature,
-    TimeStamp,
-    Nonce,
-}
+/// The envelope's fields: children of the root.
+const ENCRYPT: &str = "Encrypt";
+const APP_ID: &str = "AppId";
+const TO_USER_NAME: &str = "ToUserName";
+const MSG_SIGNATURE: &str = "MsgSignature";
+const TIME_STAMP: &str = "TimeStamp";
+const NONCE: &str = "Nonce";
 
-impl Field {
-    fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "Encrypt" => Self::Encrypt,
-            "AppId" => Self::AppId,
-            "ToUserName" => Self::ToUserName,
-            "MsgSignature" => Self::MsgSignature,
-            "TimeStamp" => Self::TimeStamp,
-            "Nonce" => Self::Nonce,
-            _ => return None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Encrypt => "Encrypt",
-            Self::AppId => "AppId",
-            Self::ToUserName => "ToUserName",
-            Self::MsgSignature => "MsgSignature",
-            Self::TimeStamp => "TimeStamp",
-            Self::Nonce => "Nonce",
+impl From<XmlError> for EnvelopeError {
+    fn from(e: XmlError) -> Self {
+        match e {
+            XmlError::DtdRefused => EnvelopeError::Dtd,
+            XmlError::Malformed { position, .. } | XmlError::Shape { position, .. } => {
+                EnvelopeError::Malformed { position }
+            }
         }
-    }
-}
-
-/// Collected values, each at most once.
-#[derive(Default)]
-struct Fields {
-    encrypt: Option<String>,
-    app_id: Option<String>,
-    to_user_name: Option<String>,
-    msg_signature: Option<String>,
-    timestamp: Option<String>,
-    nonce: Option<String>,
-}
-
-impl Fields {
-    fn slot(&mut self, field: Field) -> &mut Option<String> {
-        match field {
-            Field::Encrypt => &mut self.encrypt,
-            Field::AppId => &mut self.app_id,
-            Field::ToUserName => &mut self.to_user_name,
-            Field::MsgSignature => &mut self.msg_signature,
-            Field::TimeStamp => &mut self.timestamp,
-            Field::Nonce => &mut self.nonce,
-        }
-    }
-
-    fn set(&mut self, field: Field, value: String) -> Result<(), EnvelopeError> {
-        let slot = self.slot(field);
-        if slot.is_some() {
-            return Err(EnvelopeError::Duplicate(field.name()));
-        }
-        *slot = Some(value);
-        Ok(())
     }
 }
 
@@ -103,113 +53,26 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, CryptoError> {
         });
     }
     let text = std::str::from_utf8(body).map_err(|_| EnvelopeError::NotUtf8)?;
-    let fields = read_fields(text)?;
-    let encrypt = fields.encrypt.ok_or(EnvelopeError::MissingEncrypt)?;
+    let fields = Fields::read(text).map_err(EnvelopeError::from)?;
+    let field = |name: &'static str| -> Result<Option<String>, EnvelopeError> {
+        // Markup inside one of these scalar values is never valid.
+        if let Some(position) = fields.markup_in(name) {
+            return Err(EnvelopeError::Malformed { position });
+        }
+        fields
+            .get(name)
+            .map(|value| value.map(str::to_owned))
+            .map_err(|Duplicated| EnvelopeError::Duplicate(name))
+    };
+    let encrypt = field(ENCRYPT)?.ok_or(EnvelopeError::MissingEncrypt)?;
     Ok(Envelope {
         encrypt,
-        app_id: fields.app_id,
-        to_user_name: fields.to_user_name,
-        msg_signature: fields.msg_signature,
-        timestamp: fields.timestamp,
-        nonce: fields.nonce,
+        app_id: field(APP_ID)?,
+        to_user_name: field(TO_USER_NAME)?,
+        msg_signature: field(MSG_SIGNATURE)?,
+        timestamp: field(TIME_STAMP)?,
+        nonce: field(NONCE)?,
     })
-}
-
-fn read_fields(text: &str) -> Result<Fields, EnvelopeError> {
-    let mut reader = Reader::from_str(text);
-    let malformed = |reader: &Reader<&[u8]>| EnvelopeError::Malformed {
-        position: reader.error_position(),
-    };
-    let mut fields = Fields::default();
-    // Depth 0: outside the root; 1: inside the root; 2+: inside a child of the root.
-    let mut depth: usize = 0;
-    let mut seen_root = false;
-    // The known field being read (a direct child of the root) and its text so far.
-    let mut current: Option<(Field, String)> = None;
-
-    loop {
-        let event = reader.read_event().map_err(|_| malformed(&reader))?;
-        match event {
-            Event::DocType(_) => return Err(EnvelopeError::Dtd),
-            Event::Start(start) => {
-                if depth == 0 {
-                    if seen_root {
-                        return Err(malformed(&reader));
-                    }
-                    seen_root = true;
-                } else if current.is_some() {
-                    // Markup inside a field we read: never valid for these scalar values.
-                    return Err(malformed(&reader));
-                } else if depth == 1 {
-                    current = Field::from_name(start.name().as_ref()).map(|f| (f, String::new()));
-                }
-                depth += 1;
-            }
-            Event::Empty(start) => {
-                if depth == 0 {
-                    if seen_root {
-                        return Err(malformed(&reader));
-                    }
-                    seen_root = true;
-                } else if current.is_some() {
-                    return Err(malformed(&reader));
-                } else if depth == 1
-                    && let Some(field) = Field::from_name(start.name().as_ref())
-                {
-                    fields.set(field, String::new())?;
-                }
-            }
-            Event::End(_) => {
-                depth = depth.checked_sub(1).ok_or_else(|| malformed(&reader))?;
-                if depth == 1
-                    && let Some((field, value)) = current.take()
-                {
-                    fields.set(field, value)?;
-                }
-            }
-            Event::Text(t) => {
-                if let Some((_, value)) = current.as_mut() {
-                    value.push_str(&t.xml10_content());
-                } else if depth == 0 && !t.xml10_content().trim().is_empty() {
-                    return Err(malformed(&reader));
-                }
-            }
-            Event::CData(c) => {
-                if let Some((_, value)) = current.as_mut() {
-                    value.push_str(&c.xml10_content());
-                } else if depth == 0 {
-                    return Err(malformed(&reader));
-                }
-            }
-            Event::GeneralRef(r) => {
-                if let Some((_, value)) = current.as_mut() {
-                    let ch = resolve_reference(&r).ok_or_else(|| malformed(&reader))?;
-                    value.push(ch);
-                }
-            }
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
-            Event::Eof => break,
-        }
-    }
-    if !seen_root || depth != 0 {
-        return Err(malformed(&reader));
-    }
-    Ok(fields)
-}
-
-/// The five predefined entities and character references; anything else would need a DTD.
-fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
-    if r.is_char_ref() {
-        return r.resolve_char_ref().ok().flatten();
-    }
-    match r.xml10_content().as_ref() {
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "amp" => Some('&'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        _ => None,
-    }
 }
 
 /// Append `value` as CDATA; a `]]>` inside is split across two sections so it cannot end one early.
@@ -286,6 +149,29 @@ mod tests {
         let reply = parse(&reply_envelope("QUJD", "sig", "12<", "n]]>")).unwrap();
         assert_eq!(reply.timestamp.as_deref(), Some("12<"));
         assert_eq!(reply.nonce.as_deref(), Some("n]]>"));
+    }
+
+    #[test]
+    fn an_envelope_is_read_by_the_same_rules_as_the_push_inside_it() {
+        // A DOCTYPE is refused as such even when it is never closed, as for the events.
+        for body in [
+            "<!DOCTYPE xml [ <!ENTITY a \"b\">",
+            "<xml><Encrypt>a</Encrypt></xml><!DOCTYPE x>",
+        ] {
+            assert_eq!(
+                parse(body),
+                Err(CryptoError::Envelope(EnvelopeError::Dtd)),
+                "{body}"
+            );
+        }
+        // WeChat's envelopes have an `<xml>` root; another root is not an envelope.
+        assert!(matches!(
+            parse("<root><Encrypt>a</Encrypt></root>"),
+            Err(CryptoError::Envelope(EnvelopeError::Malformed { .. }))
+        ));
+        // Empty elements read like empty ones written out.
+        let env = parse("<xml><Encrypt>a</Encrypt><Nonce/></xml>").unwrap();
+        assert_eq!(env.nonce.as_deref(), Some(""));
     }
 
     #[test]

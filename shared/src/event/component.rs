@@ -1,10 +1,11 @@
 //! Pushes to the authorization event URL, told apart by `InfoType`.
 
-use super::xml::Fields;
+use super::fields;
 use super::{EventError, sha256_hex};
 use crate::clock::EpochSeconds;
 use crate::ids::{AuthorizerAppId, ComponentAppId, InvalidId};
 use crate::secret::Secret;
+use crate::xml::Fields;
 
 const VERIFY_TICKET: &str = "component_verify_ticket";
 const AUTHORIZED: &str = "authorized";
@@ -125,7 +126,7 @@ impl ComponentEvent {
     ///
     /// `AppId`, `CreateTime` and `InfoType` are required for every push, known or not.
     pub fn parse(xml: &str) -> Result<Self, EventError> {
-        let fields = Fields::read(xml)?;
+        let fields = fields::read(xml)?;
         let component_appid = ComponentAppId::parse(fields.required(ANY, "AppId")?)
             .map_err(invalid_appid("AppId"))?;
         let create_time = fields.required_int(ANY, "CreateTime")?;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::xml::Fields;
+use super::fields;
 use super::{EventError, sha256_hex};
 use crate::clock::EpochSeconds;
 use crate::secret::Secret;
@@ -81,7 +81,7 @@ impl AuthorizerMessage {
     /// `ToUserName`, `FromUserName`, `CreateTime` and `MsgType` are required for every push, and
     /// `Event` for every event, known or not.
     pub fn parse(xml: &str) -> Result<Self, EventError> {
-        let f = Fields::read(xml)?;
+        let f = fields::read(xml)?;
         let to_user_name = f.required(ANY, "ToUserName")?.to_owned();
         let from_user_name = f.required(ANY, "FromUserName")?.to_owned();
         let create_time = f.required_int(ANY, "CreateTime")?;

@@ -14,8 +14,8 @@
 //! expanded. Errors name fields, never their values: tickets and auth codes stay out of error text.
 
 mod component;
+mod fields;
 mod message;
-mod xml;
 
 pub use component::{
     Authorization, BetaAppInfo, BetaAppRegistration, ComponentEvent, ComponentEventKind,

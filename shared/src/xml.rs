@@ -1,19 +1,41 @@
-//! Reads a decrypted push (`<xml>...</xml>`) into a flat table of element texts.
+//! The one XML reader for everything WeChat sends: the envelopes around `<Encrypt>` and the
+//! decrypted pushes inside them.
 //!
-//! WeChat pushes are one `<xml>` root with scalar children and, for a few kinds, one level of nesting
-//! (`<info><name>..</name></info>`). So the table keeps the text of the root's children under their
+//! WeChat's XML is one `<xml>` root with scalar children and, for a few kinds, one level of nesting
+//! (`<info><name>..</name></info>`). So the reader keeps the text of the root's children under their
 //! name and of their children under `parent/child`; anything deeper is skipped. CDATA and plain text
-//! are read alike. A DTD is refused the moment the reader meets it; entities are never expanded
-//! (only the five predefined ones and character references are resolved, anything else is refused).
+//! are read alike. A DTD is refused the moment the reader meets it, closed or not; entities are never
+//! expanded (only the five predefined ones and character references are resolved, anything else is
+//! refused).
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, Event};
 
-use super::EventError;
+/// Why a document could not be read. No variant carries the document's text.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum XmlError {
+    /// A `<!DOCTYPE ...>`, closed or not.
+    #[error("the XML contains a document type declaration; DTDs are refused")]
+    DtdRefused,
+    /// The XML itself is broken.
+    #[error("the XML is not well-formed (near byte {position})")]
+    Malformed {
+        position: u64,
+        #[source]
+        source: quick_xml::Error,
+    },
+    /// Well-formed enough to read, but not a single `<xml>` element, or a reference to an entity
+    /// nobody declared.
+    #[error("the XML has the wrong shape: {what} (near byte {position})")]
+    Shape { what: &'static str, position: u64 },
+}
+
+/// A field that occurs more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Duplicated;
 
 /// How deep below the root a leaf is still kept (1 = child of `<xml>`, 2 = grandchild).
 const KEPT_DEPTH: usize = 2;
@@ -24,6 +46,9 @@ const KEPT_DEPTH: usize = 2;
 pub(crate) struct Fields {
     values: HashMap<String, String>,
     duplicated: HashSet<String>,
+    /// Kept elements that have children, with where they start: not fields, but a field's name
+    /// holding markup is worth telling apart from a missing field.
+    branches: HashMap<String, u64>,
 }
 
 impl std::fmt::Debug for Fields {
@@ -34,6 +59,7 @@ impl std::fmt::Debug for Fields {
             .field("names", &names)
             .field("values", &"[redacted]")
             .field("duplicated", &self.duplicated)
+            .field("branches", &self.branches.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -41,12 +67,14 @@ impl std::fmt::Debug for Fields {
 struct Open {
     /// `None` when the element is deeper than [`KEPT_DEPTH`].
     key: Option<String>,
+    /// Where it starts.
+    position: u64,
     text: String,
     has_children: bool,
 }
 
 impl Fields {
-    pub(crate) fn read(xml: &str) -> Result<Self, EventError> {
+    pub(crate) fn read(xml: &str) -> Result<Self, XmlError> {
         let mut reader = Reader::from_str(xml);
         // Empty elements (`<PreAuthCode/>`) become Start + End so they are recorded like `<a></a>`.
         reader.config_mut().expand_empty_elements = true;
@@ -59,31 +87,37 @@ impl Fields {
             let event = match reader.read_event() {
                 Ok(event) => event,
                 Err(quick_xml::Error::Syntax(quick_xml::errors::SyntaxError::UnclosedDoctype)) => {
-                    return Err(EventError::DtdRefused);
+                    return Err(XmlError::DtdRefused);
                 }
                 Err(source) => {
-                    return Err(EventError::Malformed {
+                    return Err(XmlError::Malformed {
                         position: reader.error_position(),
                         source,
                     });
                 }
             };
             match event {
-                Event::DocType(_) => return Err(EventError::DtdRefused),
+                Event::DocType(_) => return Err(XmlError::DtdRefused),
                 Event::Start(start) => {
                     // Pushes carry no attributes, but broken ones still mean broken XML.
                     for attribute in start.attributes() {
-                        attribute.map_err(|e| EventError::Malformed {
+                        attribute.map_err(|e| XmlError::Malformed {
                             position: reader.buffer_position(),
                             source: e.into(),
                         })?;
                     }
                     if stack.is_empty() {
                         if root_seen {
-                            return Err(EventError::Shape("more than one root element"));
+                            return Err(XmlError::Shape {
+                                what: "more than one root element",
+                                position: reader.buffer_position(),
+                            });
                         }
                         if start.name().as_ref() != "xml" {
-                            return Err(EventError::Shape("the root element is not <xml>"));
+                            return Err(XmlError::Shape {
+                                what: "the root element is not <xml>",
+                                position: reader.buffer_position(),
+                            });
                         }
                         root_seen = true;
                     }
@@ -106,6 +140,7 @@ impl Fields {
                     };
                     stack.push(Open {
                         key,
+                        position: reader.buffer_position(),
                         text: String::new(),
                         has_children: false,
                     });
@@ -114,8 +149,12 @@ impl Fields {
                     // The reader checks that end tags match, so the stack cannot underflow here;
                     // an unmatched end tag arrives as an error instead.
                     if let Some(open) = stack.pop() {
-                        if let (Some(key), false) = (open.key, open.has_children) {
-                            fields.insert(key, open.text);
+                        match (open.key, open.has_children) {
+                            (Some(key), false) => fields.insert(key, open.text),
+                            (Some(key), true) => {
+                                fields.branches.entry(key).or_insert(open.position);
+                            }
+                            (None, _) => {}
                         }
                     }
                 }
@@ -124,24 +163,40 @@ impl Fields {
                     match stack.last_mut() {
                         Some(open) => open.push(&text),
                         None if text.trim().is_empty() => {}
-                        None => return Err(EventError::Shape("text outside the root element")),
+                        None => {
+                            return Err(XmlError::Shape {
+                                what: "text outside the root element",
+                                position: reader.buffer_position(),
+                            });
+                        }
                     }
                 }
                 Event::CData(cdata) => match stack.last_mut() {
                     Some(open) => open.push(&cdata.xml10_content()),
-                    None => return Err(EventError::Shape("CDATA outside the root element")),
+                    None => {
+                        return Err(XmlError::Shape {
+                            what: "CDATA outside the root element",
+                            position: reader.buffer_position(),
+                        });
+                    }
                 },
                 Event::GeneralRef(reference) => {
-                    let resolved = resolve(&reference).map_err(|source| EventError::Malformed {
+                    let resolved = resolve(&reference).map_err(|source| XmlError::Malformed {
                         position: reader.buffer_position(),
                         source,
                     })?;
                     match (resolved, stack.last_mut()) {
                         (None, _) => {
-                            return Err(EventError::Shape("reference to an undefined entity"));
+                            return Err(XmlError::Shape {
+                                what: "reference to an undefined entity",
+                                position: reader.buffer_position(),
+                            });
                         }
                         (Some(_), None) => {
-                            return Err(EventError::Shape("reference outside the root element"));
+                            return Err(XmlError::Shape {
+                                what: "reference outside the root element",
+                                position: reader.buffer_position(),
+                            });
                         }
                         (Some(s), Some(open)) => open.push(&s),
                     }
@@ -155,10 +210,16 @@ impl Fields {
         }
 
         if !stack.is_empty() {
-            return Err(EventError::Shape("an element is not closed"));
+            return Err(XmlError::Shape {
+                what: "an element is not closed",
+                position: reader.buffer_position(),
+            });
         }
         if !root_seen {
-            return Err(EventError::Shape("no root element"));
+            return Err(XmlError::Shape {
+                what: "no root element",
+                position: reader.buffer_position(),
+            });
         }
         Ok(fields)
     }
@@ -175,66 +236,17 @@ impl Fields {
     }
 
     /// The raw text of a field, exactly as sent. A field that occurs twice is refused rather than
-    /// guessed at, so a push cannot say two things at once.
-    pub(crate) fn raw(&self, field: &'static str) -> Result<Option<&str>, EventError> {
+    /// guessed at, so a document cannot say two things at once.
+    pub(crate) fn get(&self, field: &str) -> Result<Option<&str>, Duplicated> {
         if self.duplicated.contains(field) {
-            return Err(EventError::DuplicateField { field });
+            return Err(Duplicated);
         }
         Ok(self.values.get(field).map(String::as_str))
     }
 
-    /// The trimmed text of a field; blank counts as absent.
-    pub(crate) fn trimmed(&self, field: &'static str) -> Result<Option<&str>, EventError> {
-        Ok(self
-            .raw(field)?
-            .map(str::trim)
-            .filter(|value| !value.is_empty()))
-    }
-
-    /// A field that must be present and not blank, trimmed.
-    pub(crate) fn required(
-        &self,
-        kind: &'static str,
-        field: &'static str,
-    ) -> Result<&str, EventError> {
-        self.trimmed(field)?
-            .ok_or(EventError::MissingField { kind, field })
-    }
-
-    /// A field that must be present and not blank, as sent (free text keeps its whitespace).
-    pub(crate) fn required_text(
-        &self,
-        kind: &'static str,
-        field: &'static str,
-    ) -> Result<String, EventError> {
-        match self.raw(field)? {
-            Some(value) if !value.trim().is_empty() => Ok(value.to_owned()),
-            _ => Err(EventError::MissingField { kind, field }),
-        }
-    }
-
-    /// Optional free text, as sent.
-    pub(crate) fn optional_text(&self, field: &'static str) -> Result<Option<String>, EventError> {
-        Ok(self.raw(field)?.map(str::to_owned))
-    }
-
-    /// A required integer. WeChat sends numbers as plain text, sometimes in CDATA, sometimes padded.
-    pub(crate) fn required_int<T: FromStr>(
-        &self,
-        kind: &'static str,
-        field: &'static str,
-    ) -> Result<T, EventError> {
-        parse_int(field, self.required(kind, field)?)
-    }
-
-    /// An optional integer: absent or blank is `None`, anything else must be a number.
-    pub(crate) fn optional_int<T: FromStr>(
-        &self,
-        field: &'static str,
-    ) -> Result<Option<T>, EventError> {
-        self.trimmed(field)?
-            .map(|value| parse_int(field, value))
-            .transpose()
+    /// Where an element named `field` that holds markup instead of text starts, if there is one.
+    pub(crate) fn markup_in(&self, field: &str) -> Option<u64> {
+        self.branches.get(field).copied()
     }
 }
 
@@ -245,10 +257,6 @@ impl Open {
             self.text.push_str(text);
         }
     }
-}
-
-fn parse_int<T: FromStr>(field: &'static str, value: &str) -> Result<T, EventError> {
-    value.parse().map_err(|_| EventError::NotANumber { field })
 }
 
 /// The text a reference stands for, or `None` for an entity nobody declared (declarations are refused).
