@@ -2,12 +2,34 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 /// Seconds since the Unix epoch.
 pub type EpochSeconds = i64;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> EpochSeconds;
+
+    /// Milliseconds since the Unix epoch. By default the whole seconds of [`Clock::now`].
+    fn now_millis(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
+}
+
+/// How long is left until `deadline_ms`, in milliseconds since the Unix epoch as Lambda gives an
+/// invocation's deadline, by `clock`. `None` when there is no deadline (0, as some local runners
+/// send) or it has passed. The one way the functions read their deadline.
+pub fn time_until(deadline_ms: u64, clock: &dyn Clock) -> Option<Duration> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let left = i64::try_from(deadline_ms)
+        .ok()?
+        .checked_sub(clock.now_millis())?;
+    u64::try_from(left)
+        .ok()
+        .filter(|left| *left > 0)
+        .map(Duration::from_millis)
 }
 
 /// The real clock.
@@ -16,9 +38,13 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> EpochSeconds {
+        self.now_millis().div_euclid(1000)
+    }
+
+    fn now_millis(&self) -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0)
     }
 }
@@ -59,5 +85,23 @@ mod tests {
         assert_eq!(d.now(), 1_005);
         d.set(7);
         assert_eq!(c.now(), 7);
+    }
+
+    #[test]
+    fn the_time_until_a_deadline_is_read_through_the_clock() {
+        let clock = ManualClock::at(1_000);
+        assert_eq!(
+            time_until(1_003_500, &clock),
+            Some(Duration::from_millis(3_500))
+        );
+        // No deadline, one that has passed, and one due this very millisecond.
+        assert_eq!(time_until(0, &clock), None);
+        assert_eq!(time_until(999_000, &clock), None);
+        assert_eq!(time_until(1_000_000, &clock), None);
+        clock.advance(3);
+        assert_eq!(
+            time_until(1_003_500, &clock),
+            Some(Duration::from_millis(500))
+        );
     }
 }

@@ -6,8 +6,6 @@
 //! stage, Lambda function URLs and `cargo lambda watch` do not. The routers see the path without
 //! it; a function that builds absolute links reads the stage back from [`StagePrefix`].
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use axum::Router;
 use axum::body::Body as AxumBody;
 use axum::http::{Request, Response, Uri};
@@ -56,16 +54,11 @@ pub fn strip_stage<B>(mut request: Request<B>) -> Request<B> {
     request
 }
 
-/// How long the invocation has left, when it runs in Lambda (or `cargo lambda watch`): the
-/// deadline in the Lambda context minus the time now.
-pub fn time_left<B>(request: &Request<B>) -> Option<Duration> {
-    let deadline_ms = request.lambda_context_ref()?.deadline;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis();
-    let left = u128::from(deadline_ms).checked_sub(now_ms)?;
-    Some(Duration::from_millis(u64::try_from(left).ok()?))
+/// The invocation's deadline in milliseconds since the Unix epoch, when it runs in Lambda (or
+/// `cargo lambda watch`); the functions read what is left of it through their clock
+/// (`wxcomponent::clock::time_until`).
+pub fn deadline_ms<B>(request: &Request<B>) -> Option<u64> {
+    Some(request.lambda_context_ref()?.deadline)
 }
 
 /// Serves `router` in Lambda, the stage taken off first.

@@ -24,7 +24,7 @@ use wxcomponent::crypto::{MAX_BODY_LEN, PushQuery};
 use wxcomponent::service::{PushError, PushReply, PushService, PushSettings, TokenSettings};
 use wxcomponent::store::{DynamoPushLedger, DynamoStore, PushLedger, Store};
 use wxcomponent::wechat::ClientConfig;
-use wxcomponent::{AuthorizerAppId, MessageCrypto};
+use wxcomponent::{AuthorizerAppId, Clock, MessageCrypto};
 
 /// The function's handler: cheap to clone, one per process.
 pub struct TicketCallback<S, L> {
@@ -59,7 +59,11 @@ struct Push {
 
 /// Reads a push, refusing a body over [`MAX_BODY_LEN`] (by its declared length first: a client
 /// that declares a large body is answered without reading it).
-async fn read_push(query: Option<String>, request: Request) -> Result<Push, Response> {
+async fn read_push(
+    query: Option<String>,
+    request: Request,
+    clock: &dyn Clock,
+) -> Result<Push, Response> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -72,7 +76,8 @@ async fn read_push(query: Option<String>, request: Request) -> Result<Push, Resp
     if declared.is_some_and(|len| len > MAX_BODY_LEN as u64) {
         return Err(too_large());
     }
-    let time_left = wxcomponent_http::time_left(&request);
+    let time_left = wxcomponent_http::deadline_ms(&request)
+        .and_then(|deadline| wxcomponent::clock::time_until(deadline, clock));
     let body = axum::body::to_bytes(request.into_body(), MAX_BODY_LEN)
         .await
         .map_err(|_| too_large())?;
@@ -91,7 +96,7 @@ async fn component_push<S: Store + 'static, L: PushLedger + 'static>(
     RawQuery(query): RawQuery,
     request: Request,
 ) -> Response {
-    let pushed = match read_push(query, request).await {
+    let pushed = match read_push(query, request, push.clock()).await {
         Ok(pushed) => pushed,
         Err(refused) => return refused,
     };
@@ -111,7 +116,7 @@ async fn message_push<S: Store + 'static, L: PushLedger + 'static>(
         tracing::warn!("push refused: the path does not name an appid");
         return text(StatusCode::BAD_REQUEST, "bad request");
     };
-    let pushed = match read_push(query, request).await {
+    let pushed = match read_push(query, request, push.clock()).await {
         Ok(pushed) => pushed,
         Err(refused) => return refused,
     };

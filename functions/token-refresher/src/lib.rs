@@ -2,10 +2,11 @@
 //! [`Refresher::refresh_due`] against the invocation's deadline and prints the summary as one
 //! Embedded Metric Format line (the alarms' metrics). The rules live in `wxcomponent`.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::Value;
+use wxcomponent::Clock;
 use wxcomponent::config::RefresherConfig;
 use wxcomponent::service::{RefreshSummary, Refresher, RefresherSettings, TokenSettings};
 use wxcomponent::store::{DynamoStore, Store};
@@ -46,7 +47,8 @@ impl<S: Store + 'static> RefreshHandler<S> {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
         // Boxed: the run's future type is deep enough to overflow the compiler's layout query
         // when nested in the runtime's.
-        let invocation = Box::pin(self.run(deadline_of(&event.context))).await;
+        let deadline = deadline_of(&event.context, self.refresher.service().clock());
+        let invocation = Box::pin(self.run(deadline)).await;
         println!("{}", invocation.metrics_line);
         Ok(serde_json::to_value(&invocation.summary)?)
     }
@@ -55,7 +57,9 @@ impl<S: Store + 'static> RefreshHandler<S> {
     pub async fn run(&self, deadline: Instant) -> Invocation {
         let summary = self.refresher.refresh_due(deadline, self.concurrency).await;
         let component = self.refresher.service().component_appid();
-        let metrics_line = refresh_summary_line(component, &summary, epoch_millis());
+        let now_ms = self.refresher.service().clock().now_millis();
+        let metrics_line =
+            refresh_summary_line(component, &summary, u64::try_from(now_ms).unwrap_or(0));
         Invocation {
             summary,
             metrics_line,
@@ -63,14 +67,10 @@ impl<S: Store + 'static> RefreshHandler<S> {
     }
 }
 
-/// The invocation's deadline as an [`Instant`]. A deadline that is missing (0) or already past
-/// on arrival is no real one: [`DEADLINE_WHEN_UNKNOWN`] from now instead.
-pub fn deadline_of(context: &Context) -> Instant {
-    let left = (context.deadline != 0)
-        .then(|| context.deadline().duration_since(SystemTime::now()).ok())
-        .flatten()
-        .filter(|left| !left.is_zero());
-    match left {
+/// The invocation's deadline as an [`Instant`], read by `clock`. A deadline that is missing (0)
+/// or already past on arrival is no real one: [`DEADLINE_WHEN_UNKNOWN`] from now instead.
+pub fn deadline_of(context: &Context, clock: &dyn Clock) -> Instant {
+    match wxcomponent::clock::time_until(context.deadline, clock) {
         Some(left) => Instant::now() + left,
         None => {
             tracing::warn!(
@@ -81,13 +81,6 @@ pub fn deadline_of(context: &Context) -> Instant {
             Instant::now() + DEADLINE_WHEN_UNKNOWN
         }
     }
-}
-
-fn epoch_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// The production handler: [`wxcomponent::wiring::production`] with the configured margin.

@@ -317,6 +317,11 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         &self.inner.ledger
     }
 
+    /// The clock the service runs by, and the functions read their deadline by.
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
     fn component(&self) -> &ComponentAppId {
         self.inner.tokens.component_appid()
     }

@@ -197,6 +197,11 @@ impl<S: Store + 'static> TokenService<S> {
         &self.inner.settings
     }
 
+    /// The clock the service runs by.
+    pub fn clock(&self) -> &dyn Clock {
+        self.inner.clock.as_ref()
+    }
+
     pub(super) fn now(&self) -> EpochSeconds {
         self.inner.clock.now()
     }

@@ -9,14 +9,14 @@
 //! delivery), so the push ledger's leases lapse as they would in production.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lambda_http::{Body, RequestExt, Response};
-use wxcomponent::AuthorizerAppId;
 use wxcomponent::event::AuthorizerMessage;
 use wxcomponent::service::RefreshOutcome;
 use wxcomponent::store::{AuditStatus, AuditStore, AuthorizerStatus, AuthorizerStore};
 use wxcomponent::wechat::miniprogram::code::SubmitAuditRequest;
+use wxcomponent::{AuthorizerAppId, Clock};
 use wxcomponent_tests::app::{TestApp, random_appid};
 use wxcomponent_tests::callbacks::{
     Callbacks, SignedPush, apigw_request, authorized_xml, body_text, event_xml, unauthorized_xml,
@@ -64,11 +64,9 @@ fn invoke(
     push: &SignedPush,
 ) -> tokio::task::JoinHandle<Option<Response<Body>>> {
     let timeout = function_timeout();
-    let deadline_ms = SystemTime::now()
-        .checked_add(timeout)
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .expect("a deadline");
+    // As Lambda sets it, by the clock the functions read it with.
+    let timeout_ms = i64::try_from(timeout.as_millis()).expect("a short timeout");
+    let deadline_ms = u64::try_from(c.app.clock.now_millis() + timeout_ms).expect("a deadline");
     let mut context = lambda_runtime::Context::default();
     context.deadline = deadline_ms;
     let request = apigw_request("POST", path, &push.query_string(), &[], Some(&push.body))

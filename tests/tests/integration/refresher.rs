@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use token_refresher::RefreshHandler;
-use wxcomponent::AuthorizerAppId;
 use wxcomponent::service::{ComponentTokenStep, RefreshSummary};
 use wxcomponent::store::AuthorizerStatus;
+use wxcomponent::{AuthorizerAppId, Clock};
 use wxcomponent_tests::app::{START, TestApp};
 use wxcomponent_tests::refresh::{refresher, seed_authorizers};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times};
@@ -306,11 +306,8 @@ async fn the_handler_uses_the_invocation_deadline_and_returns_the_summary_it_pri
     let handler = RefreshHandler::new(refresher(&app, |_| {}), 2);
 
     let mut context = Context::default();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    context.deadline = now_ms + 60_000;
+    // As Lambda sets it, by the clock the function reads it with.
+    context.deadline = u64::try_from(app.clock.now_millis()).unwrap() + 60_000;
     let returned = handler
         .handle(LambdaEvent::new(
             json!({"source": "aws.scheduler"}),
