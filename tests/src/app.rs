@@ -63,6 +63,30 @@ pub fn random_appid() -> String {
     format!("wx{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
 }
 
+/// Creates a uniquely named table from template.yaml's definition and returns its name.
+pub async fn fresh_table(dynamodb: &DynamoClient) -> String {
+    let table = format!(
+        "wxc-test-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..20]
+    );
+    // A freshly started DynamoDB Local on a loaded machine can be slower than the functions'
+    // SDK timeouts: a timed-out creation is tried again, and the name is random, so finding
+    // it already there means an earlier attempt created it.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match create_table_from_template(dynamodb, TEMPLATE_YAML, &table).await {
+            Ok(_) | Err(SchemaError::AlreadyExists(_)) => break,
+            Err(e @ SchemaError::Create { .. }) if attempts < 5 => {
+                eprintln!("creating table {table}: {e:?}; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("creating table {table} from template.yaml: {e:?}"),
+        }
+    }
+    table
+}
+
 impl TestApp {
     /// A random component, default sim, test settings, fast client retries.
     pub async fn spawn() -> Self {
@@ -87,25 +111,7 @@ impl TestApp {
     ) -> Self {
         let WechatHarness { sim, clock, client } =
             WechatHarness::start_with(sim_config, client).await;
-        let table = format!(
-            "wxc-test-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..20]
-        );
-        // A freshly started DynamoDB Local on a loaded machine can be slower than the functions'
-        // SDK timeouts: a timed-out creation is tried again, and the name is random, so finding
-        // it already there means an earlier attempt created it.
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            match create_table_from_template(&dynamodb, TEMPLATE_YAML, &table).await {
-                Ok(_) | Err(SchemaError::AlreadyExists(_)) => break,
-                Err(e @ SchemaError::Create { .. }) if attempts < 5 => {
-                    eprintln!("creating table {table}: {e:?}; trying again");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(e) => panic!("creating table {table} from template.yaml: {e:?}"),
-            }
-        }
+        let table = fresh_table(&dynamodb).await;
         let mut tuned = test_settings();
         settings(&mut tuned);
         // The functions' own wiring, on DynamoDB Local, the simulator and the manual clock.

@@ -6,41 +6,23 @@
 //! minted (tickets, tokens, codes, refresh tokens, the component secret, AES key and message token)
 //! reached a log line.
 
-use api::Api;
 use lambda_http::http::{Method, StatusCode, header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use serde_json::{Value, json};
-use wxcomponent::config::ApiKeyDigest;
-use wxcomponent::store::{AuditStatus, AuditStore, AuthorizerStore, DynamoStore};
+use wxcomponent::store::{AuditStatus, AuditStore, AuthorizerStore};
 use wxcomponent_tests::app::TestApp;
 use wxcomponent_tests::callbacks::{Callbacks, body_text, event_xml};
 use wxcomponent_tests::logs::{LogBuffer, assert_no_secret};
+use wxcomponent_tests::provider_api::{ProviderApi, json_of};
 use wxcomponent_tests::sim::RecordedCall;
 
-const KEY: &str = "test-api-key-0123456789";
-
-fn api(app: &TestApp) -> Api<DynamoStore> {
-    Api::new(app.service.clone(), ApiKeyDigest::of(KEY))
+fn api(app: &TestApp) -> ProviderApi {
+    ProviderApi::on(app)
 }
 
-async fn send(
-    api: &Api<DynamoStore>,
-    method: Method,
-    uri: &str,
-    body: Option<Value>,
-) -> Response<Body> {
+async fn send(api: &ProviderApi, method: Method, uri: &str, body: Option<Value>) -> Response<Body> {
     let body = body.map_or(Body::Empty, |b| Body::from(b.to_string()));
-    let request: Request = lambda_http::http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
-        .body(body)
-        .expect("a valid request");
-    api.handle(request).await
-}
-
-fn json_of(response: &Response<Body>) -> Value {
-    serde_json::from_slice(response.body().as_ref()).expect("a JSON body")
+    api.call(method, uri, body).await
 }
 
 fn text(response: &Response<Body>) -> String {
@@ -786,7 +768,7 @@ async fn submitting_stores_the_audit_and_approval_releases_it_when_asked() {
 }
 
 /// Submits the account's code through the API with `auto_release` and answers the audit id.
-async fn submit_with_auto_release(api: &Api<DynamoStore>, appid: &str) -> i64 {
+async fn submit_with_auto_release(api: &ProviderApi, appid: &str) -> i64 {
     let submitted = send(
         api,
         Method::POST,

@@ -4,7 +4,7 @@
 //! due index, the authorizer directory, processed events, mini program audits), so a use case asks for
 //! exactly what it touches. Two adapters implement all of them with the same semantics:
 //! [`DynamoStore`] (the product) and [`MemoryStore`] (unit tests of the services). The contract suite in
-//! `shared/tests/store_contract.rs` runs against both.
+//! `tests/tests/integration/store_contract.rs` runs against both.
 //!
 //! Every record is keyed by the component appid first, so several components can share one table.
 //! The rules that protect merchants' refresh tokens (versions, leases, once-only events) are enforced

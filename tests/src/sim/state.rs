@@ -46,6 +46,16 @@ pub struct AuthorizerGrant {
     pub expires_at: EpochSeconds,
 }
 
+impl AuthorizerGrant {
+    /// The granted access token, as the client's authorizer APIs take it.
+    pub fn token(&self) -> wxcomponent::wechat::AuthorizerAccessToken {
+        wxcomponent::wechat::AuthorizerAccessToken::new(
+            wxcomponent::Secret::new(self.access_token.clone()),
+            self.expires_at,
+        )
+    }
+}
+
 pub(crate) enum Reply {
     Json(Value),
     Bytes {

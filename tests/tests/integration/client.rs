@@ -7,6 +7,7 @@ use wxcomponent::wechat::{
     WechatClient, WechatError,
 };
 use wxcomponent::{AuthorizerAppId, ComponentAppId, ManualClock, Secret};
+use wxcomponent_tests::app::random_appid;
 use wxcomponent_tests::sim::{Fault, SimConfig, Times, WechatSim};
 use wxcomponent_tests::wechat::{START, WechatHarness, fast_client_config};
 
@@ -19,14 +20,6 @@ const CUSTOM_SEND: &str = "/cgi-bin/message/custom/send";
 
 fn appid(s: &str) -> AuthorizerAppId {
     AuthorizerAppId::parse(s).unwrap()
-}
-
-fn random_appid() -> String {
-    format!("wx{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
-}
-
-fn authorizer_token(grant: &wxcomponent_tests::sim::AuthorizerGrant) -> AuthorizerAccessToken {
-    AuthorizerAccessToken::new(Secret::new(grant.access_token.clone()), grant.expires_at)
 }
 
 fn last_call(h: &WechatHarness, path: &str) -> wxcomponent_tests::sim::RecordedCall {
@@ -326,7 +319,7 @@ async fn options_round_trip_through_the_old_component_form_and_the_new_authorize
     let token = h.component_token().await;
     let merchant = random_appid();
     let grant = h.sim.add_authorizer(&merchant);
-    let atoken = authorizer_token(&grant);
+    let atoken = grant.token();
 
     h.client
         .api_set_authorizer_option(
@@ -406,7 +399,7 @@ async fn quota_is_queried_and_reset_with_a_token_or_with_the_appsecret() {
     let token = h.component_token().await;
     let merchant = random_appid();
     let grant = h.sim.add_authorizer(&merchant);
-    let atoken = authorizer_token(&grant);
+    let atoken = grant.token();
     let config = h.sim.config();
     h.client
         .send_custom_message(&atoken, &CustomMessage::text("oUser1", "hello"))
@@ -480,7 +473,7 @@ async fn a_custom_text_message_is_sent_with_the_authorizer_token() {
 
     h.client
         .send_custom_message(
-            &authorizer_token(&grant),
+            &grant.token(),
             &CustomMessage::text("oUser1", "code_from_api"),
         )
         .await
@@ -503,7 +496,7 @@ async fn a_custom_text_message_is_sent_with_the_authorizer_token() {
 async fn generic_get_and_raw_calls_decode_json_pass_bytes_and_still_detect_json_errors() {
     let h = WechatHarness::start().await;
     let grant = h.sim.add_authorizer(&random_appid());
-    let atoken = authorizer_token(&grant);
+    let atoken = grant.token();
     const DOMAIN_IP: Endpoint<AuthorizerAccessToken> = Endpoint::new("/cgi-bin/get_api_domain_ip");
     const WXACODE: Endpoint<AuthorizerAccessToken> = Endpoint::new("/wxa/getwxacode");
 
@@ -545,7 +538,7 @@ async fn an_unknown_path_answers_40066_and_is_recorded_as_unmatched() {
 
     let err = h
         .client
-        .post_json::<_, _, Value>(&NOWHERE, &authorizer_token(&grant), &json!({}))
+        .post_json::<_, _, Value>(&NOWHERE, &grant.token(), &json!({}))
         .await
         .unwrap_err();
 
@@ -804,7 +797,7 @@ async fn a_single_use_call_is_not_replayed_after_a_timeout_or_a_dropped_connecti
     let timed_out = h.client.api_query_auth(&token, &code).await.unwrap_err();
     let dropped = h
         .client
-        .send_custom_message(&authorizer_token(&grant), &CustomMessage::text("oU", "x"))
+        .send_custom_message(&grant.token(), &CustomMessage::text("oU", "x"))
         .await
         .unwrap_err();
 

@@ -11,8 +11,9 @@ use wxcomponent::wechat::miniprogram::{
 };
 use wxcomponent::wechat::{AuthorizerAccessToken, ComponentAccessToken, WechatError};
 use wxcomponent::{AuthorizerAppId, Secret};
+use wxcomponent_tests::app::random_appid;
 use wxcomponent_tests::sim::catalog::{self, CATALOG, JPEG};
-use wxcomponent_tests::sim::{AuthorizerGrant, Fault, RecordedCall, Times};
+use wxcomponent_tests::sim::{Fault, RecordedCall, Times};
 use wxcomponent_tests::wechat::WechatHarness;
 
 /// A sim, a client, a component token and one authorized mini program with its token.
@@ -23,20 +24,12 @@ struct Ctx {
     appid: AuthorizerAppId,
 }
 
-fn random_appid() -> String {
-    format!("wx{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
-}
-
-fn token_of(grant: &AuthorizerGrant) -> AuthorizerAccessToken {
-    AuthorizerAccessToken::new(Secret::new(grant.access_token.clone()), grant.expires_at)
-}
-
 impl Ctx {
     async fn start() -> Self {
         let h = WechatHarness::start().await;
         let component = h.component_token().await;
         let appid = random_appid();
-        let account = token_of(&h.sim.add_authorizer(&appid));
+        let account = h.sim.add_authorizer(&appid).token();
         Self {
             h,
             component,
@@ -1309,7 +1302,7 @@ async fn the_sim_refuses_a_token_of_the_wrong_kind_an_expired_one_and_a_revoked_
     let other = random_appid();
     let grant = c.h.sim.add_authorizer(&other);
     c.h.sim.revoke(&other);
-    let revoked = c.h.client.open_have(&token_of(&grant)).await.unwrap_err();
+    let revoked = c.h.client.open_have(&grant.token()).await.unwrap_err();
     assert_eq!(revoked.errcode(), Some(40001));
     c.done();
 }

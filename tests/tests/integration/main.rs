@@ -15,5 +15,6 @@ mod refresh_token_safety;
 mod refresher;
 mod refresher_scale;
 mod sim_control;
+mod store_contract;
 mod template;
 mod tokens;

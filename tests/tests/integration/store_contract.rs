@@ -1,6 +1,7 @@
 //! One contract for every store adapter: each test below is an `async fn` over any [`Store`], run once
 //! against the in-memory adapter and once against DynamoDB Local through the real SDK (a fresh table
-//! created from template.yaml per test). Nothing is mocked at the DynamoDB API level.
+//! created from template.yaml per test). Nothing is mocked at the DynamoDB API level. Run them with
+//! `cargo test -p wxcomponent-tests --test integration store_contract::`.
 
 mod support;
 
@@ -19,7 +20,7 @@ macro_rules! contract_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    let fixture = crate::support::memory_fixture();
+                    let fixture = crate::store_contract::support::memory_fixture();
                     super::$test(&fixture).await;
                     fixture.finish().await;
                 }
@@ -30,7 +31,7 @@ macro_rules! contract_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    let fixture = crate::support::dynamo_fixture().await;
+                    let fixture = crate::store_contract::support::dynamo_fixture().await;
                     super::$test(&fixture).await;
                     fixture.finish().await;
                 }
@@ -76,8 +77,8 @@ macro_rules! ledger_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    let fixture = crate::support::memory_fixture();
-                    let crate::support::PushLedgers::Memory(ledger) = fixture.push_ledger() else {
+                    let fixture = crate::store_contract::support::memory_fixture();
+                    let crate::store_contract::support::PushLedgers::Memory(ledger) = fixture.push_ledger() else {
                         unreachable!("a memory fixture has a memory ledger")
                     };
                     super::$test(&ledger, &fixture.clock, &fixture.component).await;
@@ -90,8 +91,8 @@ macro_rules! ledger_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
-                    let fixture = crate::support::dynamo_fixture().await;
-                    let crate::support::PushLedgers::Dynamo(ledger) = fixture.push_ledger() else {
+                    let fixture = crate::store_contract::support::dynamo_fixture().await;
+                    let crate::store_contract::support::PushLedgers::Dynamo(ledger) = fixture.push_ledger() else {
                         unreachable!("a DynamoDB fixture has a DynamoDB ledger")
                     };
                     super::$test(&ledger, &fixture.clock, &fixture.component).await;
@@ -1400,8 +1401,8 @@ mod dynamodb_only {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn the_test_table_is_the_table_of_template_yaml() {
-        let fixture = crate::support::dynamo_fixture().await;
-        let client = crate::support::dynamodb_client().await;
+        let fixture = crate::store_contract::support::dynamo_fixture().await;
+        let client = wxcomponent_tests::app::dynamodb_client().await;
         let table = fixture.store.table_name();
         let defined = TableDefinition::from_bundled_template().unwrap();
 
@@ -1453,7 +1454,7 @@ mod dynamodb_only {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn the_due_query_reads_only_the_due_items_among_two_thousand_authorizers() {
-        let f = crate::support::dynamo_fixture().await;
+        let f = crate::store_contract::support::dynamo_fixture().await;
         const AUTHORIZERS: i64 = 2_000;
         const DUE: i64 = 7;
         // Due tokens expire within the next minutes, the rest spread over the next hours; a

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
-use wxcomponent::store::schema::{TEMPLATE_YAML, create_table_from_template};
 use wxcomponent::store::{DynamoPushLedger, DynamoStore, MemoryPushLedger, MemoryStore};
 use wxcomponent::{AuthorizerAppId, ComponentAppId, EpochSeconds, ManualClock};
+use wxcomponent_tests::app::{dynamodb_client, fresh_table, random_appid};
 
 /// Where every test's clock starts.
 pub const T0: EpochSeconds = 1_700_000_000;
@@ -58,16 +58,12 @@ impl<S> Fixture<S> {
     }
 }
 
-fn random_hex(len: usize) -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..len].to_owned()
-}
-
 pub fn random_component() -> ComponentAppId {
-    ComponentAppId::parse(format!("wx{}", random_hex(16))).unwrap()
+    ComponentAppId::parse(random_appid()).unwrap()
 }
 
 pub fn random_authorizer() -> AuthorizerAppId {
-    AuthorizerAppId::parse(format!("wx{}", random_hex(16))).unwrap()
+    AuthorizerAppId::parse(random_appid()).unwrap()
 }
 
 pub fn memory_fixture() -> Fixture<MemoryStore> {
@@ -80,27 +76,9 @@ pub fn memory_fixture() -> Fixture<MemoryStore> {
     }
 }
 
-/// A client for the DynamoDB endpoint of the environment. Fails loudly rather than skipping when
-/// there is none.
-pub async fn dynamodb_client() -> Client {
-    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
-        panic!(
-            "AWS_ENDPOINT_URL_DYNAMODB is not set: these tests need DynamoDB Local. Run `make test`, \
-             which starts DynamoDB Local (or `source scripts/lib.sh && start_dynamodb_local` first)."
-        );
-    }
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    Client::new(&config)
-}
-
 pub async fn dynamo_fixture() -> Fixture<DynamoStore> {
     let client = dynamodb_client().await;
-    let table = format!("wxc-test-{}", random_hex(20));
-    create_table_from_template(&client, TEMPLATE_YAML, &table)
-        .await
-        .unwrap_or_else(|e| panic!("creating table {table} from template.yaml: {e:?}"));
+    let table = fresh_table(&client).await;
     let clock = ManualClock::at(T0);
     Fixture {
         store: Arc::new(DynamoStore::new(
