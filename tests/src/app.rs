@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::schema::{SchemaError, TEMPLATE_YAML, create_table_from_template};
 use aws_sdk_dynamodb::Client as DynamoClient;
 use wxcomponent::service::{TokenService, TokenSettings};
-use wxcomponent::store::schema::{SchemaError, TEMPLATE_YAML, create_table_from_template};
 use wxcomponent::store::{
     AccountInfo, AccountKind, AuthorizationGrant, Authorizer, AuthorizerStore, ComponentTokenStore,
     DynamoStore, ExpiringToken, Ticket, TicketStore,

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod provider_api;
 pub mod refresh;
 pub mod requests;
+pub mod schema;
 pub mod sim;
 pub mod store_faults;
 pub mod wechat;

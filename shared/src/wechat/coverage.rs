@@ -6,7 +6,8 @@
 //! only compiles if `WechatClient` has it, and take path and token type from the endpoint constant
 //! the method uses. Tests check the table against that list (a fixture), against the
 //! simulator's catalogue, and against the markdown copy in [`COVERAGE_DOC`] (run the tests with
-//! `UPDATE_COVERAGE=1` to rewrite that copy).
+//! `UPDATE_COVERAGE=1` to rewrite that copy). Compiled only with the `coverage` feature, which the
+//! test harness turns on: no function carries the table.
 
 use super::access_tokens::{AuthorizerAccessToken, ComponentAccessToken};
 use super::client::{Endpoint, NoToken, WechatClient};
@@ -1106,7 +1107,7 @@ mod tests {
         let current = generated_part(&doc).expect("the coverage markers are present");
         assert!(
             current == table,
-            "{} is out of date: run `UPDATE_COVERAGE=1 cargo test -p wxcomponent --lib coverage`",
+            "{} is out of date: run `UPDATE_COVERAGE=1 cargo test -p wxcomponent --features coverage --lib coverage`",
             COVERAGE_DOC
         );
     }

@@ -9,6 +9,7 @@
 mod access_tokens;
 mod client;
 mod component;
+#[cfg(feature = "coverage")]
 pub mod coverage;
 pub mod deadline;
 mod error;

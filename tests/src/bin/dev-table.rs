@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use wxcomponent::store::schema::TableDefinition;
+use wxcomponent_tests::schema::TableDefinition;
 
 #[derive(Parser)]
 #[command(

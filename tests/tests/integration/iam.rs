@@ -17,13 +17,13 @@ use aws_sdk_dynamodb::operation;
 use lambda_http::http::{Method, header};
 use serde_json::json;
 use wxcomponent::config::ApiKeyDigest;
-use wxcomponent::store::schema::TEMPLATE_YAML;
 use wxcomponent::store::{AuditState, AuditStatus, AuditStore};
 use wxcomponent_tests::app::{TestApp, dynamodb_client, random_appid};
 use wxcomponent_tests::callbacks::{
     Callbacks, authorized_xml, event_xml, text_xml, ticket_xml, unauthorized_xml,
 };
 use wxcomponent_tests::refresh::refresher;
+use wxcomponent_tests::schema::TEMPLATE_YAML;
 use wxcomponent_tests::sim::SimConfig;
 use yaml_serde::Value;
 

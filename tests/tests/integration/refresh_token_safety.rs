@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use tracing::instrument::WithSubscriber;
 use wxcomponent::service::{RefreshOutcome, TokenError, TokenService, TokenSettings};
-use wxcomponent::store::schema::{TEMPLATE_YAML, create_table_from_template};
 use wxcomponent::store::{
     AuthorizationGrant, AuthorizerStatus, AuthorizerStore, DynamoStore, ExpiringToken, Ticket,
     TicketStore,
@@ -19,6 +18,7 @@ use wxcomponent::wechat::{WechatClient, WechatError};
 use wxcomponent::{AuthorizerAppId, ComponentAppId, Secret, SystemClock};
 use wxcomponent_tests::app::{TestApp, dynamodb_client, random_appid, test_settings};
 use wxcomponent_tests::logs::{LogBuffer, production_filter_at_trace};
+use wxcomponent_tests::schema::{TEMPLATE_YAML, create_table_from_template};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times, WechatSim};
 use wxcomponent_tests::store_faults::FailRequests;
 use wxcomponent_tests::wechat::fast_client_config;

@@ -1395,8 +1395,9 @@ async fn audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one<S
 mod dynamodb_only {
     use super::*;
     use aws_sdk_dynamodb::types::{IndexStatus, TimeToLiveStatus};
-    use wxcomponent::store::schema::{
-        SchemaError, TEMPLATE_YAML, TTL, TableDefinition, create_table_from_template,
+    use wxcomponent::store::schema::TTL;
+    use wxcomponent_tests::schema::{
+        SchemaError, TEMPLATE_YAML, TableDefinition, create_table_from_template,
     };
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use wxcomponent::config::AUTH_SIGNING_SECRET;
 use wxcomponent::service::auth_state::MIN_SIGNING_SECRET_LEN;
-use wxcomponent::store::schema::TEMPLATE_YAML;
+use wxcomponent_tests::schema::TEMPLATE_YAML;
 use yaml_serde::Value;
 
 fn template() -> Value {
