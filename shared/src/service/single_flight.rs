@@ -81,8 +81,9 @@ pub(super) trait Flight: Sync {
     /// The token in a stored record, if there is one.
     fn token<'s>(&self, stored: &'s Self::Stored) -> Option<&'s ExpiringToken>;
 
-    /// Takes the lease for `owner`, only if the token expires at or before `due_by` when given;
-    /// with the record as stored once it is taken.
+    /// Takes the lease for `owner`, with the record as stored once it is taken. With `due_by`,
+    /// declined if the token expires after it; a flight may leave that check to the work under
+    /// the lease instead (the component token does).
     fn claim(
         &self,
         owner: &LeaseOwner,

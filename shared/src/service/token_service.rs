@@ -2,9 +2,13 @@
 //!
 //! The rules:
 //! - a stored token with more than the refresh margin left is served as it is;
-//! - otherwise one caller takes the store lease for that token, reads again (another worker may
-//!   have just refreshed), refreshes and stores, and always gives the lease back; the others use
-//!   the stored token while it has not expired, or poll the store briefly for the new one;
+//! - otherwise one caller claims the token's refresh lease, which hands back the record as stored
+//!   (another worker may have just refreshed), refreshes and stores, and the lease is always given
+//!   back; the others use the stored token while it has not expired, or poll the store briefly for
+//!   the new one. That mechanism is written once, in `single_flight.rs`; this file says what it
+//!   means for the component token (a lease item of its own, and the token a worker last saw reused
+//!   for a minute) and for an authorizer token (the lease on the authorizer's record: a claim and a
+//!   write, two requests per refresh);
 //! - a token WeChat refuses (40001 / 40014 / 42001) is replaced only while it is still the stored
 //!   one, so a burst of refusals costs one refresh, and the refused call is retried once;
 //! - refresh tokens are written with their version, so an older value never replaces a newer one,
