@@ -12,6 +12,7 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod wechat;
 pub mod wiring;
 mod xml;

@@ -50,7 +50,11 @@ pub async fn production(
     settings: TokenSettings,
 ) -> Result<App, WechatError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Read once, for both HTTPS clients (see `crate::tls`).
+    let roots = crate::tls::TrustedRoots::system();
+    let sdk = crate::tls::sdk_config(roots.as_ref()).await;
+    let mut client = client;
+    client.roots = roots;
     let wechat = WechatClient::new(
         client,
         config.component_appid.clone(),

@@ -29,6 +29,8 @@ pub struct ClientConfig {
     /// Limit for one attempt, from connecting until the body is read.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// The roots to trust, read once for the process; `None` loads the system's store.
+    pub roots: Option<crate::tls::TrustedRoots>,
 }
 
 impl ClientConfig {
@@ -42,6 +44,7 @@ impl ClientConfig {
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             timeout: Self::DEFAULT_TIMEOUT,
             retry: RetryPolicy::default(),
+            roots: None,
         }
     }
 
@@ -209,11 +212,15 @@ impl WechatClient {
         component_secret: Secret,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, WechatError> {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             // WeChat does not redirect API calls; following one would resend the token elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(roots) = &config.roots {
+            http = http.tls_certs_only(roots.reqwest_certificates());
+        }
+        let http = http
             .build()
             .map_err(|e| WechatError::ClientBuild(e.without_url()))?;
         Ok(Self {
