@@ -182,10 +182,7 @@ impl<S: Store + 'static> TokenService<S> {
         // The code is spent and the refresh token is in hand: store it before anything else.
         let grant = AuthorizationGrant {
             appid: appid.clone(),
-            access_token: ExpiringToken {
-                value: authorization.access_token.secret().clone(),
-                expires_at: authorization.access_token.expires_at(),
-            },
+            access_token: ExpiringToken::from(&authorization.access_token),
             refresh_token: authorization.refresh_token,
             func_info: func_ids(&authorization.func_info),
             account: None,

@@ -154,6 +154,22 @@ pub(super) struct Inner<S> {
     remembered: Mutex<Option<(EpochSeconds, ExpiringToken)>>,
 }
 
+/// A token WeChat issued, in the form the store keeps it.
+macro_rules! stored_form {
+    ($($token:ty),*) => {$(
+        impl From<&$token> for ExpiringToken {
+            fn from(token: &$token) -> Self {
+                ExpiringToken {
+                    value: token.secret().clone(),
+                    expires_at: token.expires_at(),
+                }
+            }
+        }
+    )*};
+}
+
+stored_form!(ComponentAccessToken, AuthorizerAccessToken);
+
 fn component_access_token(stored: &ExpiringToken) -> ComponentAccessToken {
     ComponentAccessToken::new(stored.value.clone(), stored.expires_at)
 }
@@ -358,10 +374,7 @@ impl<S: Store + 'static> TokenService<S> {
             }
             Err(e) => return Err(e.into()),
         };
-        let expiring = ExpiringToken {
-            value: token.secret().clone(),
-            expires_at: token.expires_at(),
-        };
+        let expiring = ExpiringToken::from(&token);
         match inner
             .store
             .replace_component_token(&inner.component, &expiring, seen)
@@ -650,10 +663,7 @@ impl<S: Store + 'static> TokenService<S> {
         let rotated = tokens.refresh_token != stored.refresh_token;
         let refresh = TokenRefresh {
             based_on_version: stored.refresh_token_version,
-            access_token: ExpiringToken {
-                value: tokens.access_token.secret().clone(),
-                expires_at: tokens.access_token.expires_at(),
-            },
+            access_token: ExpiringToken::from(&tokens.access_token),
             refresh_token: rotated.then(|| tokens.refresh_token.clone()),
         };
         let settings = &inner.settings;
@@ -861,10 +871,7 @@ impl<S: Store + 'static> Flight for ComponentFlight<'_, S> {
             .service
             .refresh_component(stored.map(|t| t.version))
             .await?;
-        Ok(ExpiringToken {
-            value: token.secret().clone(),
-            expires_at: token.expires_at(),
-        })
+        Ok(ExpiringToken::from(&token))
     }
 
     async fn release(&self, owner: &LeaseOwner) -> Result<(), StoreError> {
@@ -936,10 +943,7 @@ impl<S: Store + 'static> Flight for AuthorizerFlight<'_, S> {
         hold: &Hold,
     ) -> Result<ExpiringToken, TokenError> {
         let token = self.service.refresh_authorizer(stored, hold).await?;
-        Ok(ExpiringToken {
-            value: token.secret().clone(),
-            expires_at: token.expires_at(),
-        })
+        Ok(ExpiringToken::from(&token))
     }
 
     async fn release(&self, owner: &LeaseOwner) -> Result<(), StoreError> {
