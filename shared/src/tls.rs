@@ -19,14 +19,16 @@ use rustls_pki_types::pem::PemObject;
 /// The trusted roots as PEM, each certificate checked to be a usable trust anchor.
 #[derive(Clone)]
 pub struct TrustedRoots {
+    /// For reqwest, which takes DER.
+    ders: Arc<[CertificateDer<'static>]>,
+    /// For the AWS SDK, which takes PEM.
     pem: Arc<str>,
-    count: usize,
 }
 
 impl std::fmt::Debug for TrustedRoots {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrustedRoots")
-            .field("certificates", &self.count)
+            .field("certificates", &self.ders.len())
             .finish()
     }
 }
@@ -47,7 +49,7 @@ impl TrustedRoots {
     /// The usable trust anchors of a PEM bundle; `None` when there is none.
     pub fn from_pem_bundle(bundle: &[u8]) -> Option<Self> {
         let mut pem = String::new();
-        let mut count = 0;
+        let mut ders = Vec::new();
         for cert in CertificateDer::pem_slice_iter(bundle).flatten() {
             if webpki::anchor_from_trusted_cert(&cert).is_err() {
                 continue;
@@ -60,26 +62,29 @@ impl TrustedRoots {
                 pem.push('\n');
             }
             pem.push_str("-----END CERTIFICATE-----\n");
-            count += 1;
+            ders.push(cert);
         }
-        (count > 0).then(|| Self {
+        (!ders.is_empty()).then(|| Self {
+            ders: ders.into(),
             pem: pem.into(),
-            count,
         })
     }
 
     /// How many certificates are trusted.
     pub fn len(&self) -> usize {
-        self.count
+        self.ders.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.ders.is_empty()
     }
 
     /// The roots for reqwest, which then trusts these and nothing else.
     pub fn reqwest_certificates(&self) -> Vec<reqwest::Certificate> {
-        reqwest::Certificate::from_pem_bundle(self.pem.as_bytes()).unwrap_or_default()
+        self.ders
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+            .collect()
     }
 
     /// The AWS SDK's HTTPS client (rustls on aws-lc, as the SDK's default is), trusting these roots
