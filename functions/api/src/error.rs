@@ -131,6 +131,16 @@ impl From<TokenError> for ApiError {
     }
 }
 
+/// The answer to a body over [`crate::MAX_BODY_BYTES`].
+pub(crate) fn body_too_large() -> Response {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is larger than {} bytes", crate::MAX_BODY_BYTES),
+    )
+    .into_response()
+}
+
 /// A JSON answer that no intermediary may cache (least of all an access token).
 pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());

@@ -3,7 +3,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use wxcomponent::AuthorizerAppId;
@@ -76,14 +75,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryOf<T> {
 async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(request, state)
         .await
-        .map_err(|e| match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the body is larger than {} bytes", crate::MAX_BODY_BYTES),
-            ),
-            status => ApiError::new(status, "invalid_request", "the body could not be read"),
-        })
+        // A body over the limit is a 413 here, which the router's body limit answers as
+        // `error::body_too_large`.
+        .map_err(|e| ApiError::new(e.status(), "invalid_request", "the body could not be read"))
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

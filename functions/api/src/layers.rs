@@ -83,18 +83,9 @@ pub(crate) async fn refuse_head(mut request: Request, next: Next) -> Response {
 }
 
 /// Answers as the API gives them, whatever layer made them: `Allow` without the `HEAD` the
-/// router names beside every `GET` ([`refuse_head`] refuses it), and the body limit's 413 as a
-/// JSON error.
+/// router names beside every `GET` ([`refuse_head`] refuses it).
 pub(crate) async fn tidy_answers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json(&response) {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body is larger than {} bytes", crate::MAX_BODY_BYTES),
-        )
-        .into_response();
-    }
     if let Some(allow) = response
         .headers()
         .get(header::ALLOW)
@@ -110,14 +101,6 @@ pub(crate) async fn tidy_answers(request: Request, next: Next) -> Response {
         }
     }
     response
-}
-
-fn is_json(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/json"))
 }
 
 /// The router's answer for a path no route has.

@@ -25,7 +25,6 @@ use axum::Router;
 use axum::http::Method;
 use axum::middleware;
 use lambda_http::{Body, Error, Request, Response};
-use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use wxcomponent::config::{ApiConfig, ApiKeyDigest};
@@ -72,10 +71,10 @@ impl Api<DynamoStore> {
             .with_state(state);
         // `Router::layer` wraps each route on its own, inside the part that adds `Allow`; these
         // wrap the whole router, so they see (and may change) every answer as it leaves.
-        Router::new()
+        let routes = Router::new()
             .fallback_service(routes)
-            .layer(middleware::from_fn(layers::refuse_head))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(layers::refuse_head));
+        wxcomponent_http::limit_body(routes, MAX_BODY_BYTES, error::body_too_large)
             .layer(middleware::from_fn_with_state(key, layers::require_bearer))
             .layer(middleware::from_fn(layers::tidy_answers))
             .layer(middleware::from_fn(layers::log_request))

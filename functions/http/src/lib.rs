@@ -1,6 +1,7 @@
 //! What the three HTTP functions (`ticket-callback`, `auth-redirect`, `api`) share between
 //! `lambda_http` and their axum [`Router`]: the API Gateway stage taken off the path once, before
-//! routing; the invocation's time left; serving in Lambda; answering one request in process.
+//! routing; the one check of a request body's size; the invocation's time left; serving in
+//! Lambda; answering one request in process.
 //!
 //! API Gateway puts a named stage in front of the path (`/prod/wechat/component`); the `$default`
 //! stage, Lambda function URLs and `cargo lambda watch` do not. The routers see the path without
@@ -8,11 +9,13 @@
 
 use axum::Router;
 use axum::body::Body as AxumBody;
-use axum::http::{Request, Response, Uri};
+use axum::http::{Request, Response, StatusCode, Uri};
+use axum::middleware;
 use http_body_util::BodyExt;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use tower::ServiceExt;
+use tower_http::limit::RequestBodyLimitLayer;
 
 /// The path prefix API Gateway's stage put in front of the routes (`/prod`), or `""`. In the
 /// request's extensions once [`strip_stage`] ran.
@@ -52,6 +55,24 @@ pub fn strip_stage<B>(mut request: Request<B>) -> Request<B> {
     };
     request.extensions_mut().insert(StagePrefix(prefix));
     request
+}
+
+/// Refuses a request whose body is over `max` bytes, answering `too_large()`: by its declared
+/// length before anything is read, or as soon as reading it passes `max` (a handler reading the
+/// body gets an error instead of the rest). Every 413 leaving `router`, whichever part made it,
+/// is that one answer. The functions that read a body check its size here and nowhere else.
+pub fn limit_body(router: Router, max: usize, too_large: fn() -> Response<AxumBody>) -> Router {
+    router
+        .layer(RequestBodyLimitLayer::new(max))
+        .layer(middleware::map_response(
+            move |response: Response<AxumBody>| async move {
+                if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    response
+                }
+            },
+        ))
 }
 
 /// The invocation's deadline in milliseconds since the Unix epoch, when it runs in Lambda (or
@@ -135,6 +156,66 @@ mod tests {
         assert_eq!(
             request.extensions().get::<StagePrefix>(),
             Some(&StagePrefix(String::new()))
+        );
+    }
+
+    fn refused() -> Response<AxumBody> {
+        let mut response = Response::new(AxumBody::from("refused"));
+        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        response
+    }
+
+    /// A router answering with the length of the body it read.
+    fn reading() -> Router {
+        let read = axum::routing::post(|request: axum::extract::Request| async move {
+            match axum::body::to_bytes(request.into_body(), usize::MAX).await {
+                Ok(bytes) => (StatusCode::OK, bytes.len().to_string()),
+                Err(_) => (StatusCode::PAYLOAD_TOO_LARGE, "read failed".to_owned()),
+            }
+        });
+        limit_body(Router::new().route("/", read), 8, refused)
+    }
+
+    async fn send(body: AxumBody, declared: Option<usize>) -> (StatusCode, String) {
+        let mut request = Request::builder().method("POST").uri("/");
+        if let Some(len) = declared {
+            request = request.header("content-length", len);
+        }
+        let response = reading()
+            .oneshot(request.body(body).expect("a request"))
+            .await
+            .expect("an answer");
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_body_up_to_the_limit_is_read_whole() {
+        assert_eq!(
+            send(AxumBody::from("12345678"), Some(8)).await,
+            (StatusCode::OK, "8".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_declared_too_large_is_refused_with_the_given_answer() {
+        assert_eq!(
+            send(AxumBody::from("123456789"), Some(9)).await,
+            (StatusCode::PAYLOAD_TOO_LARGE, "refused".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn an_undeclared_body_is_cut_off_where_it_passes_the_limit() {
+        assert_eq!(
+            send(AxumBody::from("123456789"), None).await,
+            (StatusCode::PAYLOAD_TOO_LARGE, "refused".to_owned())
         );
     }
 }

@@ -41,6 +41,12 @@ impl<S, L> Clone for TicketCallback<S, L> {
     }
 }
 
+/// The answer to a body over [`MAX_BODY_LEN`].
+fn too_large() -> Response {
+    tracing::warn!("push refused: body too large");
+    text(StatusCode::PAYLOAD_TOO_LARGE, "payload too large")
+}
+
 fn text(status: StatusCode, body: &'static str) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
@@ -57,28 +63,16 @@ struct Push {
     time_left: Option<Duration>,
 }
 
-/// Reads a push, refusing a body over [`MAX_BODY_LEN`] (by its declared length first: a client
-/// that declares a large body is answered without reading it).
+/// Reads a push. Its size was checked before: the router refuses a body over [`MAX_BODY_LEN`]
+/// (`wxcomponent_http::limit_body`), so reading fails once it passes that.
 async fn read_push(
     query: Option<String>,
     request: Request,
     clock: &dyn Clock,
 ) -> Result<Push, Response> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let too_large = || {
-        tracing::warn!("push refused: body too large");
-        text(StatusCode::PAYLOAD_TOO_LARGE, "payload too large")
-    };
-    if declared.is_some_and(|len| len > MAX_BODY_LEN as u64) {
-        return Err(too_large());
-    }
     let time_left = wxcomponent_http::deadline_ms(&request)
         .and_then(|deadline| wxcomponent::clock::time_until(deadline, clock));
-    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_LEN)
+    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
         .await
         .map_err(|_| too_large())?;
     let query = PushQuery::from_pairs(url::form_urlencoded::parse(
@@ -145,16 +139,18 @@ async fn method_not_allowed() -> Response {
     response
 }
 
-/// The two push URLs (with or without a trailing `/`, as the console may be set either way).
+/// The two push URLs (with or without a trailing `/`, as the console may be set either way), for
+/// bodies up to [`MAX_BODY_LEN`].
 fn router<S: Store + 'static, L: PushLedger + 'static>(push: PushService<S, L>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/wechat/component", post(component_push::<S, L>))
         .route("/wechat/component/", post(component_push::<S, L>))
         .route("/wechat/message/{appid}", post(message_push::<S, L>))
         .route("/wechat/message/{appid}/", post(message_push::<S, L>))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .with_state(push)
+        .with_state(push);
+    wxcomponent_http::limit_body(routes, MAX_BODY_LEN, too_large)
 }
 
 impl<S: Store + 'static, L: PushLedger + 'static> TicketCallback<S, L> {
