@@ -1,7 +1,7 @@
 //! The application, put together once: the clock, the DynamoDB client and store, the WeChat
-//! client and the token service every use case goes through. The four functions' mains build it
-//! with [`production`]; the test harness builds it with [`assemble`] on DynamoDB Local, the
-//! simulator's client and a manual clock, so the tests run the wiring the functions run.
+//! client, and the [`Application`] (context and use cases) on them. The four functions' mains
+//! build it with [`production`]; the test harness builds it with [`assemble`] on DynamoDB Local,
+//! the simulator's client and a manual clock, so the tests run the wiring the functions run.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::MessageCrypto;
 use crate::service::{
-    AuthFlow, AuthFlowSettings, PushService, PushSettings, TokenService, TokenSettings,
+    Application, AuthFlow, AuthFlowSettings, PushService, PushSettings, TokenSettings,
 };
 use crate::store::{DynamoPushLedger, DynamoStore, dynamodb_client};
 use crate::wechat::{ClientConfig, WechatClient, WechatError};
@@ -20,7 +20,7 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub store: Arc<DynamoStore>,
-    pub tokens: TokenService<DynamoStore>,
+    pub application: Application<DynamoStore>,
 }
 
 /// The parts on `dynamodb` and `table`, with `client` for WeChat.
@@ -32,12 +32,12 @@ pub fn assemble(
     settings: TokenSettings,
 ) -> App {
     let store = Arc::new(DynamoStore::new(dynamodb.clone(), table, clock.clone()));
-    let tokens = TokenService::new(store.clone(), client, clock.clone(), settings);
+    let application = Application::assemble(store.clone(), client, clock.clone(), settings);
     App {
         clock,
         dynamodb,
         store,
-        tokens,
+        application,
     }
 }
 
@@ -87,16 +87,15 @@ impl App {
         settings: PushSettings,
     ) -> PushService<DynamoStore, DynamoPushLedger> {
         PushService::new(
-            self.tokens.clone(),
+            self.application.clone(),
             self.push_ledger(),
             crypto,
-            self.clock.clone(),
             settings,
         )
     }
 
     /// The merchant's authorization flow (the auth-redirect function's use case).
     pub fn auth_flow(&self, settings: AuthFlowSettings) -> AuthFlow<DynamoStore> {
-        AuthFlow::new(self.tokens.clone(), settings)
+        AuthFlow::new(self.application.authorizations.clone(), settings)
     }
 }

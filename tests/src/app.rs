@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::schema::{SchemaError, TEMPLATE_YAML, create_table_from_template};
 use aws_sdk_dynamodb::Client as DynamoClient;
-use wxcomponent::service::{TokenService, TokenSettings};
+use wxcomponent::service::{Application, Authorizations, TokenService, TokenSettings};
 use wxcomponent::store::{
     AccountInfo, AccountKind, AuthorizationGrant, Authorizer, AuthorizerStore, ComponentTokenStore,
     DynamoStore, ExpiringToken, Ticket, TicketStore,
@@ -27,6 +27,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub client: WechatClient,
     pub store: Arc<DynamoStore>,
+    /// The token use case of [`TestApp::application`].
     pub service: TokenService<DynamoStore>,
     pub component: ComponentAppId,
     pub dynamodb: DynamoClient,
@@ -128,7 +129,7 @@ impl TestApp {
             clock,
             client,
             store: wiring.store.clone(),
-            service: wiring.tokens.clone(),
+            service: wiring.application.tokens.clone(),
             component,
             dynamodb,
             wiring,
@@ -143,16 +144,26 @@ impl TestApp {
             self.store.table_name(),
             Arc::new(self.clock.clone()),
             self.client.clone(),
-            self.service.settings().clone(),
+            self.service.context().settings().clone(),
         );
         self.store = self.wiring.store.clone();
-        self.service = self.wiring.tokens.clone();
+        self.service = self.wiring.application.tokens.clone();
         self.dynamodb = dynamodb;
         self
     }
 
     pub fn now(&self) -> i64 {
         wxcomponent::Clock::now(&self.clock)
+    }
+
+    /// The application the functions are built on.
+    pub fn application(&self) -> &Application<DynamoStore> {
+        &self.wiring.application
+    }
+
+    /// Its authorization use case.
+    pub fn authorizations(&self) -> &Authorizations<DynamoStore> {
+        &self.wiring.application.authorizations
     }
 
     /// WeChat pushes a ticket and the platform stores it (as the ticket callback would).

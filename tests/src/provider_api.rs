@@ -19,7 +19,7 @@ pub struct ProviderApi {
 impl ProviderApi {
     pub fn on(app: &TestApp) -> Self {
         Self {
-            api: Api::new(app.service.clone(), ApiKeyDigest::of(KEY)),
+            api: Api::new(app.application().clone(), ApiKeyDigest::of(KEY)),
         }
     }
 

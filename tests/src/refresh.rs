@@ -43,7 +43,7 @@ pub fn refresher(
     tune: impl FnOnce(&mut RefresherSettings),
 ) -> Refresher<DynamoStore> {
     let mut settings = RefresherSettings {
-        margin_secs: app.service.settings().refresh_margin_secs,
+        margin_secs: app.service.context().settings().refresh_margin_secs,
         ..RefresherSettings::default()
     };
     tune(&mut settings);

@@ -16,15 +16,14 @@ use std::time::Duration;
 use tracing::instrument::WithSubscriber;
 
 use wxcomponent::Secret;
-use wxcomponent::service::TokenError;
 use wxcomponent::store::{AuthorizerStore, ComponentTokenStore};
 use wxcomponent::wechat::AuthorizerOptionName;
 use wxcomponent_tests::app::{START, TestApp, random_appid};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times};
 
-fn chain(e: &TokenError) -> String {
+fn chain(e: &dyn std::error::Error) -> String {
     let mut text = format!("{e} | {e:?}");
-    let mut source = std::error::Error::source(e);
+    let mut source = e.source();
     while let Some(s) = source {
         text.push_str(&format!(" | {s} | {s:?}"));
         source = s.source();
@@ -44,11 +43,11 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
         |c| c.timeout = Duration::from_millis(150),
     )
     .await;
-    let mut errors = Vec::new();
+    let mut errors: Vec<Box<dyn std::error::Error>> = Vec::new();
     let mut returned = vec![config.component_secret.clone()];
 
     // No ticket: a push is requested.
-    errors.push(app.service.component_token().await.unwrap_err());
+    errors.push(Box::new(app.service.component_token().await.unwrap_err()));
     // A ticket, concurrent refreshes, a 40001 burst.
     returned.push(app.store_fresh_ticket().await);
     let tasks: Vec<_> = (0..10)
@@ -63,7 +62,7 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
     app.store_component_token("ctoken-revoked-in-logs-test", START + 7000)
         .await;
     returned.push("ctoken-revoked-in-logs-test".into());
-    let code = app.service.create_pre_auth_code().await.unwrap();
+    let code = app.authorizations().create_pre_auth_code().await.unwrap();
     returned.push(code.code.expose().to_owned());
 
     // Authorization, twice concurrently, then a used code.
@@ -71,8 +70,8 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
     let auth_code = Secret::new(app.sim.authorize(&merchant));
     returned.push(auth_code.expose().to_owned());
     let (a, b) = tokio::join!(
-        app.service.complete_authorization(&auth_code),
-        app.service.complete_authorization(&auth_code)
+        app.authorizations().complete_authorization(&auth_code),
+        app.authorizations().complete_authorization(&auth_code)
     );
     let authorizer = a.unwrap();
     b.unwrap();
@@ -81,12 +80,12 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
     let spent = Secret::new(app.sim.authorize(&merchant));
     let token = app.service.component_token().await.unwrap();
     app.client.api_query_auth(&token, &spent).await.unwrap();
-    errors.push(
-        app.service
+    errors.push(Box::new(
+        app.authorizations()
             .complete_authorization(&spent)
             .await
             .unwrap_err(),
-    );
+    ));
 
     // Authorizer refresh with rotation, a 40001 on an authorizer call, faults, 61023.
     let appid = authorizer.appid.clone();
@@ -119,7 +118,9 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
             fault,
             Times::Always,
         );
-        errors.push(app.service.authorizer_token(&appid).await.unwrap_err());
+        errors.push(Box::new(
+            app.service.authorizer_token(&appid).await.unwrap_err(),
+        ));
         app.sim.clear_faults();
     }
     let lost = wxcomponent::AuthorizerAppId::parse(random_appid()).unwrap();
@@ -138,7 +139,9 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
         Fault::errcode(61023),
         Times::Always,
     );
-    errors.push(app.service.authorizer_token(&lost).await.unwrap_err());
+    errors.push(Box::new(
+        app.service.authorizer_token(&lost).await.unwrap_err(),
+    ));
     returned.push("refreshtoken@@@lost-in-logs".into());
 
     // Everything the store holds now, too.
@@ -160,7 +163,11 @@ async fn token_flows_at_trace_never_log_secrets_tickets_tokens_codes_or_refresh_
     secrets.sort();
     secrets.dedup();
     let logs = buffer.text();
-    let error_text = errors.iter().map(chain).collect::<Vec<_>>().join("\n");
+    let error_text = errors
+        .iter()
+        .map(|e| chain(e.as_ref()))
+        .collect::<Vec<_>>()
+        .join("\n");
 
     // The capture worked: spans with appids, the service's own events, the store's SDK calls.
     assert!(logs.contains("complete_authorization"), "{logs}");

@@ -69,7 +69,11 @@ async fn list_authorizers(
             })?,
     };
     let cursor = query.cursor.map(Cursor::from_string);
-    ok(&api.service.list_authorizers(limit, cursor.as_ref()).await?)
+    ok(&api
+        .app
+        .directory
+        .list_authorizers(limit, cursor.as_ref())
+        .await?)
 }
 
 /// One authorizer, whatever its status
@@ -86,7 +90,7 @@ async fn get_authorizer(
     State(api): State<AppState>,
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
-    ok(&api.service.authorizer_view(&appid).await?)
+    ok(&api.app.directory.authorizer_view(&appid).await?)
 }
 
 /// An access token and its absolute expiry (epoch seconds).
@@ -112,7 +116,7 @@ async fn get_access_token(
     State(api): State<AppState>,
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
-    let token = api.service.authorizer_token(&appid).await?;
+    let token = api.app.tokens.authorizer_token(&appid).await?;
     ok(&AccessTokenBody {
         access_token: token.secret().expose().to_owned(),
         expires_at: token.expires_at(),
@@ -174,7 +178,7 @@ async fn create_auth_links(
     JsonBody(body): JsonBody<AuthLinksBody>,
 ) -> Result<Response, ApiError> {
     let request = body.into_request()?;
-    ok(&api.service.authorization_links_for(&request).await?)
+    ok(&api.app.authorizations.links_for(&request).await?)
 }
 
 /// The platform's health
@@ -188,5 +192,5 @@ async fn create_auth_links(
     responses(HealthAnswers)
 )]
 async fn health(State(api): State<AppState>) -> Result<Response, ApiError> {
-    ok(&api.service.health().await?)
+    ok(&api.app.directory.health().await?)
 }

@@ -8,8 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use wxcomponent::logging::error_chain;
-use wxcomponent::service::TokenError;
-use wxcomponent::store::StoreError;
+use wxcomponent::service::{AuditError, AuthorizationError, DirectoryError, TokenError};
 use wxcomponent::wechat::{errcode, fix_for};
 
 /// An error answer.
@@ -103,31 +102,72 @@ impl From<TokenError> for ApiError {
                 "no valid component_verify_ticket; WeChat was asked to push one",
             ),
             TokenError::Busy { .. } => Self::new(S::SERVICE_UNAVAILABLE, "busy", e.to_string()),
-            TokenError::Store(StoreError::InvalidCursor) => {
-                Self::bad_request("invalid_cursor", "the cursor was not issued by this API")
-            }
-            TokenError::Wechat(_) | TokenError::AuthCodeRejected { .. } => {
-                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "WeChat call failed");
-                let message = match (e.errcode(), e.errcode().and_then(fix_for)) {
-                    (Some(code), Some(fix)) => format!("WeChat answered errcode {code}: {fix}"),
-                    (Some(code), None) => format!("WeChat answered errcode {code}"),
-                    (None, _) => "WeChat could not be reached".to_owned(),
-                };
-                match e.errcode() {
-                    Some(errcode::IP_NOT_WHITELISTED) => {
-                        Self::new(S::BAD_GATEWAY, "wechat_ip_not_whitelisted", message)
-                    }
-                    Some(errcode::DAILY_QUOTA_REACHED | errcode::TOO_FREQUENT) => {
-                        Self::new(S::TOO_MANY_REQUESTS, "wechat_quota", message)
-                    }
-                    _ => Self::new(S::BAD_GATEWAY, "wechat_error", message),
-                }
-            }
-            TokenError::Store(_) => {
-                tracing::error!(error = %error_chain(&e), "store failure");
-                Self::internal()
-            }
+            TokenError::Wechat(_) => Self::wechat(&e, e.errcode()),
+            TokenError::Store(_) => Self::store(&e),
         }
+    }
+}
+
+impl From<AuthorizationError> for ApiError {
+    fn from(e: AuthorizationError) -> Self {
+        match e {
+            AuthorizationError::Token(e) => e.into(),
+            AuthorizationError::CodeRejected { .. } => Self::wechat(&e, e.errcode()),
+            AuthorizationError::NotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            AuthorizationError::Store(_) => Self::store(&e),
+        }
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::NotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            DirectoryError::InvalidCursor => Self::bad_request("invalid_cursor", e.to_string()),
+            DirectoryError::Store(_) => Self::store(&e),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Token(e) => e.into(),
+            AuditError::Store(_) => Self::store(&e),
+        }
+    }
+}
+
+impl ApiError {
+    /// WeChat refused a call (`errcode`) or could not be reached (`None`): a 502, or a 429 for
+    /// WeChat's quotas, with the fix for the errcode when one is known.
+    fn wechat(e: &dyn std::error::Error, errcode: Option<i64>) -> Self {
+        use StatusCode as S;
+        tracing::warn!(errcode, error = %error_chain(e), "WeChat call failed");
+        let message = match (errcode, errcode.and_then(fix_for)) {
+            (Some(code), Some(fix)) => format!("WeChat answered errcode {code}: {fix}"),
+            (Some(code), None) => format!("WeChat answered errcode {code}"),
+            (None, _) => "WeChat could not be reached".to_owned(),
+        };
+        match errcode {
+            Some(errcode::IP_NOT_WHITELISTED) => {
+                Self::new(S::BAD_GATEWAY, "wechat_ip_not_whitelisted", message)
+            }
+            Some(errcode::DAILY_QUOTA_REACHED | errcode::TOO_FREQUENT) => {
+                Self::new(S::TOO_MANY_REQUESTS, "wechat_quota", message)
+            }
+            _ => Self::new(S::BAD_GATEWAY, "wechat_error", message),
+        }
+    }
+
+    /// The store failed: logged, and answered without detail.
+    fn store(e: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %error_chain(e), "store failure");
+        Self::internal()
     }
 }
 

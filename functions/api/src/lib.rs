@@ -28,7 +28,7 @@ use lambda_http::{Body, Error, Request, Response};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use wxcomponent::config::{ApiConfig, ApiKeyDigest};
-use wxcomponent::service::{TokenService, TokenSettings};
+use wxcomponent::service::{Application, TokenSettings};
 use wxcomponent::store::{DynamoStore, Store};
 use wxcomponent::wechat::ClientConfig;
 
@@ -39,9 +39,9 @@ pub const MAX_LIMIT: usize = wxcomponent::store::MAX_PAGE_SIZE;
 /// The largest request body read (Lambda's own limit for a synchronous invocation is 6 MB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The API over a token service, checking requests against one key digest.
+/// The API over the application, checking requests against one key digest.
 pub struct Api<S> {
-    service: TokenService<S>,
+    app: Application<S>,
     key: ApiKeyDigest,
 }
 
@@ -49,8 +49,8 @@ pub struct Api<S> {
 type AppState = Arc<Api<DynamoStore>>;
 
 impl<S: Store + 'static> Api<S> {
-    pub fn new(service: TokenService<S>, key: ApiKeyDigest) -> Self {
-        Self { service, key }
+    pub fn new(app: Application<S>, key: ApiKeyDigest) -> Self {
+        Self { app, key }
     }
 }
 
@@ -59,7 +59,7 @@ impl Api<DynamoStore> {
     pub fn router(&self) -> Router {
         let key = self.key.clone();
         let state = Arc::new(Api {
-            service: self.service.clone(),
+            app: self.app.clone(),
             key: self.key.clone(),
         });
         let (routes, _) = routes().split_for_parts();
@@ -131,5 +131,5 @@ pub async fn production_api(config: &ApiConfig) -> Result<Api<DynamoStore>, Erro
         TokenSettings::default(),
     )
     .await?;
-    Ok(Api::new(app.tokens, config.api_key.clone()))
+    Ok(Api::new(app.application, config.api_key.clone()))
 }

@@ -247,7 +247,8 @@ async fn commit_code(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move { c.commit_code(&t, input).await })
             .await?,
     )
@@ -266,7 +267,8 @@ async fn code_pages(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.get_code_page(&t)
                     .await
@@ -294,7 +296,8 @@ async fn trial_qrcode(
     let query = &query;
     let path = query.path.as_deref();
     let raw = api
-        .service
+        .app
+        .tokens
         .with_authorizer_token(
             &appid,
             |c, t| async move { c.get_trial_qrcode(&t, path).await },
@@ -324,8 +327,9 @@ async fn submit_audit(
 ) -> Result<Response, ApiError> {
     let input = &input;
     let state = api
-        .service
-        .submit_audit(&appid, &input.request, input.auto_release)
+        .app
+        .audits
+        .submit(&appid, &input.request, input.auto_release)
         .await?;
     reply(&json!({ "auditid": state.audit_id, "audit": AuditView::from(&state) }))
 }
@@ -345,7 +349,7 @@ async fn audit_status(
     State(api): State<AppState>,
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
-    reply(&api.service.audit_overview(&appid).await?)
+    reply(&api.app.audits.overview(&appid).await?)
 }
 
 /// Withdraw the audit (/wxa/undocodeaudit)
@@ -362,7 +366,7 @@ async fn undo_audit(
     State(api): State<AppState>,
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
-    api.service.undo_audit(&appid).await?;
+    api.app.audits.undo(&appid).await?;
     reply(&())
 }
 
@@ -383,7 +387,7 @@ async fn speedup_audit(
     OptionalJsonBody(input): OptionalJsonBody<SpeedupBody>,
 ) -> Result<Response, ApiError> {
     let input = &input;
-    match api.service.speedup_audit(&appid, input.auditid).await? {
+    match api.app.audits.speedup(&appid, input.auditid).await? {
         Some(_) => reply(&()),
         None => Err(ApiError::invalid("auditid is required: no audit is stored")),
     }
@@ -402,7 +406,8 @@ async fn audit_quota(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move { c.query_quota(&t).await })
             .await?,
     )
@@ -418,7 +423,8 @@ async fn audit_quota(
 )]
 async fn release(State(api): State<AppState>, AppId(appid): AppId) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move { c.release(&t).await })
             .await?,
     )
@@ -442,7 +448,8 @@ async fn revert_release(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.revert_code_release(&t, input.app_version).await
             })
@@ -466,7 +473,8 @@ async fn gray_release(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(
                 &appid,
                 |c, t| async move { c.gray_release(&t, input).await },
@@ -488,7 +496,8 @@ async fn gray_release_plan(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(
                 &appid,
                 |c, t| async move { c.get_gray_release_plan(&t).await },
@@ -510,7 +519,8 @@ async fn revert_gray_release(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(
                 &appid,
                 |c, t| async move { c.revert_gray_release(&t).await },
@@ -537,7 +547,8 @@ async fn visit_status(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.change_visit_status(&t, input.action).await
             })
@@ -558,7 +569,8 @@ async fn get_support_version(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.get_weapp_support_version(&t).await
             })
@@ -584,7 +596,8 @@ async fn set_support_version(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.set_weapp_support_version(&t, &input.version).await
             })
@@ -608,7 +621,8 @@ async fn modify_domains(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(
                 &appid,
                 |c, t| async move { c.modify_domain(&t, input).await },
@@ -635,7 +649,8 @@ async fn webview_domains(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.set_webview_domain(&t, input.action, &input.webviewdomain)
                     .await
@@ -662,7 +677,8 @@ async fn bind_tester(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.bind_tester(&t, &input.wechatid)
                     .await
@@ -690,7 +706,8 @@ async fn unbind_tester(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(
                 &appid,
                 |c, t| async move { c.unbind_tester(&t, input).await },
@@ -712,7 +729,8 @@ async fn list_testers(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.get_testers(&t).await.map(members_json)
             })
@@ -733,7 +751,8 @@ async fn get_categories(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move { c.get_category(&t).await })
             .await?,
     )
@@ -757,7 +776,8 @@ async fn add_categories(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.add_category(&t, &input.categories).await
             })
@@ -782,7 +802,8 @@ async fn delete_category(
 ) -> Result<Response, ApiError> {
     let query = &query;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.delete_category(&t, query.first, query.second).await
             })
@@ -803,7 +824,8 @@ async fn basic_info(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(
                 &appid,
                 |c, t| async move { c.get_account_basic_info(&t).await },
@@ -828,7 +850,8 @@ async fn set_nickname(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(
                 &appid,
                 |c, t| async move { c.set_nickname(&t, input).await },
@@ -854,7 +877,8 @@ async fn nickname_audit(
 ) -> Result<Response, ApiError> {
     let query = &query;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.query_nickname(&t, query.audit_id).await
             })
@@ -878,7 +902,8 @@ async fn head_image(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.modify_head_image(&t, input).await
             })
@@ -904,7 +929,8 @@ async fn signature(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.modify_signature(&t, &input.signature).await
             })
@@ -925,7 +951,8 @@ async fn get_search_status(
     AppId(appid): AppId,
 ) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.get_wxa_search_status(&t)
                     .await
@@ -953,7 +980,8 @@ async fn set_search_status(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.change_wxa_search_status(&t, input.status).await
             })
@@ -978,7 +1006,8 @@ async fn get_privacy(
 ) -> Result<Response, ApiError> {
     let query = &query;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.get_privacy_setting(&t, query.privacy_ver).await
             })
@@ -1002,7 +1031,8 @@ async fn set_privacy(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_authorizer_token(&appid, |c, t| async move {
                 c.set_privacy_setting(&t, input).await
             })
@@ -1028,7 +1058,8 @@ async fn wxacode(
 ) -> Result<Response, ApiError> {
     let input = &input;
     let raw = api
-        .service
+        .app
+        .tokens
         .with_authorizer_token(&appid, |c, t| async move {
             c.get_wxacode_unlimit(&t, input).await
         })
@@ -1045,7 +1076,8 @@ async fn wxacode(
 )]
 async fn template_drafts(State(api): State<AppState>) -> Result<Response, ApiError> {
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_component_token(|c, t| async move {
                 c.get_template_draft_list(&t)
                     .await
@@ -1071,7 +1103,8 @@ async fn add_template(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_component_token(|c, t| async move {
                 c.add_to_template(&t, input.draft_id, input.template_type)
                     .await
@@ -1096,7 +1129,8 @@ async fn list_templates(
 ) -> Result<Response, ApiError> {
     let query = &query;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_component_token(|c, t| async move {
                 c.get_template_list(&t, query.template_type)
                     .await
@@ -1121,7 +1155,8 @@ async fn delete_template(
     let template_id: i64 = template_id
         .parse()
         .map_err(|_| ApiError::invalid("template_id must be a number"))?;
-    api.service
+    api.app
+        .tokens
         .with_component_token(|c, t| async move { c.delete_template(&t, template_id).await })
         .await?;
     reply(&())
@@ -1141,7 +1176,8 @@ async fn register_enterprise(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_component_token(|c, t| async move { c.fast_register_org_weapp(&t, input).await })
             .await?,
     )
@@ -1161,7 +1197,8 @@ async fn query_enterprise(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_component_token(|c, t| async move { c.query_org_weapp(&t, input).await })
             .await?,
     )
@@ -1181,7 +1218,8 @@ async fn register_personal(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_component_token(
                 |c, t| async move { c.fast_register_personal_weapp(&t, input).await },
             )
@@ -1203,7 +1241,8 @@ async fn query_personal(
 ) -> Result<Response, ApiError> {
     let taskid = taskid.as_str();
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_component_token(|c, t| async move { c.query_personal_weapp(&t, taskid).await })
             .await?,
     )
@@ -1225,7 +1264,8 @@ async fn register_beta(
 ) -> Result<Response, ApiError> {
     let input = &input;
     reply(
-        &api.service
+        &api.app
+            .tokens
             .with_component_token(|c, t| async move {
                 c.fast_register_beta_weapp(&t, &input.name, &input.openid)
                     .await
@@ -1254,7 +1294,8 @@ async fn register_by_official_account(
 ) -> Result<Response, ApiError> {
     let input = &input;
     let (registered, authorizer) = api
-        .service
+        .app
+        .authorizations
         .register_by_official_account(&appid, &input.ticket)
         .await?;
     reply(&json!({
@@ -1347,8 +1388,9 @@ async fn passthrough(
             .collect();
     let body = (method == Method::POST).then(|| body.to_vec());
     let raw = api
-        .service
-        .passthrough(&appid, raw_tail(&uri), &query, body)
+        .app
+        .passthrough
+        .forward(&appid, raw_tail(&uri), &query, body)
         .await
         .map_err(|e| match e {
             PassthroughError::NotAllowed | PassthroughError::UseTypedRoute { .. } => {

@@ -195,7 +195,7 @@ async fn go<S: Store + 'static>(State(flow): State<AuthFlow<S>>, request: Reques
                 ),
             )
         }
-        Err(StartError::Token(e)) => {
+        Err(StartError::PreAuthCode(e)) => {
             tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not start an authorization");
             html(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_http::Body;
 use ticket_callback::TicketCallback;
 use wxcomponent::crypto::AesKey;
-use wxcomponent::service::{PushService, PushSettings, TokenService, TokenSettings};
+use wxcomponent::service::{Application, PushService, PushSettings, TokenSettings};
 use wxcomponent::store::{MemoryPushLedger, MemoryStore};
 use wxcomponent::wechat::{ClientConfig, WechatClient};
 use wxcomponent::{Clock, ComponentAppId, MessageCrypto, Secret, SystemClock};
@@ -40,15 +40,9 @@ fn bench(c: &mut Criterion) {
     )
     .expect("a client");
     let store = Arc::new(MemoryStore::new(clock.clone()));
-    let tokens = TokenService::new(store, client, clock.clone(), TokenSettings::default());
+    let app = Application::assemble(store, client, clock.clone(), TokenSettings::default());
     let ledger = Arc::new(MemoryPushLedger::new(clock.clone()));
-    let push = PushService::new(
-        tokens,
-        ledger,
-        crypto.clone(),
-        clock.clone(),
-        PushSettings::default(),
-    );
+    let push = PushService::new(app, ledger, crypto.clone(), PushSettings::default());
     let app = TicketCallback::new(push);
 
     let now = clock.now().to_string();

@@ -218,7 +218,10 @@ fn error_response(e: &PushError) -> Response {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
         }
-        PushError::OutOfTime | PushError::Action(_) | PushError::Store(_) => {
+        PushError::OutOfTime
+        | PushError::Authorization(_)
+        | PushError::Action(_)
+        | PushError::Store(_) => {
             tracing::error!(error = %chain, "push failed; WeChat will retry");
             text(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
         }

@@ -47,7 +47,7 @@ impl<S: Store + 'static> RefreshHandler<S> {
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
         // Boxed: the run's future type is deep enough to overflow the compiler's layout query
         // when nested in the runtime's.
-        let deadline = deadline_of(&event.context, self.refresher.service().clock());
+        let deadline = deadline_of(&event.context, self.refresher.service().context().clock());
         let invocation = Box::pin(self.run(deadline)).await;
         println!("{}", invocation.metrics_line);
         Ok(serde_json::to_value(&invocation.summary)?)
@@ -56,8 +56,8 @@ impl<S: Store + 'static> RefreshHandler<S> {
     /// One run against `deadline`, without printing.
     pub async fn run(&self, deadline: Instant) -> Invocation {
         let summary = self.refresher.refresh_due(deadline, self.concurrency).await;
-        let component = self.refresher.service().component_appid();
-        let now_ms = self.refresher.service().clock().now_millis();
+        let component = self.refresher.service().context().component_appid();
+        let now_ms = self.refresher.service().context().clock().now_millis();
         let metrics_line =
             refresh_summary_line(component, &summary, u64::try_from(now_ms).unwrap_or(0));
         Invocation {
@@ -102,7 +102,7 @@ pub async fn production_handler(
     )
     .await?;
     let refresher = Refresher::new(
-        app.tokens,
+        app.application.tokens,
         RefresherSettings {
             margin_secs: config.margin_secs,
             stop_before,

@@ -4,7 +4,8 @@
 
 use serde::Serialize;
 
-use super::error::TokenError;
+use super::context::Context;
+use super::error::{AuditError, TokenError};
 use super::token_service::TokenService;
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
@@ -45,20 +46,43 @@ pub struct AuditOverview {
     pub wechat: Option<LatestAuditStatus>,
 }
 
-impl<S: Store + 'static> TokenService<S> {
+/// The audit use case. Cheap to clone.
+pub struct Audits<S> {
+    context: Context<S>,
+    tokens: TokenService<S>,
+}
+
+impl<S> Clone for Audits<S> {
+    fn clone(&self) -> Self {
+        Self {
+            context: self.context.clone(),
+            tokens: self.tokens.clone(),
+        }
+    }
+}
+
+impl<S: Store + 'static> Audits<S> {
+    pub fn new(tokens: TokenService<S>) -> Self {
+        Self {
+            context: tokens.context().clone(),
+            tokens,
+        }
+    }
+
     /// Submits the uploaded code for audit and stores the audit as pending, with `auto_release`.
-    pub async fn submit_audit(
+    pub async fn submit(
         &self,
         appid: &AuthorizerAppId,
         request: &SubmitAuditRequest,
         auto_release: bool,
-    ) -> Result<AuditState, TokenError> {
+    ) -> Result<AuditState, AuditError> {
         let audit_id = self
+            .tokens
             .with_authorizer_token(appid, |client, token| async move {
                 client.submit_audit(&token, request).await
             })
             .await?;
-        let now = self.now();
+        let now = self.context.now();
         let state = AuditState {
             audit_id: u64::try_from(audit_id).unwrap_or_default(),
             status: AuditStatus::Pending,
@@ -68,8 +92,9 @@ impl<S: Store + 'static> TokenService<S> {
             auto_release,
         };
         match self
+            .context
             .store()
-            .put_audit_state(self.component_appid(), appid, &state)
+            .put_audit_state(self.context.component_appid(), appid, &state)
             .await
         {
             Ok(()) | Err(StoreError::Conflict) => Ok(state),
@@ -78,16 +103,17 @@ impl<S: Store + 'static> TokenService<S> {
     }
 
     /// Marks the stored audit withdrawn after a successful undo.
-    pub async fn audit_withdrawn(&self, appid: &AuthorizerAppId) -> Result<(), TokenError> {
+    pub async fn withdrawn(&self, appid: &AuthorizerAppId) -> Result<(), AuditError> {
         let Some(mut state) = self.audit_state(appid).await? else {
             return Ok(());
         };
         state.status = AuditStatus::Withdrawn;
         state.auto_release = false;
-        state.updated_at = self.now();
+        state.updated_at = self.context.now();
         match self
+            .context
             .store()
-            .put_audit_state(self.component_appid(), appid, &state)
+            .put_audit_state(self.context.component_appid(), appid, &state)
             .await
         {
             Ok(()) | Err(StoreError::Conflict) => Ok(()),
@@ -97,19 +123,20 @@ impl<S: Store + 'static> TokenService<S> {
 
     /// Withdraws the audit at WeChat (once a day, 10 times a month), then marks the stored audit
     /// withdrawn, which ends its automatic release.
-    pub async fn undo_audit(&self, appid: &AuthorizerAppId) -> Result<(), TokenError> {
-        self.with_authorizer_token(appid, |c, t| async move { c.undo_code_audit(&t).await })
+    pub async fn undo(&self, appid: &AuthorizerAppId) -> Result<(), AuditError> {
+        self.tokens
+            .with_authorizer_token(appid, |c, t| async move { c.undo_code_audit(&t).await })
             .await?;
-        self.audit_withdrawn(appid).await
+        self.withdrawn(appid).await
     }
 
     /// Expedites audit `auditid`, or the stored audit without one. Answers the audit expedited,
     /// `None` (nothing called) when no id was given and no audit is stored.
-    pub async fn speedup_audit(
+    pub async fn speedup(
         &self,
         appid: &AuthorizerAppId,
         auditid: Option<i64>,
-    ) -> Result<Option<i64>, TokenError> {
+    ) -> Result<Option<i64>, AuditError> {
         let auditid = match auditid {
             Some(id) => id,
             None => match self
@@ -121,22 +148,21 @@ impl<S: Store + 'static> TokenService<S> {
                 None => return Ok(None),
             },
         };
-        self.with_authorizer_token(
-            appid,
-            |c, t| async move { c.speedup_audit(&t, auditid).await },
-        )
-        .await?;
+        self.tokens
+            .with_authorizer_token(
+                appid,
+                |c, t| async move { c.speedup_audit(&t, auditid).await },
+            )
+            .await?;
         Ok(Some(auditid))
     }
 
     /// The stored audit beside WeChat's latest audit status. WeChat's part is `None` when WeChat
     /// failed: the stored part is still worth showing.
-    pub async fn audit_overview(
-        &self,
-        appid: &AuthorizerAppId,
-    ) -> Result<AuditOverview, TokenError> {
+    pub async fn overview(&self, appid: &AuthorizerAppId) -> Result<AuditOverview, AuditError> {
         let stored = self.audit_state(appid).await?;
         let wechat = match self
+            .tokens
             .with_authorizer_token(
                 appid,
                 |c, t| async move { c.get_latest_audit_status(&t).await },
@@ -148,7 +174,7 @@ impl<S: Store + 'static> TokenService<S> {
                 tracing::warn!(errcode = e.errcode(), "latest audit status unavailable");
                 None
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         Ok(AuditOverview {
             audit: stored.as_ref().map(AuditView::from),
@@ -160,10 +186,11 @@ impl<S: Store + 'static> TokenService<S> {
     pub async fn audit_state(
         &self,
         appid: &AuthorizerAppId,
-    ) -> Result<Option<AuditState>, TokenError> {
+    ) -> Result<Option<AuditState>, AuditError> {
         Ok(self
+            .context
             .store()
-            .audit_state(self.component_appid(), appid)
+            .audit_state(self.context.component_appid(), appid)
             .await?)
     }
 }

@@ -25,9 +25,9 @@ use super::auth_state::{
     CookieScope, ProviderState, STATE_COOKIE_MAX_AGE_SECS, STATE_COOKIE_MIN_AGE_SECS, STATE_PARAM,
     StateCookie, SuccessRedirect, looks_like_auth_code,
 };
+use super::authorization::Authorizations;
 use super::authorization::{AuthType, AuthorizationLinkRequest, authorization_links};
-use super::error::TokenError;
-use super::token_service::TokenService;
+use super::error::{AuthorizationError, TokenError};
 use crate::ids::AuthorizerAppId;
 use crate::secret::Secret;
 use crate::store::{Authorizer, Store};
@@ -203,7 +203,7 @@ pub enum StartError {
     #[error(transparent)]
     NoCallbackUrl(#[from] NoCallbackUrl),
     #[error("no pre-auth code could be had")]
-    Token(#[source] TokenError),
+    PreAuthCode(#[source] AuthorizationError),
 }
 
 /// A started authorization: where to send the browser, and the cookie that ties the callback to
@@ -238,10 +238,10 @@ pub enum CallbackError {
     MalformedCode,
     /// 61009 / 61010: expired, used or invalid; the merchant has to start again.
     #[error("WeChat refused the authorization code")]
-    CodeRejected(#[source] TokenError),
+    CodeRejected(#[source] AuthorizationError),
     /// Anything else (WeChat or the store failed); trying again may work.
     #[error("the authorization could not be completed")]
-    Failed(#[source] TokenError),
+    Failed(#[source] AuthorizationError),
 }
 
 impl CallbackError {
@@ -273,24 +273,27 @@ pub struct CallbackResponse {
     pub clear_cookie: Option<String>,
 }
 
-/// The flow's use cases over the token service. Cheap to clone.
+/// The flow's use cases over the authorization use case. Cheap to clone.
 pub struct AuthFlow<S> {
-    tokens: TokenService<S>,
+    authorizations: Authorizations<S>,
     settings: AuthFlowSettings,
 }
 
 impl<S> Clone for AuthFlow<S> {
     fn clone(&self) -> Self {
         Self {
-            tokens: self.tokens.clone(),
+            authorizations: self.authorizations.clone(),
             settings: self.settings.clone(),
         }
     }
 }
 
 impl<S: Store + 'static> AuthFlow<S> {
-    pub fn new(tokens: TokenService<S>, settings: AuthFlowSettings) -> Self {
-        Self { tokens, settings }
+    pub fn new(authorizations: Authorizations<S>, settings: AuthFlowSettings) -> Self {
+        Self {
+            authorizations,
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &AuthFlowSettings {
@@ -345,15 +348,15 @@ impl<S: Store + 'static> AuthFlow<S> {
         redirect_uri
             .query_pairs_mut()
             .append_pair(STATE_PARAM, cookie.flow.as_str());
-        let span = tracing::info_span!("start_authorization", component = %self.tokens.component_appid(), auth_type = start.auth_type.code(), ?device);
+        let span = tracing::info_span!("start_authorization", component = %self.authorizations.context().component_appid(), auth_type = start.auth_type.code(), ?device);
         async {
             let pre_auth_code = self
-                .tokens
+                .authorizations
                 .create_pre_auth_code()
                 .await
-                .map_err(StartError::Token)?;
+                .map_err(StartError::PreAuthCode)?;
             let links = authorization_links(&AuthorizationLinkRequest {
-                component_appid: self.tokens.component_appid(),
+                component_appid: self.authorizations.context().component_appid(),
                 pre_auth_code: &pre_auth_code.code,
                 redirect_uri: &redirect_uri,
                 auth_type: start.auth_type,
@@ -372,7 +375,7 @@ impl<S: Store + 'static> AuthFlow<S> {
                     &self.settings.mobile_page_base,
                 ),
             };
-            let max_age = (pre_auth_code.expires_at - self.tokens.now())
+            let max_age = (pre_auth_code.expires_at - self.authorizations.context().now())
                 .clamp(STATE_COOKIE_MIN_AGE_SECS, STATE_COOKIE_MAX_AGE_SECS);
             let scope = CookieScope::for_callback(&callback, is_secure(&callback));
             tracing::info!("authorization link issued");
@@ -440,12 +443,14 @@ impl<S: Store + 'static> AuthFlow<S> {
         // The callback names no account: a refused code is recovered from WeChat's list.
         let deadline = std::time::Instant::now() + super::authorization::DEFAULT_COMPLETION_BUDGET;
         let authorizer = self
-            .tokens
+            .authorizations
             .complete_authorization_from_browser(&Secret::new(code), deadline)
             .await
             .map_err(|e| match e {
-                TokenError::AuthCodeRejected { .. } => CallbackError::CodeRejected(e),
-                TokenError::Wechat(ref w) if w.is_auth_code_invalid() => {
+                AuthorizationError::CodeRejected { .. } => CallbackError::CodeRejected(e),
+                AuthorizationError::Token(TokenError::Wechat(ref w))
+                    if w.is_auth_code_invalid() =>
+                {
                     CallbackError::CodeRejected(e)
                 }
                 other => CallbackError::Failed(other),
@@ -454,7 +459,7 @@ impl<S: Store + 'static> AuthFlow<S> {
             Some(redirect) => CallbackOutcome::Redirect(redirect.location(
                 &authorizer.appid,
                 cookie.provider_state.as_ref(),
-                self.tokens.now(),
+                self.authorizations.context().now(),
             )),
             None => CallbackOutcome::Page(success_page(&authorizer)),
         })

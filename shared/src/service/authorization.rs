@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tracing::Instrument;
 
-use super::error::TokenError;
+use super::context::Context;
+use super::error::{AuthorizationError, TokenError};
 use super::token_service::{TokenService, error_chain};
+use crate::clock::EpochSeconds;
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 use crate::store::{
@@ -28,6 +30,7 @@ use crate::store::{
 };
 use crate::wechat::miniprogram::register::RegisteredByOfficialAccount;
 use crate::wechat::{AUTHORIZER_LIST_MAX_PAGE, AuthorizerInfo, FuncInfo, PreAuthCode};
+use serde::Serialize;
 
 /// The least time left for which the account profile is looked up right after the grant is
 /// stored; with less, the profile is left for later (the next read or refresh fills it in).
@@ -54,20 +57,49 @@ pub enum WhenRefused {
     /// Wait (until shortly before the deadline) for the other path that carries the same code to
     /// store its exchange: the browser's callback, which cannot recover by itself.
     WaitForOtherPath,
-    /// Report [`TokenError::AuthCodeRejected`] at once: the caller knows the account and
-    /// recovers the authorization by it ([`TokenService::recover_authorization`]).
+    /// Report [`AuthorizationError::CodeRejected`] at once: the caller knows the account and
+    /// recovers the authorization by it ([`Authorizations::recover_authorization`]).
     Report,
 }
 
-impl<S: Store + 'static> TokenService<S> {
+/// The authorization use case. Cheap to clone.
+pub struct Authorizations<S> {
+    context: Context<S>,
+    tokens: TokenService<S>,
+}
+
+impl<S> Clone for Authorizations<S> {
+    fn clone(&self) -> Self {
+        Self {
+            context: self.context.clone(),
+            tokens: self.tokens.clone(),
+        }
+    }
+}
+
+impl<S: Store + 'static> Authorizations<S> {
+    pub fn new(tokens: TokenService<S>) -> Self {
+        Self {
+            context: tokens.context().clone(),
+            tokens,
+        }
+    }
+
+    /// What the use case works with.
+    pub fn context(&self) -> &Context<S> {
+        &self.context
+    }
+
     /// A fresh pre-auth code for one authorization link (single use: one per link).
-    pub async fn create_pre_auth_code(&self) -> Result<PreAuthCode, TokenError> {
-        let span = tracing::info_span!("create_pre_auth_code", component = %self.component_appid());
-        self.with_component_token(|client, token| async move {
-            client.api_create_preauthcode(&token).await
-        })
-        .instrument(span)
-        .await
+    pub async fn create_pre_auth_code(&self) -> Result<PreAuthCode, AuthorizationError> {
+        let span = tracing::info_span!("create_pre_auth_code", component = %self.context.component_appid());
+        Ok(self
+            .tokens
+            .with_component_token(|client, token| async move {
+                client.api_create_preauthcode(&token).await
+            })
+            .instrument(span)
+            .await?)
     }
 
     /// Registers a mini program by reusing the official account `appid`'s verification, with the
@@ -78,8 +110,9 @@ impl<S: Store + 'static> TokenService<S> {
         &self,
         appid: &AuthorizerAppId,
         ticket: &Secret,
-    ) -> Result<(RegisteredByOfficialAccount, Authorizer), TokenError> {
+    ) -> Result<(RegisteredByOfficialAccount, Authorizer), AuthorizationError> {
         let registered = self
+            .tokens
             .with_authorizer_token(appid, |c, t| async move {
                 c.fast_register_by_official_account(&t, ticket).await
             })
@@ -90,11 +123,11 @@ impl<S: Store + 'static> TokenService<S> {
         Ok((registered, authorizer))
     }
 
-    /// [`TokenService::complete_authorization_by`] with [`DEFAULT_COMPLETION_BUDGET`].
+    /// [`Authorizations::complete_authorization_by`] with [`DEFAULT_COMPLETION_BUDGET`].
     pub async fn complete_authorization(
         &self,
         auth_code: &Secret,
-    ) -> Result<Authorizer, TokenError> {
+    ) -> Result<Authorizer, AuthorizationError> {
         self.complete_authorization_by(
             auth_code,
             Instant::now() + DEFAULT_COMPLETION_BUDGET,
@@ -117,10 +150,10 @@ impl<S: Store + 'static> TokenService<S> {
         auth_code: &Secret,
         deadline: Instant,
         when_refused: WhenRefused,
-    ) -> Result<Authorizer, TokenError> {
+    ) -> Result<Authorizer, AuthorizationError> {
         let span = tracing::info_span!(
             "complete_authorization",
-            component = %self.component_appid(),
+            component = %self.context.component_appid(),
             authorizer = tracing::field::Empty
         );
         // Boxed: a deep future, nested in the push's and the callback's.
@@ -136,7 +169,7 @@ impl<S: Store + 'static> TokenService<S> {
         auth_code: &Secret,
         deadline: Instant,
         when_refused: WhenRefused,
-    ) -> Result<Authorizer, TokenError> {
+    ) -> Result<Authorizer, AuthorizationError> {
         let digest = AuthCodeDigest::of(auth_code);
         if let Some(mut done) = self.completed(&digest).await? {
             tracing::info!(authorizer = %done.appid, "the code was already exchanged");
@@ -148,6 +181,7 @@ impl<S: Store + 'static> TokenService<S> {
             return Ok(done);
         }
         let exchanged = self
+            .tokens
             .with_component_token(|client, token| async move {
                 client.api_query_auth(&token, auth_code).await
             })
@@ -160,21 +194,21 @@ impl<S: Store + 'static> TokenService<S> {
                     "WeChat refused the code; waiting in case the other path exchanged it"
                 );
                 let longest = match when_refused {
-                    WhenRefused::WaitForOtherPath => self.settings().wait_for_authorization,
+                    WhenRefused::WaitForOtherPath => self.context.settings().wait_for_authorization,
                     // Only long enough for a write the other path is making right now.
                     WhenRefused::Report => REPORT_WAIT,
                 };
                 let wait = longest.min(time_left(deadline).saturating_sub(STORE_RESERVE));
                 return match self
+                    .tokens
                     .wait_for("completed authorization", wait, || self.completed(&digest))
-                    .await
+                    .await?
                 {
-                    Ok(done) => Ok(done),
-                    Err(TokenError::Busy { .. }) => Err(TokenError::AuthCodeRejected { source: e }),
-                    Err(other) => Err(other),
+                    Some(done) => Ok(done),
+                    None => Err(AuthorizationError::CodeRejected { source: e }),
                 };
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let appid = authorization.authorizer_appid.clone();
         tracing::Span::current().record("authorizer", tracing::field::display(&appid));
@@ -199,21 +233,21 @@ impl<S: Store + 'static> TokenService<S> {
         Ok(authorizer)
     }
 
-    /// The browser callback's completion: as [`TokenService::complete_authorization_by`], waiting
+    /// The browser callback's completion: as [`Authorizations::complete_authorization_by`], waiting
     /// for the `authorized` push when WeChat refuses the code; when nothing appears, recent
     /// authorizations this platform does not hold are recovered from WeChat's authorizer list
-    /// ([`TokenService::recover_recent_authorizations`]), since the callback names no account,
+    /// ([`Authorizations::recover_recent_authorizations`]), since the callback names no account,
     /// and the code is still reported refused.
     pub async fn complete_authorization_from_browser(
         &self,
         auth_code: &Secret,
         deadline: Instant,
-    ) -> Result<Authorizer, TokenError> {
+    ) -> Result<Authorizer, AuthorizationError> {
         match self
             .complete_authorization_by(auth_code, deadline, WhenRefused::WaitForOtherPath)
             .await
         {
-            Err(TokenError::AuthCodeRejected { source }) => {
+            Err(AuthorizationError::CodeRejected { source }) => {
                 // What is recovered is stored, but never shown as this browser's result: nothing
                 // ties a refused code to one of the listed accounts, and one merchant must not see
                 // another's account. The merchant is asked to start again.
@@ -226,7 +260,7 @@ impl<S: Store + 'static> TokenService<S> {
                         "a refused code led to stored authorizations recovered from the authorizer list"
                     );
                 }
-                Err(TokenError::AuthCodeRejected { source })
+                Err(AuthorizationError::CodeRejected { source })
             }
             other => other,
         }
@@ -244,9 +278,11 @@ impl<S: Store + 'static> TokenService<S> {
             tracing::info!("no time left for the account profile; it is filled in later");
             return None;
         }
-        let lookup = self.with_component_token(|client, token| async move {
-            client.api_get_authorizer_info(&token, appid).await
-        });
+        let lookup = self
+            .tokens
+            .with_component_token(|client, token| async move {
+                client.api_get_authorizer_info(&token, appid).await
+            });
         let info = match tokio::time::timeout_at(deadline.into(), lookup).await {
             Ok(Ok(info)) => info,
             Ok(Err(e)) => {
@@ -262,8 +298,9 @@ impl<S: Store + 'static> TokenService<S> {
         };
         let account = account_info(&info.authorizer_info);
         match self
+            .context
             .store()
-            .set_account_info(self.component_appid(), appid, &account)
+            .set_account_info(self.context.component_appid(), appid, &account)
             .await
         {
             Ok(()) => Some(account),
@@ -281,9 +318,9 @@ impl<S: Store + 'static> TokenService<S> {
         digest: &AuthCodeDigest,
         grant: &AuthorizationGrant,
         deadline: Instant,
-    ) -> Result<Authorizer, TokenError> {
-        let store = self.store();
-        let component = self.component_appid();
+    ) -> Result<Authorizer, AuthorizationError> {
+        let store = self.context.store();
+        let component = self.context.component_appid();
         let mut attempt = 1;
         let authorizer = loop {
             match store.record_authorization(component, grant).await {
@@ -295,7 +332,7 @@ impl<S: Store + 'static> TokenService<S> {
                 }
                 Err(e) => {
                     // The code is spent: WeChat's retry of the event recovers the refresh token
-                    // ([`TokenService::recover_authorization`]).
+                    // ([`Authorizations::recover_authorization`]).
                     tracing::error!(error = %error_chain(&e), "could not store the authorization");
                     return Err(e.into());
                 }
@@ -319,10 +356,10 @@ impl<S: Store + 'static> TokenService<S> {
         auth_code: &Secret,
         appid: &AuthorizerAppId,
         deadline: Instant,
-    ) -> Result<Option<Authorizer>, TokenError> {
+    ) -> Result<Option<Authorizer>, AuthorizationError> {
         let span = tracing::info_span!(
             "recover_authorization",
-            component = %self.component_appid(),
+            component = %self.context.component_appid(),
             authorizer = %appid
         );
         async {
@@ -341,8 +378,9 @@ impl<S: Store + 'static> TokenService<S> {
         digest: &AuthCodeDigest,
         appid: &AuthorizerAppId,
         deadline: Instant,
-    ) -> Result<Option<Authorizer>, TokenError> {
+    ) -> Result<Option<Authorizer>, AuthorizationError> {
         let info = match self
+            .tokens
             .with_component_token(|client, token| async move {
                 client.api_get_authorizer_info(&token, appid).await
             })
@@ -350,7 +388,7 @@ impl<S: Store + 'static> TokenService<S> {
         {
             Ok(info) => info,
             Err(TokenError::Wechat(e)) if e.is_not_authorized() => return Ok(None),
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let Some(refresh_token) = info
             .authorization_info
@@ -362,14 +400,16 @@ impl<S: Store + 'static> TokenService<S> {
         };
         // Stored already (the other path exchanged the code meanwhile): nothing to recover.
         if let Some(stored) = self
+            .context
             .store()
-            .authorizer(self.component_appid(), appid)
+            .authorizer(self.context.component_appid(), appid)
             .await?
             && stored.status == AuthorizerStatus::Authorized
             && stored.refresh_token == refresh_token
         {
-            self.store()
-                .remember_completed_authorization(self.component_appid(), digest, appid)
+            self.context
+                .store()
+                .remember_completed_authorization(self.context.component_appid(), digest, appid)
                 .await?;
             tracing::info!("the authorization is stored already; nothing to recover");
             return Ok(Some(stored));
@@ -380,7 +420,7 @@ impl<S: Store + 'static> TokenService<S> {
             appid: appid.clone(),
             access_token: ExpiringToken {
                 value: Secret::new(""),
-                expires_at: self.now(),
+                expires_at: self.context.now(),
             },
             refresh_token,
             func_info: func_ids(&info.authorization_info.func_info),
@@ -392,11 +432,14 @@ impl<S: Store + 'static> TokenService<S> {
             "authorization recovered: the code had been spent without an answer"
         );
         if time_left(deadline) > PROFILE_MIN_TIME {
-            match tokio::time::timeout_at(deadline.into(), self.authorizer_token(appid)).await {
+            match tokio::time::timeout_at(deadline.into(), self.tokens.authorizer_token(appid))
+                .await
+            {
                 Ok(Ok(_)) => {
                     if let Some(stored) = self
+                        .context
                         .store()
-                        .authorizer(self.component_appid(), appid)
+                        .authorizer(self.context.component_appid(), appid)
                         .await?
                     {
                         authorizer = stored;
@@ -418,28 +461,29 @@ impl<S: Store + 'static> TokenService<S> {
     /// Recovers authorizations for a refused code that names no authorizer (the browser's
     /// callback carries only the code): WeChat's authorizer list gives each authorizer's refresh
     /// token and authorization time, and every authorization of the last half hour that this
-    /// platform does not hold is recovered as [`TokenService::recover_authorization`] does. The
+    /// platform does not hold is recovered as [`Authorizations::recover_authorization`] does. The
     /// list is read a page at a time while time is left before `deadline`. Returns what was
     /// recovered (usually the one authorization behind the code).
     pub async fn recover_recent_authorizations(
         &self,
         auth_code: &Secret,
         deadline: Instant,
-    ) -> Result<Vec<Authorizer>, TokenError> {
+    ) -> Result<Vec<Authorizer>, AuthorizationError> {
         let span = tracing::info_span!(
             "recover_recent_authorizations",
-            component = %self.component_appid()
+            component = %self.context.component_appid()
         );
         async {
             let digest = AuthCodeDigest::of(auth_code);
             if let Some(done) = self.completed(&digest).await? {
                 return Ok(vec![done]);
             }
-            let since = self.now() - RECENT_AUTHORIZATION_SECS;
+            let since = self.context.now() - RECENT_AUTHORIZATION_SECS;
             let mut candidates = Vec::new();
             let mut offset = 0;
             while time_left(deadline) > PROFILE_MIN_TIME {
                 let page = self
+                    .tokens
                     .with_component_token(|client, token| async move {
                         client
                             .api_get_authorizer_list(&token, offset, AUTHORIZER_LIST_MAX_PAGE)
@@ -452,8 +496,9 @@ impl<S: Store + 'static> TokenService<S> {
                         continue;
                     }
                     let stored = self
+                        .context
                         .store()
-                        .authorizer(self.component_appid(), &item.authorizer_appid)
+                        .authorizer(self.context.component_appid(), &item.authorizer_appid)
                         .await?;
                     let held = stored.is_some_and(|a| {
                         a.status == AuthorizerStatus::Authorized
@@ -484,16 +529,43 @@ impl<S: Store + 'static> TokenService<S> {
     }
 
     /// The authorizer a code was already exchanged for, if any.
-    async fn completed(&self, digest: &AuthCodeDigest) -> Result<Option<Authorizer>, TokenError> {
-        let store = self.store();
-        let component = self.component_appid();
+    async fn completed(
+        &self,
+        digest: &AuthCodeDigest,
+    ) -> Result<Option<Authorizer>, AuthorizationError> {
+        let store = self.context.store();
+        let component = self.context.component_appid();
         let Some(appid) = store.completed_authorization(component, digest).await? else {
             return Ok(None);
         };
         match store.authorizer(component, &appid).await? {
             Some(authorizer) => Ok(Some(authorizer)),
-            None => Err(TokenError::NotFound { appid }),
+            None => Err(AuthorizationError::NotFound { appid }),
         }
+    }
+
+    /// A fresh pre-auth code made into the PC and mobile links. The merchant must still open
+    /// them by a click on a page of the launch domain.
+    pub async fn links_for(
+        &self,
+        request: &AuthLinksRequest,
+    ) -> Result<AuthLinksView, AuthorizationError> {
+        let span =
+            tracing::info_span!("authorization_links", component = %self.context.component_appid());
+        let code = self.create_pre_auth_code().instrument(span).await?;
+        let links = authorization_links(&AuthorizationLinkRequest {
+            component_appid: self.context.component_appid(),
+            pre_auth_code: &code.code,
+            redirect_uri: &request.redirect_uri,
+            auth_type: request.auth_type,
+            biz_appid: request.biz_appid.as_ref(),
+            category_id_list: &request.category_id_list,
+        });
+        Ok(AuthLinksView {
+            pc_url: links.pc,
+            mobile_url: links.mobile,
+            expires_at: code.expires_at,
+        })
     }
 }
 
@@ -746,4 +818,35 @@ mod tests {
         let links = authorization_links(&request(&component, &code, &redirect));
         assert!(!format!("{links:?}").contains("secretish"));
     }
+}
+
+/// Authorization links for the provider's own page. They carry a single-use pre-auth code:
+/// `Debug` hides them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = AuthLinks))]
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct AuthLinksView {
+    pub pc_url: String,
+    pub mobile_url: String,
+    /// When the pre-auth code inside both links expires.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub expires_at: EpochSeconds,
+}
+
+impl std::fmt::Debug for AuthLinksView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthLinksView")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a provider asks links for.
+#[derive(Debug, Clone)]
+pub struct AuthLinksRequest {
+    pub auth_type: AuthType,
+    pub biz_appid: Option<AuthorizerAppId>,
+    /// Where WeChat sends the merchant back; on the launch domain registered in the console.
+    pub redirect_uri: url::Url,
+    pub category_id_list: Vec<u32>,
 }

@@ -1,14 +1,12 @@
-//! The provider API's use cases that are not about tokens as such: listing and showing
-//! authorizers, the health figures, and authorization links for providers who render their own
-//! page. Views never carry a token, a refresh token or a ticket; the one route that hands out an
-//! access token uses [`TokenService::authorizer_token`].
+//! What is stored, as the provider reads it: listing and showing authorizers, and the health
+//! figures. No WeChat call is made here. Views never carry a token, a refresh token or a ticket;
+//! the one route that hands out an access token uses
+//! [`TokenService::authorizer_token`](super::TokenService::authorizer_token).
 
 use serde::Serialize;
-use tracing::Instrument;
 
-use super::authorization::{AuthType, AuthorizationLinkRequest, authorization_links};
-use super::error::TokenError;
-use super::token_service::TokenService;
+use super::context::Context;
+use super::error::DirectoryError;
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
 use crate::store::{AccountInfo, Authorizer, Cursor, Store};
@@ -116,47 +114,34 @@ pub struct Health {
     pub authorizers: StatusCountsView,
 }
 
-/// Authorization links for the provider's own page. They carry a single-use pre-auth code:
-/// `Debug` hides them.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(as = AuthLinks))]
-#[derive(Clone, PartialEq, Eq, Serialize)]
-pub struct AuthLinksView {
-    pub pc_url: String,
-    pub mobile_url: String,
-    /// When the pre-auth code inside both links expires.
-    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
-    pub expires_at: EpochSeconds,
+/// The directory use case. Cheap to clone.
+pub struct Directory<S> {
+    context: Context<S>,
 }
 
-impl std::fmt::Debug for AuthLinksView {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthLinksView")
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
+impl<S> Clone for Directory<S> {
+    fn clone(&self) -> Self {
+        Self {
+            context: self.context.clone(),
+        }
     }
 }
 
-/// What a provider asks links for.
-#[derive(Debug, Clone)]
-pub struct AuthLinksRequest {
-    pub auth_type: AuthType,
-    pub biz_appid: Option<AuthorizerAppId>,
-    /// Where WeChat sends the merchant back; on the launch domain registered in the console.
-    pub redirect_uri: url::Url,
-    pub category_id_list: Vec<u32>,
-}
+impl<S: Store + 'static> Directory<S> {
+    pub fn new(context: Context<S>) -> Self {
+        Self { context }
+    }
 
-impl<S: Store + 'static> TokenService<S> {
     /// Authorizers ordered by appid, `limit` (1 to 100) per page.
     pub async fn list_authorizers(
         &self,
         limit: usize,
         cursor: Option<&Cursor>,
-    ) -> Result<AuthorizerPage, TokenError> {
+    ) -> Result<AuthorizerPage, DirectoryError> {
         let page = self
+            .context
             .store()
-            .list_authorizers(self.component_appid(), limit, cursor)
+            .list_authorizers(self.context.component_appid(), limit, cursor)
             .await?;
         Ok(AuthorizerPage {
             items: page.items.iter().map(AuthorizerView::from).collect(),
@@ -168,24 +153,25 @@ impl<S: Store + 'static> TokenService<S> {
     pub async fn authorizer_view(
         &self,
         appid: &AuthorizerAppId,
-    ) -> Result<AuthorizerView, TokenError> {
-        self.store()
-            .authorizer(self.component_appid(), appid)
+    ) -> Result<AuthorizerView, DirectoryError> {
+        self.context
+            .store()
+            .authorizer(self.context.component_appid(), appid)
             .await?
             .map(|a| AuthorizerView::from(&a))
-            .ok_or_else(|| TokenError::NotFound {
+            .ok_or_else(|| DirectoryError::NotFound {
                 appid: appid.clone(),
             })
     }
 
     /// The ticket's age, the component token's expiry and the authorizers by status.
-    pub async fn health(&self) -> Result<Health, TokenError> {
-        let store = self.store();
-        let component = self.component_appid();
+    pub async fn health(&self) -> Result<Health, DirectoryError> {
+        let store = self.context.store();
+        let component = self.context.component_appid();
         let ticket = store.latest_ticket(component).await?;
         let token = store.component_token(component).await?;
         let counts = store.count_authorizers_by_status(component).await?;
-        let ticket_age_seconds = ticket.map(|t| (self.now() - t.received_at).max(0));
+        let ticket_age_seconds = ticket.map(|t| (self.context.now() - t.received_at).max(0));
         let healthy = ticket_age_seconds.is_some_and(|age| age <= TICKET_HEALTHY_FOR_SECS);
         Ok(Health {
             status: if healthy { "ok" } else { "degraded" },
@@ -196,29 +182,6 @@ impl<S: Store + 'static> TokenService<S> {
                 unauthorized: counts.unauthorized,
                 reauthorization_required: counts.reauthorization_required,
             },
-        })
-    }
-
-    /// A fresh pre-auth code made into the PC and mobile links. The merchant must still open
-    /// them by a click on a page of the launch domain.
-    pub async fn authorization_links_for(
-        &self,
-        request: &AuthLinksRequest,
-    ) -> Result<AuthLinksView, TokenError> {
-        let span = tracing::info_span!("authorization_links", component = %self.component_appid());
-        let code = self.create_pre_auth_code().instrument(span).await?;
-        let links = authorization_links(&AuthorizationLinkRequest {
-            component_appid: self.component_appid(),
-            pre_auth_code: &code.code,
-            redirect_uri: &request.redirect_uri,
-            auth_type: request.auth_type,
-            biz_appid: request.biz_appid.as_ref(),
-            category_id_list: &request.category_id_list,
-        });
-        Ok(AuthLinksView {
-            pc_url: links.pc,
-            mobile_url: links.mobile,
-            expires_at: code.expires_at,
         })
     }
 }

@@ -1,4 +1,4 @@
-//! What the token service reports. No variant carries a token, a ticket or a code.
+//! What the use cases report, one type each. No variant carries a token, a ticket or a code.
 
 use crate::ids::AuthorizerAppId;
 use crate::store::StoreError;
@@ -33,13 +33,6 @@ pub enum TokenError {
     /// No such authorizer is stored.
     #[error("authorizer {appid} is not known")]
     NotFound { appid: AuthorizerAppId },
-    /// WeChat refused the authorization code (61009 invalid or used, 61010 expired) and no
-    /// completed authorization for it appeared in the store.
-    #[error("the authorization code was refused")]
-    AuthCodeRejected {
-        #[source]
-        source: WechatError,
-    },
     /// Another worker holds the refresh lease and no valid token appeared within the wait.
     #[error("timed out waiting for another worker to refresh the {what}")]
     Busy { what: &'static str },
@@ -54,8 +47,81 @@ impl TokenError {
     pub fn errcode(&self) -> Option<i64> {
         match self {
             Self::TicketRejected { errcode, .. } => Some(*errcode),
-            Self::AuthCodeRejected { source } | Self::Wechat(source) => source.errcode(),
+            Self::Wechat(source) => source.errcode(),
             _ => None,
+        }
+    }
+}
+
+/// Why an authorization could not be started or completed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizationError {
+    /// WeChat refused the authorization code (61009 invalid or used, 61010 expired) and no
+    /// completed authorization for it appeared in the store.
+    #[error("the authorization code was refused")]
+    CodeRejected {
+        #[source]
+        source: WechatError,
+    },
+    /// The code was exchanged for `appid`, whose record is gone.
+    #[error("authorizer {appid} is not known")]
+    NotFound { appid: AuthorizerAppId },
+    /// No component or authorizer token for the WeChat call.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+}
+
+impl AuthorizationError {
+    /// WeChat's errcode behind the error, if WeChat answered with one.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            Self::CodeRejected { source } => source.errcode(),
+            Self::Token(e) => e.errcode(),
+            _ => None,
+        }
+    }
+}
+
+/// Why what is stored could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// No such authorizer is stored.
+    #[error("authorizer {appid} is not known")]
+    NotFound { appid: AuthorizerAppId },
+    /// The page cursor was not issued by this store.
+    #[error("the cursor was not issued by this API")]
+    InvalidCursor,
+    #[error("the store failed")]
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for DirectoryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidCursor => Self::InvalidCursor,
+            e => Self::Store(e),
+        }
+    }
+}
+
+/// Why an audit could not be submitted, withdrawn, expedited or read.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// No authorizer token for the WeChat call, or WeChat refused it.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+}
+
+impl AuditError {
+    /// WeChat's errcode behind the error, if WeChat answered with one.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            Self::Token(e) => e.errcode(),
+            Self::Store(_) => None,
         }
     }
 }

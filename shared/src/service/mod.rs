@@ -1,21 +1,23 @@
-//! Use cases over the store and the WeChat client.
+//! Use cases over the store and the WeChat client, put together as one [`Application`] on one
+//! [`Context`] (see `context.rs` for the table of use cases and their error types). The errors
+//! are for callers to branch on; mapping them to HTTP statuses is the function adapters' business.
 //!
 //! [`TokenService`] hands out valid component and authorizer access tokens: it serves a stored one
 //! while it has more than a margin left, refreshes single-flight under a store lease otherwise,
-//! replaces a token WeChat rejected (40001 / 40014 / 42001) only if it is still the stored one, and
-//! completes authorizations idempotently. Its errors ([`TokenError`]) are for callers to branch on;
-//! mapping them to HTTP statuses is the function adapters' business.
+//! and replaces a token WeChat rejected (40001 / 40014 / 42001) only if it is still the stored one.
+//! [`Authorizations`] starts authorizations and completes them idempotently; [`Directory`] reads
+//! what is stored; [`Audits`] keeps code audits in step with WeChat.
 //!
 //! [`PushService`] handles WeChat's pushes (tickets, authorization events, the message URL and the
 //! full-network release test), acting on each push once through the [`PushLedger`].
 //! [`AuthFlow`] is the merchant's side of authorization: launch page, jump to WeChat, callback.
-//! [`Refresher`] is the scheduled run over every due token; the `directory` module holds the
-//! provider API's other use cases (listing, health, authorization links).
+//! [`Refresher`] is the scheduled run over every due token.
 
 mod audit;
 mod auth_flow;
 pub mod auth_state;
 mod authorization;
+mod context;
 mod directory;
 mod error;
 pub mod passthrough;
@@ -24,7 +26,7 @@ mod refresher;
 mod single_flight;
 mod token_service;
 
-pub use audit::{AuditOverview, AuditView};
+pub use audit::{AuditOverview, AuditView, Audits};
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
     CallbackOutcome, CallbackResponse, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE,
@@ -33,14 +35,15 @@ pub use auth_flow::{
 };
 pub use auth_state::{ProviderState, SigningKey, SuccessRedirect};
 pub use authorization::{
-    AuthLinks, AuthType, AuthorizationLinkRequest, DEFAULT_COMPLETION_BUDGET, WhenRefused,
-    authorization_links,
+    AuthLinks, AuthLinksRequest, AuthLinksView, AuthType, AuthorizationLinkRequest, Authorizations,
+    DEFAULT_COMPLETION_BUDGET, WhenRefused, authorization_links,
 };
+pub use context::{Application, Context};
 pub use directory::{
-    AccountView, AuthLinksRequest, AuthLinksView, AuthorizerPage, AuthorizerView, Health,
-    StatusCountsView, TICKET_HEALTHY_FOR_SECS,
+    AccountView, AuthorizerPage, AuthorizerView, Directory, Health, StatusCountsView,
+    TICKET_HEALTHY_FOR_SECS,
 };
-pub use error::TokenError;
+pub use error::{AuditError, AuthorizationError, DirectoryError, TokenError};
 pub use push_handling::{
     OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,
     RELEASE_TEST_API_SUFFIX, RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT,

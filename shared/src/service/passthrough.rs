@@ -100,11 +100,28 @@ pub enum PassthroughError {
     Token(#[from] TokenError),
 }
 
-impl<S: Store + 'static> TokenService<S> {
+/// The passthrough use case. Cheap to clone.
+pub struct Passthrough<S> {
+    tokens: TokenService<S>,
+}
+
+impl<S> Clone for Passthrough<S> {
+    fn clone(&self) -> Self {
+        Self {
+            tokens: self.tokens.clone(),
+        }
+    }
+}
+
+impl<S: Store + 'static> Passthrough<S> {
+    pub fn new(tokens: TokenService<S>) -> Self {
+        Self { tokens }
+    }
+
     /// Forwards a call to WeChat `tail` (the path after `/wechat/`) with `appid`'s token, the
     /// caller's query without any token parameter, and `body` for a POST. Refused paths are
     /// refused before any token is read: nothing is called and nothing is written.
-    pub async fn passthrough(
+    pub async fn forward(
         &self,
         appid: &AuthorizerAppId,
         tail: &str,
@@ -129,6 +146,7 @@ impl<S: Store + 'static> TokenService<S> {
             .collect();
         let (forwarded, body, path) = (&forwarded, &body, path.as_str());
         Ok(self
+            .tokens
             .with_authorizer_token(appid, |c, t| async move {
                 c.call_raw_path(path, &t, forwarded, body.clone()).await
             })

@@ -29,8 +29,9 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use super::authorization::WhenRefused;
-use super::error::TokenError;
-use super::token_service::{TokenService, error_chain};
+use super::context::Application;
+use super::error::{AuthorizationError, TokenError};
+use super::token_service::error_chain;
 use crate::clock::{Clock, EpochSeconds};
 use crate::crypto::{CryptoError, MAX_BODY_LEN, MessageCrypto, PushQuery, random_nonce, random16};
 use crate::event::{
@@ -215,6 +216,8 @@ pub enum PushError {
     InProgress,
     #[error("the push was not handled within the delivery's budget")]
     OutOfTime,
+    #[error("completing the authorization the push carries failed")]
+    Authorization(#[source] AuthorizationError),
     #[error("acting on the push failed")]
     Action(#[source] TokenError),
     #[error("the store failed")]
@@ -226,7 +229,11 @@ impl PushError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::InProgress | Self::OutOfTime | Self::Action(_) | Self::Store(_)
+            Self::InProgress
+                | Self::OutOfTime
+                | Self::Authorization(_)
+                | Self::Action(_)
+                | Self::Store(_)
         )
     }
 }
@@ -256,10 +263,9 @@ impl<S, L> Clone for PushService<S, L> {
 }
 
 struct Inner<S, L> {
-    tokens: TokenService<S>,
+    app: Application<S>,
     ledger: Arc<L>,
     crypto: MessageCrypto,
-    clock: Arc<dyn Clock>,
     randomness: Arc<dyn ReplyRandomness>,
     settings: PushSettings,
 }
@@ -271,46 +277,37 @@ enum Acted {
 }
 
 impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
-    /// `crypto` must be for the token service's component.
+    /// `crypto` must be for the application's component.
     pub fn new(
-        tokens: TokenService<S>,
+        app: Application<S>,
         ledger: Arc<L>,
         crypto: MessageCrypto,
-        clock: Arc<dyn Clock>,
         settings: PushSettings,
     ) -> Self {
-        Self::with_randomness(
-            tokens,
-            ledger,
-            crypto,
-            clock,
-            settings,
-            Arc::new(OsRandomness),
-        )
+        Self::with_randomness(app, ledger, crypto, settings, Arc::new(OsRandomness))
     }
 
     pub fn with_randomness(
-        tokens: TokenService<S>,
+        app: Application<S>,
         ledger: Arc<L>,
         crypto: MessageCrypto,
-        clock: Arc<dyn Clock>,
         settings: PushSettings,
         randomness: Arc<dyn ReplyRandomness>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                tokens,
+                app,
                 ledger,
                 crypto,
-                clock,
                 randomness,
                 settings,
             }),
         }
     }
 
-    pub fn tokens(&self) -> &TokenService<S> {
-        &self.inner.tokens
+    /// The application the pushes act on.
+    pub fn app(&self) -> &Application<S> {
+        &self.inner.app
     }
 
     pub fn ledger(&self) -> &Arc<L> {
@@ -319,15 +316,15 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
 
     /// The clock the service runs by, and the functions read their deadline by.
     pub fn clock(&self) -> &dyn Clock {
-        self.inner.clock.as_ref()
+        self.inner.app.context.clock()
     }
 
     fn component(&self) -> &ComponentAppId {
-        self.inner.tokens.component_appid()
+        self.inner.app.context.component_appid()
     }
 
     fn now(&self) -> EpochSeconds {
-        self.inner.clock.now()
+        self.inner.app.context.now()
     }
 
     /// The ledger key of a push: a digest, so no openid or account name ends up in a table key.
@@ -483,7 +480,8 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         };
         match self
             .inner
-            .tokens
+            .app
+            .context
             .store()
             .put_ticket(self.component(), &record)
             .await
@@ -530,7 +528,8 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 record.appid = Some(authorizer_appid.to_string());
                 match self
                     .inner
-                    .tokens
+                    .app
+                    .context
                     .store()
                     .set_authorizer_status(
                         self.component(),
@@ -605,22 +604,25 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         appid: Option<&AuthorizerAppId>,
         deadline: Instant,
     ) -> Result<&'static str, PushError> {
-        let tokens = &self.inner.tokens;
+        let authorizations = &self.inner.app.authorizations;
         let when_refused = match appid {
             Some(_) => WhenRefused::Report,
             None => WhenRefused::WaitForOtherPath,
         };
-        match tokens
+        match authorizations
             .complete_authorization_by(code, deadline, when_refused)
             .await
         {
             Ok(_) => Ok("authorized"),
-            Err(TokenError::AuthCodeRejected { source }) => {
+            Err(AuthorizationError::CodeRejected { source }) => {
                 if let Some(appid) = appid {
-                    match tokens.recover_authorization(code, appid, deadline).await {
+                    match authorizations
+                        .recover_authorization(code, appid, deadline)
+                        .await
+                    {
                         Ok(Some(_)) => return Ok("recovered"),
                         Ok(None) => {}
-                        Err(e) => return Err(PushError::Action(e)),
+                        Err(e) => return Err(PushError::Authorization(e)),
                     }
                 }
                 tracing::warn!(
@@ -629,7 +631,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 );
                 Ok("code_rejected")
             }
-            Err(e) => Err(PushError::Action(e)),
+            Err(e) => Err(PushError::Authorization(e)),
         }
     }
 
@@ -726,8 +728,9 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 Err(PushError::WrongAccount)
             };
         }
-        let tokens = &self.inner.tokens;
-        let stored = tokens
+        let app = &self.inner.app;
+        let stored = app
+            .context
             .store()
             .authorizer(self.component(), appid)
             .await
@@ -740,7 +743,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 let profile_by = deadline
                     .checked_sub(ADDRESSEE_CHECK_RESERVE)
                     .unwrap_or(deadline);
-                tokens.fill_in_profile(appid, profile_by).await
+                app.authorizations.fill_in_profile(appid, profile_by).await
             }
         };
         match account {
@@ -787,15 +790,16 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         deadline: Instant,
     ) -> Result<PushRecord, PushError> {
         tracing::info!("release test: query auth and customer-service send");
-        let tokens = &self.inner.tokens;
+        let app = &self.inner.app;
         // The exchange leaves time for the send; the profile is looked up only if time is left.
         let exchange_by = deadline
             .checked_sub(RELEASE_TEST_SEND_RESERVE)
             .unwrap_or(deadline);
-        let authorizer = tokens
+        let authorizer = app
+            .authorizations
             .complete_authorization_by(code, exchange_by, WhenRefused::WaitForOtherPath)
             .await
-            .map_err(PushError::Action)?;
+            .map_err(PushError::Authorization)?;
         if &authorizer.appid != appid {
             tracing::warn!(exchanged_for = %authorizer.appid, "the code belongs to another account than the URL names; answering as that account");
         }
@@ -804,7 +808,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             format!("{}{RELEASE_TEST_API_SUFFIX}", code.expose()),
         );
         let message = &message;
-        tokens
+        app.tokens
             .with_authorizer_token(&authorizer.appid, |client, token| async move {
                 client.send_custom_message(&token, message).await
             })
@@ -882,7 +886,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         appid: &AuthorizerAppId,
         audit_id: u64,
     ) -> Result<String, TokenError> {
-        let tokens = &self.inner.tokens;
+        let tokens = &self.inner.app.tokens;
         let latest = tokens
             .with_authorizer_token(appid, |client, token| async move {
                 client.get_latest_audit_status(&token).await
@@ -963,7 +967,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         reason: Option<&String>,
         at: EpochSeconds,
     ) -> Result<Option<String>, PushError> {
-        let store = self.inner.tokens.store();
+        let store = self.inner.app.context.store();
         let component = self.component();
         let stored = store
             .audit_state(component, appid)
@@ -1032,7 +1036,6 @@ fn outcome_unknown(e: &TokenError) -> bool {
         TokenError::TicketRejected { .. }
         | TokenError::ReauthorizationRequired { .. }
         | TokenError::Unauthorized { .. }
-        | TokenError::NotFound { .. }
-        | TokenError::AuthCodeRejected { .. } => false,
+        | TokenError::NotFound { .. } => false,
     }
 }

@@ -198,7 +198,7 @@ impl<S: Store + 'static> Refresher<S> {
     /// ([`RefresherSettings::reserve_for`]) is left before `deadline`. No WeChat call of the run
     /// outlives `deadline`.
     pub async fn refresh_due(&self, deadline: Instant, concurrency: usize) -> RefreshSummary {
-        let span = tracing::info_span!("refresh_due", component = %self.service.component_appid());
+        let span = tracing::info_span!("refresh_due", component = %self.service.context().component_appid());
         let started = Instant::now();
         let budget = deadline.saturating_duration_since(started);
         let reserve = self.settings.reserve_for(budget);
@@ -219,7 +219,7 @@ impl<S: Store + 'static> Refresher<S> {
                 self.check_ticket(&mut summary),
             )
             .await;
-            let due_by = self.service.now() + self.settings.margin_secs;
+            let due_by = self.service.context().now() + self.settings.margin_secs;
             deadline::within(
                 Instant::now() + limits.call_budget,
                 self.refresh_component(&mut summary, due_by),
@@ -241,10 +241,10 @@ impl<S: Store + 'static> Refresher<S> {
     }
 
     async fn check_ticket(&self, summary: &mut RefreshSummary) {
-        let store = self.service.store();
-        let component = self.service.component_appid();
+        let store = self.service.context().store();
+        let component = self.service.context().component_appid();
         let age = match store.latest_ticket(component).await {
-            Ok(ticket) => ticket.map(|t| (self.service.now() - t.received_at).max(0)),
+            Ok(ticket) => ticket.map(|t| (self.service.context().now() - t.received_at).max(0)),
             Err(e) => {
                 tracing::warn!(error = %error_chain(&e), "could not read the ticket");
                 summary.count_failure(None);
@@ -291,8 +291,11 @@ impl<S: Store + 'static> Refresher<S> {
                 }
             };
         }
-        let store = self.service.store();
-        match store.component_token(self.service.component_appid()).await {
+        let store = self.service.context().store();
+        match store
+            .component_token(self.service.context().component_appid())
+            .await
+        {
             Ok(token) => token.is_some(),
             Err(e) => {
                 tracing::warn!(error = %error_chain(&e), "could not read the component token");
@@ -303,8 +306,8 @@ impl<S: Store + 'static> Refresher<S> {
 
     /// Counts one page of due tokens as deferred, so the summary still shows them.
     async fn defer_authorizers(&self, summary: &mut RefreshSummary, due_by: i64) {
-        let store = self.service.store();
-        let component = self.service.component_appid();
+        let store = self.service.context().store();
+        let component = self.service.context().component_appid();
         match store
             .authorizer_tokens_due(component, due_by, self.settings.page_size)
             .await
@@ -335,8 +338,8 @@ impl<S: Store + 'static> Refresher<S> {
         limits: Limits,
         concurrency: usize,
     ) {
-        let store = self.service.store();
-        let component = self.service.component_appid();
+        let store = self.service.context().store();
+        let component = self.service.context().component_appid();
         let mut tried: HashSet<AuthorizerAppId> = HashSet::new();
         let mut queue: VecDeque<DueToken> = VecDeque::new();
         let mut exhausted = false;

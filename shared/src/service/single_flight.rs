@@ -155,9 +155,10 @@ impl Rules<'_> {
                 tracing::debug!("another worker is refreshing; waiting for its token");
                 self.wait_for(F::WHAT, self.settings.wait_for_refresh, || async {
                     let stored = flight.read().await?;
-                    Ok(self.accepted(flight.token(&stored), want).cloned())
+                    Ok::<_, TokenError>(self.accepted(flight.token(&stored), want).cloned())
                 })
-                .await
+                .await?
+                .ok_or(TokenError::Busy { what: F::WHAT })
             }
         }
     }
@@ -197,26 +198,26 @@ impl Rules<'_> {
         result.map(Claim::Taken)
     }
 
-    /// Polls `check` until it finds something or `wait` has passed.
-    pub(super) async fn wait_for<T, C, Fut>(
+    /// Polls `check` until it finds something or `wait` has passed (then `None`).
+    pub(super) async fn wait_for<T, E, C, Fut>(
         self,
         what: &'static str,
         wait: Duration,
         mut check: C,
-    ) -> Result<T, TokenError>
+    ) -> Result<Option<T>, E>
     where
         C: FnMut() -> Fut,
-        Fut: Future<Output = Result<Option<T>, TokenError>>,
+        Fut: Future<Output = Result<Option<T>, E>>,
     {
         let deadline = Instant::now() + wait;
         loop {
             tokio::time::sleep(self.settings.poll_interval).await;
             if let Some(found) = check().await? {
-                return Ok(found);
+                return Ok(Some(found));
             }
             if Instant::now() >= deadline {
                 tracing::warn!(what, "nothing appeared in time");
-                return Err(TokenError::Busy { what });
+                return Ok(None);
             }
         }
     }

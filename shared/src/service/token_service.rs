@@ -25,10 +25,11 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
+use super::context::{Context, Parts};
 use super::error::TokenError;
 use super::single_flight::{Claim, Flight, Hold, Rules, Want};
-use crate::clock::{Clock, EpochSeconds};
-use crate::ids::{AuthorizerAppId, ComponentAppId};
+use crate::clock::EpochSeconds;
+use crate::ids::AuthorizerAppId;
 use crate::secret::Secret;
 use crate::store::{
     Authorizer, AuthorizerStatus, ComponentToken, ExpiringToken, LeaseKey, LeaseOwner,
@@ -130,28 +131,21 @@ enum Recovery {
     NotAuthorized(WechatError),
 }
 
-/// Hands out valid component and authorizer tokens and completes authorizations. Cheap to clone.
+/// Hands out valid component and authorizer tokens. Cheap to clone.
 pub struct TokenService<S> {
-    pub(super) inner: Arc<Inner<S>>,
+    context: Context<S>,
+    /// The component token this worker last read or stored, and when (see
+    /// [`TokenService::remembered_component_token`]).
+    remembered: Arc<Mutex<Option<(EpochSeconds, ExpiringToken)>>>,
 }
 
 impl<S> Clone for TokenService<S> {
     fn clone(&self) -> Self {
         Self {
-            inner: self.inner.clone(),
+            context: self.context.clone(),
+            remembered: self.remembered.clone(),
         }
     }
-}
-
-pub(super) struct Inner<S> {
-    pub(super) store: Arc<S>,
-    pub(super) client: WechatClient,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) component: ComponentAppId,
-    pub(super) settings: TokenSettings,
-    /// The component token this worker last read or stored, and when (see
-    /// [`TokenService::remembered_component_token`]).
-    remembered: Mutex<Option<(EpochSeconds, ExpiringToken)>>,
 }
 
 /// A token WeChat issued, in the form the store keeps it.
@@ -181,56 +175,31 @@ fn authorizer_access_token(stored: &ExpiringToken) -> AuthorizerAccessToken {
 pub(super) use crate::logging::error_chain;
 
 impl<S: Store + 'static> TokenService<S> {
-    /// The component appid is the client's, so the two can never disagree.
-    pub fn new(
-        store: Arc<S>,
-        client: WechatClient,
-        clock: Arc<dyn Clock>,
-        settings: TokenSettings,
-    ) -> Self {
-        let component = client.component_appid().clone();
+    pub fn new(context: Context<S>) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                store,
-                client,
-                clock,
-                component,
-                settings,
-                remembered: Mutex::new(None),
-            }),
+            context,
+            remembered: Arc::new(Mutex::new(None)),
         }
     }
 
-    pub fn component_appid(&self) -> &ComponentAppId {
-        &self.inner.component
+    /// What the service works with.
+    pub fn context(&self) -> &Context<S> {
+        &self.context
     }
 
-    pub fn client(&self) -> &WechatClient {
-        &self.inner.client
+    fn inner(&self) -> &Parts<S> {
+        self.context.parts()
     }
 
-    pub fn store(&self) -> &Arc<S> {
-        &self.inner.store
-    }
-
-    pub fn settings(&self) -> &TokenSettings {
-        &self.inner.settings
-    }
-
-    /// The clock the service runs by.
-    pub fn clock(&self) -> &dyn Clock {
-        self.inner.clock.as_ref()
-    }
-
-    pub(super) fn now(&self) -> EpochSeconds {
-        self.inner.clock.now()
+    fn now(&self) -> EpochSeconds {
+        self.context.now()
     }
 
     // ----- component token -------------------------------------------------------------------
 
     /// A component token with more than the refresh margin left, refreshed first if needed.
     pub async fn component_token(&self) -> Result<ComponentAccessToken, TokenError> {
-        let span = tracing::info_span!("component_token", component = %self.inner.component);
+        let span = tracing::info_span!("component_token", component = %self.inner().component);
         self.obtain_component_token(Want::Fresh)
             .instrument(span)
             .await
@@ -244,14 +213,14 @@ impl<S: Store + 'static> TokenService<S> {
         Fut: Future<Output = Result<T, WechatError>>,
     {
         let token = self.component_token().await?;
-        match call(&self.inner.client, token.clone()).await {
+        match call(&self.inner().client, token.clone()).await {
             Err(e) if e.is_token_invalid() => {
-                let span = tracing::info_span!("replace_component_token", component = %self.inner.component, errcode = e.errcode());
+                let span = tracing::info_span!("replace_component_token", component = %self.inner().component, errcode = e.errcode());
                 let fresh = self
                     .obtain_component_token(Want::Replacing(token.secret()))
                     .instrument(span)
                     .await?;
-                Ok(call(&self.inner.client, fresh).await?)
+                Ok(call(&self.inner().client, fresh).await?)
             }
             result => Ok(result?),
         }
@@ -259,7 +228,7 @@ impl<S: Store + 'static> TokenService<S> {
 
     /// For the refresher: refreshes the component token if it expires at or before `due_by`.
     pub async fn refresh_component_token_if_due(&self, due_by: EpochSeconds) -> RefreshOutcome {
-        let span = tracing::info_span!("refresh_component_token_if_due", component = %self.inner.component);
+        let span = tracing::info_span!("refresh_component_token_if_due", component = %self.inner().component);
         let flight = ComponentFlight { service: self };
         let attempt = async {
             let due = |stored: &Option<ComponentToken>| {
@@ -290,17 +259,17 @@ impl<S: Store + 'static> TokenService<S> {
 
     pub(super) fn rules(&self) -> Rules<'_> {
         Rules {
-            settings: &self.inner.settings,
-            clock: self.inner.clock.as_ref(),
+            settings: &self.inner().settings,
+            clock: self.inner().clock.as_ref(),
         }
     }
 
     /// The stored component token, remembered for [`Self::remembered_component_token`].
     async fn stored_component_token(&self) -> Result<Option<ComponentToken>, TokenError> {
         let stored = self
-            .inner
+            .inner()
             .store
-            .component_token(&self.inner.component)
+            .component_token(&self.inner().component)
             .await?;
         if let Some(stored) = &stored {
             self.remember_component_token(&stored.token);
@@ -314,24 +283,19 @@ impl<S: Store + 'static> TokenService<S> {
     /// per WeChat call.
     fn remembered_component_token(&self, want: Want<'_>) -> Option<ComponentAccessToken> {
         let now = self.now();
-        let remembered = self
-            .inner
-            .remembered
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let remembered = self.remembered.lock().unwrap_or_else(|e| e.into_inner());
         remembered
             .as_ref()
-            .filter(|(seen_at, _)| now - seen_at < self.inner.settings.component_token_reuse_secs)
-            .filter(|(_, token)| want.accepts(token, now, self.inner.settings.refresh_margin_secs))
+            .filter(|(seen_at, _)| now - seen_at < self.inner().settings.component_token_reuse_secs)
+            .filter(|(_, token)| {
+                want.accepts(token, now, self.inner().settings.refresh_margin_secs)
+            })
             .map(|(_, token)| component_access_token(token))
     }
 
     fn remember_component_token(&self, token: &ExpiringToken) {
-        *self
-            .inner
-            .remembered
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some((self.now(), token.clone()));
+        *self.remembered.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((self.now(), token.clone()));
     }
 
     async fn obtain_component_token(
@@ -355,7 +319,7 @@ impl<S: Store + 'static> TokenService<S> {
         &self,
         seen: Option<u64>,
     ) -> Result<ComponentAccessToken, TokenError> {
-        let inner = &self.inner;
+        let inner = self.inner();
         let Some(ticket) = inner.store.latest_ticket(&inner.component).await? else {
             tracing::warn!("no component_verify_ticket younger than 12 h is stored");
             let push_requested = self.request_ticket_push().await;
@@ -402,7 +366,7 @@ impl<S: Store + 'static> TokenService<S> {
     /// Asks WeChat to push a ticket, at most once per interval across all workers (a lease that
     /// is left to lapse). Whether it asked.
     pub(super) async fn request_ticket_push(&self) -> bool {
-        let inner = &self.inner;
+        let inner = self.inner();
         let owner = LeaseOwner::random();
         let key = LeaseKey::StartPushTicket;
         match inner
@@ -452,7 +416,7 @@ impl<S: Store + 'static> TokenService<S> {
         &self,
         appid: &AuthorizerAppId,
     ) -> Result<AuthorizerAccessToken, TokenError> {
-        let span = tracing::info_span!("authorizer_token", component = %self.inner.component, authorizer = %appid);
+        let span = tracing::info_span!("authorizer_token", component = %self.inner().component, authorizer = %appid);
         self.obtain_authorizer_token(appid, Want::Fresh)
             .instrument(span)
             .await
@@ -470,14 +434,14 @@ impl<S: Store + 'static> TokenService<S> {
         Fut: Future<Output = Result<T, WechatError>>,
     {
         let token = self.authorizer_token(appid).await?;
-        match call(&self.inner.client, token.clone()).await {
+        match call(&self.inner().client, token.clone()).await {
             Err(e) if e.is_token_invalid() => {
-                let span = tracing::info_span!("replace_authorizer_token", component = %self.inner.component, authorizer = %appid, errcode = e.errcode());
+                let span = tracing::info_span!("replace_authorizer_token", component = %self.inner().component, authorizer = %appid, errcode = e.errcode());
                 let fresh = self
                     .obtain_authorizer_token(appid, Want::Replacing(token.secret()))
                     .instrument(span)
                     .await?;
-                Ok(call(&self.inner.client, fresh).await?)
+                Ok(call(&self.inner().client, fresh).await?)
             }
             result => Ok(result?),
         }
@@ -491,7 +455,7 @@ impl<S: Store + 'static> TokenService<S> {
         appid: &AuthorizerAppId,
         due_by: EpochSeconds,
     ) -> RefreshOutcome {
-        let span = tracing::info_span!("refresh_authorizer_token_if_due", component = %self.inner.component, authorizer = %appid);
+        let span = tracing::info_span!("refresh_authorizer_token_if_due", component = %self.inner().component, authorizer = %appid);
         let flight = AuthorizerFlight {
             service: self,
             appid,
@@ -525,9 +489,9 @@ impl<S: Store + 'static> TokenService<S> {
         appid: &AuthorizerAppId,
     ) -> Result<Authorizer, TokenError> {
         let stored = self
-            .inner
+            .inner()
             .store
-            .authorizer(&self.inner.component, appid)
+            .authorizer(&self.inner().component, appid)
             .await?
             .ok_or_else(|| TokenError::NotFound {
                 appid: appid.clone(),
@@ -658,7 +622,7 @@ impl<S: Store + 'static> TokenService<S> {
         tokens: AuthorizerTokens,
         hold: &Hold,
     ) -> Result<AuthorizerAccessToken, TokenError> {
-        let inner = &self.inner;
+        let inner = self.inner();
         let appid = &stored.appid;
         let rotated = tokens.refresh_token != stored.refresh_token;
         let refresh = TokenRefresh {
@@ -750,7 +714,7 @@ impl<S: Store + 'static> TokenService<S> {
         status: AuthorizerStatus,
         cause: WechatError,
     ) -> TokenError {
-        let inner = &self.inner;
+        let inner = self.inner();
         let appid = &used.appid;
         match inner.store.authorizer(&inner.component, appid).await {
             Ok(Some(current)) if current.refresh_token_version != used.refresh_token_version => {
@@ -781,16 +745,16 @@ impl<S: Store + 'static> TokenService<S> {
         }
     }
 
-    /// Polls `check` until it finds something or `wait` has passed.
-    pub(super) async fn wait_for<T, F, Fut>(
+    /// Polls `check` until it finds something or `wait` has passed (then `None`).
+    pub(super) async fn wait_for<T, E, F, Fut>(
         &self,
         what: &'static str,
         wait: Duration,
         check: F,
-    ) -> Result<T, TokenError>
+    ) -> Result<Option<T>, E>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<Option<T>, TokenError>>,
+        Fut: Future<Output = Result<Option<T>, E>>,
     {
         self.rules().wait_for(what, wait, check).await
     }
@@ -840,7 +804,7 @@ impl<S: Store + 'static> Flight for ComponentFlight<'_, S> {
         owner: &LeaseOwner,
         _due_by: Option<EpochSeconds>,
     ) -> Result<Claim<Self::Stored, Self::Stored>, TokenError> {
-        let inner = &self.service.inner;
+        let inner = self.service.inner();
         match inner
             .store
             .try_acquire_lease(
@@ -875,7 +839,7 @@ impl<S: Store + 'static> Flight for ComponentFlight<'_, S> {
     }
 
     async fn release(&self, owner: &LeaseOwner) -> Result<(), StoreError> {
-        let inner = &self.service.inner;
+        let inner = self.service.inner();
         inner
             .store
             .release_lease(&inner.component, &LeaseKey::ComponentToken, owner)
@@ -907,7 +871,7 @@ impl<S: Store + 'static> Flight for AuthorizerFlight<'_, S> {
         owner: &LeaseOwner,
         due_by: Option<EpochSeconds>,
     ) -> Result<Claim<Self::Stored, Self::Stored>, TokenError> {
-        let inner = &self.service.inner;
+        let inner = self.service.inner();
         let claimed = inner
             .store
             .claim_token_refresh(
@@ -947,7 +911,7 @@ impl<S: Store + 'static> Flight for AuthorizerFlight<'_, S> {
     }
 
     async fn release(&self, owner: &LeaseOwner) -> Result<(), StoreError> {
-        let inner = &self.service.inner;
+        let inner = self.service.inner();
         inner
             .store
             .release_token_refresh(&inner.component, self.appid, owner)
@@ -975,6 +939,7 @@ fn outcome_of(result: Result<RefreshOutcome, TokenError>) -> RefreshOutcome {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::ids::ComponentAppId;
     use crate::store::{AuthorizationGrant, AuthorizerStore, ComponentTokenStore, MemoryStore};
     use crate::wechat::ClientConfig;
 
@@ -991,12 +956,12 @@ mod tests {
             WechatClient::new(config, component, Secret::new("s"), Arc::new(clock.clone()))
                 .unwrap();
         let store = Arc::new(MemoryStore::new(Arc::new(clock.clone())));
-        let service = TokenService::new(
+        let service = TokenService::new(Context::new(
             store,
             client,
             Arc::new(clock.clone()),
             TokenSettings::default(),
-        );
+        ));
         (service, clock)
     }
 
@@ -1010,14 +975,16 @@ mod tests {
     #[tokio::test]
     async fn a_token_with_more_than_the_margin_left_is_served_from_the_store() {
         let (service, _) = offline_service();
-        let component = service.component_appid().clone();
+        let component = service.context().component_appid().clone();
         service
+            .context()
             .store()
             .replace_component_token(&component, &expiring("ct", NOW + 901), None)
             .await
             .unwrap();
         let appid = AuthorizerAppId::parse("wxauthorizer0001").unwrap();
         service
+            .context()
             .store()
             .record_authorization(
                 &component,
@@ -1051,8 +1018,9 @@ mod tests {
     #[tokio::test]
     async fn within_the_margin_a_refresh_is_attempted_and_its_failure_is_typed() {
         let (service, clock) = offline_service();
-        let component = service.component_appid().clone();
+        let component = service.context().component_appid().clone();
         service
+            .context()
             .store()
             .replace_component_token(&component, &expiring("ct", NOW + 901), None)
             .await
@@ -1074,13 +1042,14 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_or_marked_authorizer_is_reported_without_a_call() {
         let (service, _) = offline_service();
-        let component = service.component_appid().clone();
+        let component = service.context().component_appid().clone();
         let appid = AuthorizerAppId::parse("wxauthorizer0002").unwrap();
         assert!(matches!(
             service.authorizer_token(&appid).await,
             Err(TokenError::NotFound { .. })
         ));
         service
+            .context()
             .store()
             .record_authorization(
                 &component,
@@ -1102,6 +1071,7 @@ mod tests {
             (AuthorizerStatus::Unauthorized, RefreshOutcome::Unauthorized),
         ] {
             service
+                .context()
                 .store()
                 .set_authorizer_status(&component, &appid, status)
                 .await

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ticket_callback::TicketCallback;
 use wxcomponent::crypto::PushQuery;
 use wxcomponent::service::{
-    PushService, PushSettings, ReplyRandomness, TokenService, TokenSettings,
+    Application, PushService, PushSettings, ReplyRandomness, TokenSettings,
 };
 use wxcomponent::store::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord};
 use wxcomponent::store::{LeaseOwner, MemoryStore, StoreError, Ticket, TicketStore};
@@ -155,17 +155,16 @@ pub fn run(request: &PushRequest) -> Option<Outcome> {
         claims: AtomicUsize::new(0),
     });
     let component = ComponentAppId::parse(APPID).expect("an appid");
-    let tokens = TokenService::new(
+    let application = Application::assemble(
         store.clone(),
         fixed.client.clone(),
-        clock.clone(),
+        clock,
         TokenSettings::default(),
     );
     let push = PushService::with_randomness(
-        tokens,
+        application,
         ledger.clone(),
         fixed.crypto.clone(),
-        clock,
         PushSettings::default(),
         Arc::new(FixedRandomness),
     );

@@ -20,7 +20,7 @@ const PREAUTHCODE: &str = "/cgi-bin/component/api_create_preauthcode";
 const OPENAPI: &str = include_str!("../../../openapi.yaml");
 
 fn api(app: &TestApp) -> Api<DynamoStore> {
-    Api::new(app.service.clone(), ApiKeyDigest::of(KEY))
+    Api::new(app.application().clone(), ApiKeyDigest::of(KEY))
 }
 
 fn request(method: Method, uri: &str, authorization: Option<&str>, body: Body) -> Request {

@@ -256,7 +256,11 @@ async fn a_stalled_profile_lookup_after_the_code_is_spent_does_not_lose_the_auth
     let appid = AuthorizerAppId::parse(&merchant).unwrap();
     assert!(c.app.stored_authorizer(&appid).await.account.is_none());
     let deadline = Instant::now() + Duration::from_secs(5);
-    let filled = c.app.service.fill_in_profile(&appid, deadline).await;
+    let filled = c
+        .app
+        .authorizations()
+        .fill_in_profile(&appid, deadline)
+        .await;
     assert!(filled.is_some());
     assert!(c.app.stored_authorizer(&appid).await.account.is_some());
 }
@@ -367,8 +371,9 @@ async fn approved_with_auto_release(c: &Callbacks) -> Approval {
     .expect("an audit request");
     let submitted = c
         .app
-        .service
-        .submit_audit(&appid, &request, true)
+        .application()
+        .audits
+        .submit(&appid, &request, true)
         .await
         .expect("the audit is submitted");
     assert!(submitted.auto_release);

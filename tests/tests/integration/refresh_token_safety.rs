@@ -16,9 +16,8 @@ use wxcomponent::store::{
 };
 use wxcomponent::wechat::{WechatClient, WechatError};
 use wxcomponent::{AuthorizerAppId, ComponentAppId, Secret, SystemClock};
-use wxcomponent_tests::app::{TestApp, dynamodb_client, random_appid, test_settings};
+use wxcomponent_tests::app::{TestApp, dynamodb_client, fresh_table, random_appid, test_settings};
 use wxcomponent_tests::logs::{LogBuffer, production_filter_at_trace};
-use wxcomponent_tests::schema::{TEMPLATE_YAML, create_table_from_template};
 use wxcomponent_tests::sim::{Fault, SimConfig, Times, WechatSim};
 use wxcomponent_tests::store_faults::FailRequests;
 use wxcomponent_tests::wechat::fast_client_config;
@@ -121,19 +120,13 @@ async fn real_time(settings: TokenSettings) -> RealTime {
     )
     .unwrap();
     let dynamodb = dynamodb_client().await;
-    let table = format!(
-        "wxc-test-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..20]
-    );
-    create_table_from_template(&dynamodb, TEMPLATE_YAML, &table)
-        .await
-        .unwrap();
-    let store = Arc::new(DynamoStore::new(dynamodb, table, Arc::new(SystemClock)));
-    let service = TokenService::new(store.clone(), client, Arc::new(SystemClock), settings);
+    let table = fresh_table(&dynamodb).await;
+    let wiring =
+        wxcomponent::wiring::assemble(dynamodb, &table, Arc::new(SystemClock), client, settings);
     RealTime {
         sim,
-        store,
-        service,
+        store: wiring.store,
+        service: wiring.application.tokens,
         component,
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use wxcomponent::service::{RefreshOutcome, TokenError};
+use wxcomponent::service::{AuthorizationError, RefreshOutcome, TokenError};
 use wxcomponent::store::AuthorizerStore;
 use wxcomponent::store::{
     AuthorizerStatus, ComponentTokenStore, ExpiringToken, LeaseKey, LeaseOwner, LeaseStore,
@@ -228,8 +228,8 @@ async fn a_burst_of_40001_on_component_calls_yields_exactly_one_refresh_and_each
 
     let tasks: Vec<_> = (0..40)
         .map(|_| {
-            let service = app.service.clone();
-            tokio::spawn(async move { service.create_pre_auth_code().await })
+            let authorizations = app.authorizations().clone();
+            tokio::spawn(async move { authorizations.create_pre_auth_code().await })
         })
         .collect();
     for task in tasks {
@@ -702,7 +702,11 @@ async fn completing_an_authorization_stores_the_grant_and_profile_and_reauthoriz
     let merchant = random_appid();
     let code = Secret::new(app.sim.authorize(&merchant));
 
-    let authorizer = app.service.complete_authorization(&code).await.unwrap();
+    let authorizer = app
+        .authorizations()
+        .complete_authorization(&code)
+        .await
+        .unwrap();
 
     assert_eq!(authorizer.appid.as_str(), merchant);
     assert_eq!(authorizer.refresh_token_version, 1);
@@ -718,7 +722,11 @@ async fn completing_an_authorization_stores_the_grant_and_profile_and_reauthoriz
 
     // The merchant authorizes again: a new code, the next version.
     let again = Secret::new(app.sim.authorize(&merchant));
-    let reauthorized = app.service.complete_authorization(&again).await.unwrap();
+    let reauthorized = app
+        .authorizations()
+        .complete_authorization(&again)
+        .await
+        .unwrap();
     assert_eq!(reauthorized.refresh_token_version, 2);
     assert_eq!(app.sim.call_count(AUTHORIZER_INFO), 2);
 }
@@ -731,12 +739,12 @@ async fn two_concurrent_completions_with_the_same_code_store_one_record_and_both
     let code = Secret::new(app.sim.authorize(&merchant));
 
     let push = {
-        let (service, code) = (app.service.clone(), code.clone());
-        tokio::spawn(async move { service.complete_authorization(&code).await })
+        let (authorizations, code) = (app.authorizations().clone(), code.clone());
+        tokio::spawn(async move { authorizations.complete_authorization(&code).await })
     };
     let redirect = {
-        let (service, code) = (app.service.clone(), code.clone());
-        tokio::spawn(async move { service.complete_authorization(&code).await })
+        let (authorizations, code) = (app.authorizations().clone(), code.clone());
+        tokio::spawn(async move { authorizations.complete_authorization(&code).await })
     };
     let a = push.await.unwrap().unwrap();
     let b = redirect.await.unwrap().unwrap();
@@ -753,7 +761,11 @@ async fn two_concurrent_completions_with_the_same_code_store_one_record_and_both
 
     // A third, later delivery (WeChat retrying the push) is answered from the store.
     let calls = app.sim.call_count(QUERY_AUTH);
-    let c = app.service.complete_authorization(&code).await.unwrap();
+    let c = app
+        .authorizations()
+        .complete_authorization(&code)
+        .await
+        .unwrap();
     assert_eq!(c.appid, a.appid);
     assert_eq!(app.sim.call_count(QUERY_AUTH), calls);
 }
@@ -773,9 +785,13 @@ async fn a_used_or_expired_code_with_no_completed_record_is_rejected_after_a_sho
     let token = app.service.component_token().await.unwrap();
     app.client.api_query_auth(&token, &code).await.unwrap();
 
-    let err = app.service.complete_authorization(&code).await.unwrap_err();
+    let err = app
+        .authorizations()
+        .complete_authorization(&code)
+        .await
+        .unwrap_err();
     assert!(
-        matches!(err, TokenError::AuthCodeRejected { .. }),
+        matches!(err, AuthorizationError::CodeRejected { .. }),
         "{err:?}"
     );
     assert_eq!(err.errcode(), Some(61009));
@@ -783,7 +799,7 @@ async fn a_used_or_expired_code_with_no_completed_record_is_rejected_after_a_sho
     let expired = Secret::new(app.sim.authorize(&merchant));
     app.clock.advance(601);
     let err = app
-        .service
+        .authorizations()
         .complete_authorization(&expired)
         .await
         .unwrap_err();
@@ -810,7 +826,7 @@ async fn client_calls_carry_the_right_token_type_in_the_right_query_parameter() 
     let (appid, _) = app.authorized_account().await;
     app.clock.advance(7200);
 
-    app.service.create_pre_auth_code().await.unwrap();
+    app.authorizations().create_pre_auth_code().await.unwrap();
     app.service
         .with_authorizer_token(&appid, |client, token| async move {
             client
