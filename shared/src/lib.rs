@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod event;
 pub mod ids;
 pub mod logging;
+pub mod sdk_http;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -53,9 +53,7 @@ pub async fn dynamodb_client() -> DynamoClient {
              (or `source scripts/lib.sh && start_dynamodb_local` first)."
         );
     }
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let config = wxcomponent::tls::sdk_config(None).await;
     DynamoClient::new(&config)
 }
 

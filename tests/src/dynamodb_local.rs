@@ -65,9 +65,7 @@ impl OwnDynamoDbLocal {
 
     /// A client with the functions' own timeouts ([`wxcomponent::store::dynamodb_client`]).
     pub async fn client(&self) -> DynamoClient {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let sdk = wxcomponent::tls::sdk_config(None).await;
         // Set on the client: it wins over `AWS_ENDPOINT_URL_DYNAMODB` (the shared instance's).
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .endpoint_url(self.endpoint())
@@ -141,9 +139,7 @@ impl OwnDynamoDbLocal {
             AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
             ScalarAttributeType,
         };
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let sdk = wxcomponent::tls::sdk_config(None).await;
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .endpoint_url(self.endpoint())
             .build();

@@ -218,7 +218,7 @@ impl WechatClient {
             // WeChat does not redirect API calls; following one would resend the token elsewhere.
             .redirect(reqwest::redirect::Policy::none());
         if let Some(roots) = &config.roots {
-            http = http.tls_certs_only(roots.reqwest_certificates());
+            http = http.tls_backend_preconfigured(roots.tls_config().as_ref().clone());
         }
         let http = http
             .build()

@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = wxcomponent::tls::sdk_config(None).await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     match definition.ensure_table(&client, &cli.name).await {
         Ok(true) => println!("created table {}", cli.name),

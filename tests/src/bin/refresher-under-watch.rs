@@ -148,7 +148,7 @@ impl Scenario {
 
         // A fresh ticket, and one authorizer whose access token expires within the margin.
         let component = ComponentAppId::parse(&appid_component).map_err(|e| e.to_string())?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = wxcomponent::tls::sdk_config(None).await;
         let clock = Arc::new(SystemClock);
         let store = DynamoStore::new(dynamodb_client(&sdk), table.clone(), clock.clone());
         let now = clock.now();
