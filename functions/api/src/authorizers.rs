@@ -1,5 +1,5 @@
 //! The routes about authorizers as such: listing and showing them, handing out an access token,
-//! minting authorization links, and the health figures.
+//! the provider's settings per authorizer, minting authorization links, and the health figures.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -9,10 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use wxcomponent::AuthorizerAppId;
 use wxcomponent::service::{AuthLinksRequest, AuthType};
-use wxcomponent::store::Cursor;
+use wxcomponent::store::{AuthorizerSettings, Cursor};
 
 use crate::doc::{
     AccessTokenAnswers, AuthLinksAnswers, AuthorizerAnswers, HealthAnswers, ListAnswers,
+    SettingsAnswers,
 };
 use crate::error::{ApiError, json_response};
 use crate::extract::{AppId, JsonBody, QueryOf};
@@ -23,6 +24,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_authorizers))
         .routes(routes!(get_authorizer))
         .routes(routes!(get_access_token))
+        .routes(routes!(get_settings, put_settings))
         .routes(routes!(create_auth_links))
         .routes(routes!(health))
 }
@@ -120,6 +122,63 @@ async fn get_access_token(
     ok(&AccessTokenBody {
         access_token: token.secret().expose().to_owned(),
         expires_at: token.expires_at(),
+    })
+}
+
+/// The provider's settings for one authorizer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Settings)]
+pub(crate) struct SettingsBody {
+    appid: String,
+    /// Names of 1 to 64 letters, digits and `_` (not `appid`); values text (up to 1,024
+    /// characters), numbers or true / false; at most 64, 16 KiB in all.
+    #[schema(value_type = Object)]
+    settings: AuthorizerSettings,
+}
+
+/// The provider's settings for the authorizer
+///
+/// Values the provider keeps per merchant (a shop id, a theme colour) for release campaigns to
+/// put into a template's `ext_json`. Empty until set.
+#[utoipa::path(
+    get,
+    path = "/authorizers/{appid}/settings",
+    operation_id = "getAuthorizerSettings",
+    params(("appid" = String, Path, description = "The authorizer's appid.")),
+    responses(SettingsAnswers)
+)]
+async fn get_settings(
+    State(api): State<AppState>,
+    AppId(appid): AppId,
+) -> Result<Response, ApiError> {
+    let settings = api.app.directory.settings(&appid).await?;
+    ok(&SettingsBody {
+        appid: appid.to_string(),
+        settings,
+    })
+}
+
+/// Replace the provider's settings for the authorizer
+///
+/// The body is the whole set, a JSON object; what was stored before is replaced. No WeChat call
+/// is made, and the authorizer's tokens are left as they are.
+#[utoipa::path(
+    put,
+    path = "/authorizers/{appid}/settings",
+    operation_id = "putAuthorizerSettings",
+    params(("appid" = String, Path, description = "The authorizer's appid.")),
+    request_body(content = Object, content_type = "application/json"),
+    responses(SettingsAnswers)
+)]
+async fn put_settings(
+    State(api): State<AppState>,
+    AppId(appid): AppId,
+    JsonBody(settings): JsonBody<AuthorizerSettings>,
+) -> Result<Response, ApiError> {
+    api.app.directory.put_settings(&appid, &settings).await?;
+    ok(&SettingsBody {
+        appid: appid.to_string(),
+        settings,
     })
 }
 

@@ -40,6 +40,7 @@ use crate::error::ErrorBody;
         wxcomponent::service::AuthLinksView,
         crate::authorizers::AccessTokenBody,
         crate::authorizers::AuthLinksBody,
+        crate::authorizers::SettingsBody,
     )),
     modifiers(&Shared),
 )]
@@ -311,6 +312,11 @@ answers!(
         "400" => "BadRequest", "401" => "Unauthorized", "429" => "WechatQuota",
         "500" => "InternalError", "502" => "WechatError", "503" => "Unavailable",
     ]
+);
+answers!(
+    /// `GET` and `PUT /authorizers/{appid}/settings`.
+    SettingsAnswers, "The authorizer's settings.", "Settings",
+    ["400" => "BadRequest", "401" => "Unauthorized", "404" => "NotFound", "500" => "InternalError"]
 );
 answers!(
     /// `GET /health`.

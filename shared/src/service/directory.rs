@@ -1,5 +1,5 @@
-//! What is stored, as the provider reads it: listing and showing authorizers, and the health
-//! figures. No WeChat call is made here. Views never carry a token, a refresh token or a ticket;
+//! What is stored, as the provider reads it: listing and showing authorizers, the health
+//! figures, and the provider's own settings per authorizer. No WeChat call is made here. Views never carry a token, a refresh token or a ticket;
 //! the one route that hands out an access token uses
 //! [`TokenService::authorizer_token`](super::TokenService::authorizer_token).
 
@@ -9,7 +9,7 @@ use super::context::Context;
 use super::error::DirectoryError;
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
-use crate::store::{AccountInfo, Authorizer, Cursor, Store};
+use crate::store::{AccountInfo, Authorizer, AuthorizerSettings, Cursor, Store, StoreError};
 
 /// A ticket older than this means WeChat's pushes stopped (the ticket-age alarm's threshold).
 pub const TICKET_HEALTHY_FOR_SECS: i64 = 30 * 60;
@@ -183,5 +183,38 @@ impl<S: Store + 'static> Directory<S> {
                 reauthorization_required: counts.reauthorization_required,
             },
         })
+    }
+
+    /// The provider's settings for `appid` (empty if none were put).
+    pub async fn settings(
+        &self,
+        appid: &AuthorizerAppId,
+    ) -> Result<AuthorizerSettings, DirectoryError> {
+        self.context
+            .store()
+            .authorizer_settings(self.context.component_appid(), appid)
+            .await?
+            .ok_or_else(|| DirectoryError::NotFound {
+                appid: appid.clone(),
+            })
+    }
+
+    /// Replaces the provider's settings for `appid`.
+    pub async fn put_settings(
+        &self,
+        appid: &AuthorizerAppId,
+        settings: &AuthorizerSettings,
+    ) -> Result<(), DirectoryError> {
+        match self
+            .context
+            .store()
+            .put_authorizer_settings(self.context.component_appid(), appid, settings)
+            .await
+        {
+            Err(StoreError::NotFound) => Err(DirectoryError::NotFound {
+                appid: appid.clone(),
+            }),
+            other => Ok(other?),
+        }
     }
 }

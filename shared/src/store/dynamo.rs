@@ -81,6 +81,7 @@ const SUBMITTED_AT: &str = "submitted_at";
 const AUTO_RELEASE: &str = "auto_release";
 const LEASE_OWNER: &str = "refresh_lease_owner";
 const LEASE_EXPIRES_AT: &str = "refresh_lease_expires_at";
+const SETTINGS: &str = "settings";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -974,6 +975,46 @@ impl AuthorizerStore for DynamoStore {
             .await?
             .map(|item| authorizer_from(&item))
             .transpose()
+    }
+}
+
+impl AuthorizerSettingsStore for DynamoStore {
+    async fn put_authorizer_settings(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        settings: &AuthorizerSettings,
+    ) -> Result<()> {
+        self.update_if(
+            key(home(component), authorizer_sk(appid)),
+            &format!("SET #{SETTINGS} = :settings, #{UPDATED_AT} = :now"),
+            &format!("attribute_exists(#{PK})"),
+            &[PK, SETTINGS, UPDATED_AT],
+            vec![
+                (":settings", s(settings.to_json())),
+                (":now", n(self.now())),
+            ],
+        )
+        .await?
+        .map_err(|_| StoreError::NotFound)?;
+        Ok(())
+    }
+
+    async fn authorizer_settings(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> Result<Option<AuthorizerSettings>> {
+        let Some(item) = self.get(key(home(component), authorizer_sk(appid))).await? else {
+            return Ok(None);
+        };
+        let r = Reader::new(&item, "authorizer");
+        match r.opt_str(SETTINGS)? {
+            None => Ok(Some(AuthorizerSettings::default())),
+            Some(json) => AuthorizerSettings::from_json(json)
+                .map(Some)
+                .ok_or_else(|| r.corrupt(SETTINGS)),
+        }
     }
 }
 

@@ -26,6 +26,7 @@ struct State {
     audits: HashMap<(ComponentAppId, AuthorizerAppId), AuditState>,
     // Code digest → (appid, when it stops counting).
     completed: HashMap<(ComponentAppId, AuthCodeDigest), (AuthorizerAppId, EpochSeconds)>,
+    settings: HashMap<(ComponentAppId, AuthorizerAppId), AuthorizerSettings>,
 }
 
 impl MemoryStore {
@@ -323,6 +324,39 @@ impl AuthorizerStore for MemoryStore {
             .authorizers
             .get(&(component.clone(), appid.clone()))
             .cloned())
+    }
+}
+
+impl AuthorizerSettingsStore for MemoryStore {
+    async fn put_authorizer_settings(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        settings: &AuthorizerSettings,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut state = self.state();
+        let key = (component.clone(), appid.clone());
+        let stored = state
+            .authorizers
+            .get_mut(&key)
+            .ok_or(StoreError::NotFound)?;
+        stored.updated_at = now;
+        state.settings.insert(key, settings.clone());
+        Ok(())
+    }
+
+    async fn authorizer_settings(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> Result<Option<AuthorizerSettings>> {
+        let state = self.state();
+        let key = (component.clone(), appid.clone());
+        if !state.authorizers.contains_key(&key) {
+            return Ok(None);
+        }
+        Ok(Some(state.settings.get(&key).cloned().unwrap_or_default()))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Storage: everything the platform must remember between invocations, behind small traits.
 //!
 //! One trait per capability (ticket, component token, refresh leases, authorizers, the refresher's
-//! due index, the authorizer directory, processed events, mini program audits), so a use case asks for
+//! due index, the authorizer directory, processed events, mini program audits, the provider's
+//! settings per authorizer), so a use case asks for
 //! exactly what it touches. Two adapters implement all of them with the same semantics:
 //! [`DynamoStore`] (the product) and [`MemoryStore`] (unit tests of the services). The contract suite in
 //! `tests/tests/integration/store_contract.rs` runs against both.
@@ -195,6 +196,98 @@ impl AccountKind {
         [AccountKind::OfficialAccount, AccountKind::MiniProgram]
             .into_iter()
             .find(|kind| kind.as_str() == s)
+    }
+}
+
+/// The provider's own values for one authorizer, such as a shop id or a theme colour, which
+/// release campaigns put into a template's `ext_json`. Names are 1 to 64 letters, digits and `_`
+/// (`appid` is taken: it always means the authorizer's appid); values are text (up to 1,024
+/// characters), numbers or `true` / `false`; at most 64 of them, 16 KiB in all as JSON. Kept on
+/// the authorizer's record, beside and apart from its tokens.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+pub struct AuthorizerSettings(serde_json::Map<String, serde_json::Value>);
+
+/// Why settings were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("at most {} settings are kept", AuthorizerSettings::MAX_ENTRIES)]
+    TooMany,
+    #[error("setting names are 1 to 64 letters, digits and `_`: {0:?} is not one")]
+    BadName(String),
+    #[error("`appid` is not a setting: it always means the authorizer's appid")]
+    Reserved,
+    #[error("setting `{0}` must be text, a number, true or false")]
+    BadValue(String),
+    #[error("setting `{0}` is longer than {max} characters", max = AuthorizerSettings::MAX_TEXT_CHARS)]
+    TooLong(String),
+    #[error(
+        "the settings are larger than {} bytes as JSON",
+        AuthorizerSettings::MAX_JSON_BYTES
+    )]
+    TooLarge,
+}
+
+impl AuthorizerSettings {
+    pub const MAX_ENTRIES: usize = 64;
+    pub const MAX_NAME_CHARS: usize = 64;
+    pub const MAX_TEXT_CHARS: usize = 1024;
+    pub const MAX_JSON_BYTES: usize = 16 * 1024;
+
+    /// `values` if they are settings as described above.
+    pub fn new(values: serde_json::Map<String, serde_json::Value>) -> Result<Self, SettingsError> {
+        if values.len() > Self::MAX_ENTRIES {
+            return Err(SettingsError::TooMany);
+        }
+        for (name, value) in &values {
+            let well_formed = (1..=Self::MAX_NAME_CHARS).contains(&name.chars().count())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !well_formed {
+                return Err(SettingsError::BadName(
+                    name.chars().take(Self::MAX_NAME_CHARS).collect(),
+                ));
+            }
+            if name == "appid" {
+                return Err(SettingsError::Reserved);
+            }
+            match value {
+                serde_json::Value::String(text) if text.chars().count() > Self::MAX_TEXT_CHARS => {
+                    return Err(SettingsError::TooLong(name.clone()));
+                }
+                serde_json::Value::String(_)
+                | serde_json::Value::Number(_)
+                | serde_json::Value::Bool(_) => {}
+                _ => return Err(SettingsError::BadValue(name.clone())),
+            }
+        }
+        let settings = Self(values);
+        if settings.to_json().len() > Self::MAX_JSON_BYTES {
+            return Err(SettingsError::TooLarge);
+        }
+        Ok(settings)
+    }
+
+    /// The settings by name.
+    pub fn values(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+
+    /// The settings as a JSON object, as they are stored.
+    pub fn to_json(&self) -> String {
+        serde_json::Value::Object(self.0.clone()).to_string()
+    }
+
+    /// Settings stored by [`AuthorizerSettings::to_json`]; `None` if they are not.
+    pub fn from_json(json: &str) -> Option<Self> {
+        serde_json::from_str(json).ok()
+    }
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for AuthorizerSettings {
+    type Error = SettingsError;
+
+    fn try_from(values: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        Self::new(values)
     }
 }
 
@@ -507,6 +600,26 @@ pub trait AuthorizerStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<Authorizer>>> + Send;
 }
 
+/// The provider's [`AuthorizerSettings`] per authorizer, on the authorizer's record. Writing them
+/// leaves every other attribute of the record (its tokens above all) as it is, and re-authorizing
+/// keeps them.
+pub trait AuthorizerSettingsStore: Send + Sync {
+    /// Replaces the settings. [`StoreError::NotFound`] if there is no such authorizer.
+    fn put_authorizer_settings(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        settings: &AuthorizerSettings,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The settings (empty if none were ever put); `None` if there is no such authorizer.
+    fn authorizer_settings(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> impl Future<Output = Result<Option<AuthorizerSettings>>> + Send;
+}
+
 /// The refresher's view: which authorizer tokens expire soon. Reads only those (no Scan).
 pub trait DueTokens: Send + Sync {
     /// Authorized authorizers whose access token expires at or before `due_by`, earliest first,
@@ -599,6 +712,7 @@ pub trait Store:
     + AuthorizerDirectory
     + AuditStore
     + CompletedAuthorizations
+    + AuthorizerSettingsStore
 {
 }
 
@@ -611,6 +725,7 @@ impl<T> Store for T where
         + AuthorizerDirectory
         + AuditStore
         + CompletedAuthorizations
+        + AuthorizerSettingsStore
 {
 }
 
@@ -634,6 +749,49 @@ mod tests {
             Cursor::from_string(hex::encode("a b")).last_appid(),
             Err(StoreError::InvalidCursor)
         ));
+    }
+
+    fn settings(json: &str) -> Result<AuthorizerSettings, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn settings_take_text_numbers_and_flags_under_plain_names() {
+        let ok =
+            settings(r##"{"shop_id": "s-1", "theme": "#ff0000", "tables": 12, "beta": true}"##)
+                .unwrap();
+        assert_eq!(ok.values().len(), 4);
+        assert_eq!(AuthorizerSettings::from_json(&ok.to_json()), Some(ok));
+        assert_eq!(settings("{}").unwrap(), AuthorizerSettings::default());
+    }
+
+    #[test]
+    fn settings_refuse_what_a_template_could_not_use() {
+        for (json, expected) in [
+            (r#"{"shop id": "x"}"#, "\"shop id\" is not one"),
+            (r#"{"": "x"}"#, "\"\" is not one"),
+            (r#"{"appid": "wx1"}"#, "always means the authorizer's appid"),
+            (r#"{"nested": {"a": 1}}"#, "`nested` must be text"),
+            (r#"{"list": [1]}"#, "`list` must be text"),
+            (r#"{"nothing": null}"#, "`nothing` must be text"),
+            ("[1, 2]", "invalid type"),
+        ] {
+            let error = settings(json).unwrap_err();
+            assert!(error.contains(expected), "{json}: {error}");
+        }
+        let long = format!(
+            r#"{{"a": "{}"}}"#,
+            "x".repeat(AuthorizerSettings::MAX_TEXT_CHARS + 1)
+        );
+        assert!(settings(&long).unwrap_err().contains("longer than 1024"));
+        let many: serde_json::Map<_, _> = (0..=AuthorizerSettings::MAX_ENTRIES)
+            .map(|i| (format!("k{i}"), serde_json::Value::Bool(true)))
+            .collect();
+        assert_eq!(AuthorizerSettings::new(many), Err(SettingsError::TooMany));
+        let large: serde_json::Map<_, _> = (0..20)
+            .map(|i| (format!("k{i}"), serde_json::Value::String("y".repeat(1000))))
+            .collect();
+        assert_eq!(AuthorizerSettings::new(large), Err(SettingsError::TooLarge));
     }
 
     #[test]

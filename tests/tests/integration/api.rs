@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use wxcomponent::config::ApiKeyDigest;
 use wxcomponent::store::{AuthorizerStatus, AuthorizerStore, DynamoStore};
-use wxcomponent_tests::app::{START, TestApp};
+use wxcomponent_tests::app::{START, TestApp, random_appid};
 use wxcomponent_tests::refresh::seed_authorizers;
 use wxcomponent_tests::sim::{Fault, Times};
 
@@ -308,6 +308,90 @@ async fn a_body_over_the_limit_is_a_json_413_without_a_call() {
 }
 
 // ----- authorizers ----------------------------------------------------------------------------------
+
+async fn put(api: &Api<DynamoStore>, uri: &str, body: &str) -> Response<Body> {
+    api.handle(request(
+        Method::PUT,
+        uri,
+        Some(&format!("Bearer {KEY}")),
+        Body::from(body.to_owned()),
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn settings_are_put_and_read_back_without_a_wechat_call_or_touching_the_tokens() {
+    let app = TestApp::spawn().await;
+    let (appid, grant) = app.authorized_account().await;
+    let api = api(&app);
+    let uri = format!("/authorizers/{appid}/settings");
+    app.sim.clear_calls();
+
+    let empty = call(&api, Method::GET, &uri).await;
+    assert_eq!(empty.status(), StatusCode::OK);
+    assert_eq!(
+        json_of(&empty),
+        json!({"appid": appid.as_str(), "settings": {}})
+    );
+
+    let body = r#"{"shop_id": "s-1", "tables": 12, "beta": true}"#;
+    let stored = put(&api, &uri, body).await;
+    assert_eq!(stored.status(), StatusCode::OK);
+    let expected = json!({
+        "appid": appid.as_str(),
+        "settings": {"shop_id": "s-1", "tables": 12, "beta": true},
+    });
+    assert_eq!(json_of(&stored), expected);
+    assert_eq!(json_of(&call(&api, Method::GET, &uri).await), expected);
+
+    // The whole set is replaced.
+    put(&api, &uri, r#"{"theme": "green"}"#).await;
+    assert_eq!(
+        json_of(&call(&api, Method::GET, &uri).await)["settings"],
+        json!({"theme": "green"})
+    );
+
+    assert!(app.sim.calls().is_empty());
+    let record = app.stored_authorizer(&appid).await;
+    assert_eq!(record.refresh_token.expose(), grant.refresh_token);
+    assert_eq!(record.refresh_token_version, 1);
+}
+
+#[tokio::test]
+async fn settings_a_template_could_not_use_are_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let (appid, _) = app.authorized_account().await;
+    let api = api(&app);
+    let uri = format!("/authorizers/{appid}/settings");
+    put(&api, &uri, r#"{"shop_id": "s-1"}"#).await;
+
+    for (body, says) in [
+        (r#"{"nested": {"a": 1}}"#, "`nested` must be text"),
+        (r#"{"shop id": "x"}"#, "is not one"),
+        (r#"{"appid": "wx1"}"#, "always means the authorizer's appid"),
+        ("[1]", "not a valid request"),
+        ("not json", "not a valid request"),
+    ] {
+        let response = put(&api, &uri, body).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error_code(&response), "invalid_request", "{body}");
+        let message = json_of(&response)["error"]["message"].to_string();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert_eq!(
+        json_of(&call(&api, Method::GET, &uri).await)["settings"],
+        json!({"shop_id": "s-1"})
+    );
+
+    let unknown = format!("/authorizers/{}/settings", random_appid());
+    for response in [
+        call(&api, Method::GET, &unknown).await,
+        put(&api, &unknown, r#"{"a": 1}"#).await,
+    ] {
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(error_code(&response), "not_found");
+    }
+}
 
 #[tokio::test]
 async fn listing_pages_through_every_authorizer_and_shows_no_token() {

@@ -59,6 +59,7 @@ contract_suite!(
     an_unauthorized_authorizer_keeps_its_record_and_leaves_the_due_index,
     updates_to_an_unknown_authorizer_are_not_found,
     account_info_is_stored_and_kept_across_reauthorization,
+    settings_are_kept_beside_the_tokens_and_across_reauthorization,
     listing_pages_through_every_authorizer_with_an_opaque_cursor,
     a_forged_cursor_is_refused,
     authorizers_are_counted_by_status,
@@ -1057,6 +1058,119 @@ async fn account_info_is_stored_and_kept_across_reauthorization<S: Store>(f: &Fi
         .await
         .unwrap();
     assert_eq!(replaced.account, Some(account("Shop 2")));
+}
+
+fn settings(json: &str) -> AuthorizerSettings {
+    serde_json::from_str(json).expect("valid settings")
+}
+
+async fn settings_are_kept_beside_the_tokens_and_across_reauthorization<S: Store>(f: &Fixture<S>) {
+    let appid = random_authorizer();
+    // No authorizer: nothing to read, nothing written.
+    assert_eq!(
+        f.store
+            .authorizer_settings(&f.component, &appid)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        f.store
+            .put_authorizer_settings(&f.component, &appid, &settings(r#"{"shop_id": "s-1"}"#))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        f.store.authorizer(&f.component, &appid).await.unwrap(),
+        None
+    );
+
+    authorize(f, &appid, T0 + 7200).await;
+    assert_eq!(
+        f.store
+            .authorizer_settings(&f.component, &appid)
+            .await
+            .unwrap(),
+        Some(AuthorizerSettings::default())
+    );
+    let first = settings(r#"{"shop_id": "s-1", "tables": 12, "beta": true}"#);
+    f.store
+        .put_authorizer_settings(&f.component, &appid, &first)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .authorizer_settings(&f.component, &appid)
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+
+    // The tokens are the same after the write, and a refresh and a re-authorization keep the
+    // settings.
+    let stored = f
+        .store
+        .authorizer(&f.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.refresh_token.expose(), "rt-1");
+    assert_eq!(stored.refresh_token_version, 1);
+    f.store
+        .update_authorizer_tokens(
+            &f.component,
+            &appid,
+            &TokenRefresh {
+                based_on_version: 1,
+                access_token: token("at-2", T0 + 9000),
+                refresh_token: Some(Secret::new("rt-2")),
+            },
+        )
+        .await
+        .unwrap();
+    f.store
+        .record_authorization(&f.component, &grant(&appid, "rt-3", T0 + 7200))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .authorizer_settings(&f.component, &appid)
+            .await
+            .unwrap(),
+        Some(first)
+    );
+    let stored = f
+        .store
+        .authorizer(&f.component, &appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.refresh_token.expose(), "rt-3");
+    assert_eq!(stored.refresh_token_version, 3);
+
+    // A put replaces them whole; another component's authorizer of the same appid has none.
+    let second = settings(r#"{"theme": "green"}"#);
+    f.store
+        .put_authorizer_settings(&f.component, &appid, &second)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .authorizer_settings(&f.component, &appid)
+            .await
+            .unwrap(),
+        Some(second)
+    );
+    let other = f.as_component(random_component());
+    authorize(&other, &appid, T0 + 7200).await;
+    assert_eq!(
+        other
+            .store
+            .authorizer_settings(&other.component, &appid)
+            .await
+            .unwrap(),
+        Some(AuthorizerSettings::default())
+    );
 }
 
 async fn listing_pages_through_every_authorizer_with_an_opaque_cursor<S: Store>(f: &Fixture<S>) {
