@@ -16,6 +16,7 @@
 use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
 use tracing::Instrument;
 
 use super::context::Context;
@@ -30,7 +31,6 @@ use crate::store::{
 };
 use crate::wechat::miniprogram::register::RegisteredByOfficialAccount;
 use crate::wechat::{AUTHORIZER_LIST_MAX_PAGE, AuthorizerInfo, FuncInfo, PreAuthCode};
-use serde::Serialize;
 
 /// The least time left for which the account profile is looked up right after the grant is
 /// stored; with less, the profile is left for later (the next read or refresh fills it in).
