@@ -96,11 +96,6 @@ impl<S> Context<S> {
         self.parts.clock.as_ref()
     }
 
-    /// The same clock, to share.
-    pub fn shared_clock(&self) -> Arc<dyn Clock> {
-        self.parts.clock.clone()
-    }
-
     pub fn now(&self) -> EpochSeconds {
         self.parts.clock.now()
     }

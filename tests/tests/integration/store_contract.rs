@@ -1064,16 +1064,20 @@ fn settings(json: &str) -> AuthorizerSettings {
     serde_json::from_str(json).expect("valid settings")
 }
 
+async fn stored_settings<S: Store>(
+    f: &Fixture<S>,
+    appid: &AuthorizerAppId,
+) -> Option<AuthorizerSettings> {
+    f.store
+        .authorizer_settings(&f.component, appid)
+        .await
+        .unwrap()
+}
+
 async fn settings_are_kept_beside_the_tokens_and_across_reauthorization<S: Store>(f: &Fixture<S>) {
     let appid = random_authorizer();
     // No authorizer: nothing to read, nothing written.
-    assert_eq!(
-        f.store
-            .authorizer_settings(&f.component, &appid)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored_settings(f, &appid).await, None);
     assert!(matches!(
         f.store
             .put_authorizer_settings(&f.component, &appid, &settings(r#"{"shop_id": "s-1"}"#))
@@ -1087,10 +1091,7 @@ async fn settings_are_kept_beside_the_tokens_and_across_reauthorization<S: Store
 
     authorize(f, &appid, T0 + 7200).await;
     assert_eq!(
-        f.store
-            .authorizer_settings(&f.component, &appid)
-            .await
-            .unwrap(),
+        stored_settings(f, &appid).await,
         Some(AuthorizerSettings::default())
     );
     let first = settings(r#"{"shop_id": "s-1", "tables": 12, "beta": true}"#);
@@ -1098,13 +1099,7 @@ async fn settings_are_kept_beside_the_tokens_and_across_reauthorization<S: Store
         .put_authorizer_settings(&f.component, &appid, &first)
         .await
         .unwrap();
-    assert_eq!(
-        f.store
-            .authorizer_settings(&f.component, &appid)
-            .await
-            .unwrap(),
-        Some(first.clone())
-    );
+    assert_eq!(stored_settings(f, &appid).await, Some(first.clone()));
 
     // The tokens are the same after the write, and a refresh and a re-authorization keep the
     // settings.
@@ -1132,13 +1127,7 @@ async fn settings_are_kept_beside_the_tokens_and_across_reauthorization<S: Store
         .record_authorization(&f.component, &grant(&appid, "rt-3", T0 + 7200))
         .await
         .unwrap();
-    assert_eq!(
-        f.store
-            .authorizer_settings(&f.component, &appid)
-            .await
-            .unwrap(),
-        Some(first)
-    );
+    assert_eq!(stored_settings(f, &appid).await, Some(first));
     let stored = f
         .store
         .authorizer(&f.component, &appid)
@@ -1154,21 +1143,11 @@ async fn settings_are_kept_beside_the_tokens_and_across_reauthorization<S: Store
         .put_authorizer_settings(&f.component, &appid, &second)
         .await
         .unwrap();
-    assert_eq!(
-        f.store
-            .authorizer_settings(&f.component, &appid)
-            .await
-            .unwrap(),
-        Some(second)
-    );
+    assert_eq!(stored_settings(f, &appid).await, Some(second));
     let other = f.as_component(random_component());
     authorize(&other, &appid, T0 + 7200).await;
     assert_eq!(
-        other
-            .store
-            .authorizer_settings(&other.component, &appid)
-            .await
-            .unwrap(),
+        stored_settings(&other, &appid).await,
         Some(AuthorizerSettings::default())
     );
 }
