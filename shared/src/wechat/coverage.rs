@@ -337,6 +337,13 @@ pub const COVERAGE: &[Coverage] = &[
         Post,
         privacy::UPLOAD_PRIVACY_EXT_FILE
     ),
+    client!(
+        PRIVACY,
+        Extra,
+        get_code_privacy_info,
+        Get,
+        privacy::GET_CODE_PRIVACY_INFO
+    ),
     // authorization
     other(
         AUTH,

@@ -8,7 +8,14 @@ use wxcomponent_tests::sim::{SimConfig, WechatSim};
 ///
 /// Control routes: GET/DELETE /__sim/calls, GET /__sim/unmatched, POST/DELETE /__sim/faults,
 /// POST /__sim/ticket, POST /__sim/authorize, POST /__sim/authorizers,
-/// DELETE /__sim/authorizers/{appid}, GET /__sim/messages, GET /__sim/component-token.
+/// DELETE /__sim/authorizers/{appid}, GET /__sim/messages, GET /__sim/component-token,
+/// PUT /__sim/push-targets, POST /__sim/push/{kind}, POST /__sim/templates,
+/// PUT /__sim/audit-outcomes/{appid}, PUT /__sim/audit-quota, PUT /__sim/func-info/{appid},
+/// GET /__sim/code/{appid}, GET /__sim/call-count?path=&appid=, GET /__sim/overlap-refusals,
+/// POST /__sim/audits/deliver.
+///
+/// Audits are decided on the system clock and pushed to the message URL by a background task
+/// (every 500 ms).
 #[derive(Debug, Parser)]
 #[command(name = "wechat-sim", version)]
 struct Args {
@@ -58,6 +65,16 @@ struct Args {
     /// Hand out a new refresh token on every api_authorizer_token.
     #[arg(long)]
     rotate_refresh_tokens: bool,
+    /// How long the privacy check of committed code runs, in seconds (submit_audit answers
+    /// 61039 until then).
+    #[arg(long, default_value_t = 60)]
+    privacy_check_delay: i64,
+    /// How long after submit_audit the reviewers decide, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    audit_delay: i64,
+    /// The component's monthly audit quota (85085 once spent).
+    #[arg(long, default_value_t = 1000)]
+    audit_quota: i64,
 }
 
 #[tokio::main]
@@ -76,6 +93,9 @@ async fn main() -> std::io::Result<()> {
     config.auth_code_expires_in = args.auth_code_expires_in;
     config.token_overlap = args.token_overlap;
     config.rotate_refresh_tokens = args.rotate_refresh_tokens;
+    config.privacy_check_delay = args.privacy_check_delay;
+    config.audit_delay = args.audit_delay;
+    config.audit_quota = args.audit_quota;
 
     let sim = WechatSim::start_with_system_clock(config, args.port).await?;
     if let Some(ticket) = args.ticket {

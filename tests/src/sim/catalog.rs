@@ -142,6 +142,7 @@ pub const CATALOG: &[Entry] = &[
     post("/cgi-bin/component/setprivacysetting", A, &[B("owner_setting"), B("owner_setting/notice_method"), B("setting_list")], OK),
     post("/cgi-bin/component/getprivacysetting", A, &[], Sample::Json(r#"{"errcode":0,"errmsg":"ok","code_exist":1,"privacy_list":["UserInfo","Location"],"setting_list":[{"privacy_key":"UserInfo","privacy_text":"登录","privacy_label":"用户信息"}],"update_time":1645584000,"owner_setting":{"contact_email":"ops@example.com","notice_method":"弹窗"},"privacy_desc":{"privacy_desc_list":[{"privacy_key":"UserInfo","privacy_desc":"用户信息（微信昵称、头像）"}]}}"#)),
     post("/cgi-bin/component/uploadprivacyextfile", A, &[P("file")], Sample::Json(r#"{"errcode":0,"errmsg":"ok","ext_file_media_id":"ext-media-1"}"#)),
+    get("/wxa/security/get_code_privacy_info", A, &[], Sample::Json(r#"{"errcode":0,"errmsg":"ok","without_auth_list":[],"without_conf_list":[]}"#)),
     // open account
     post("/cgi-bin/open/create", A, &[B("appid")], Sample::Json(r#"{"errcode":0,"errmsg":"ok","open_appid":"wxopen0000000001"}"#)),
     post("/cgi-bin/open/bind", A, &[B("appid"), B("open_appid")], OK),

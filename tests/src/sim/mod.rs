@@ -7,17 +7,19 @@
 
 mod auth_page;
 pub mod catalog;
+mod code;
 mod faults;
 mod pusher;
 mod server;
 mod state;
 
+pub use code::{SimCode, SimOutcome, SimTemplate};
 pub use faults::{Fault, FaultRule, Times};
 pub use pusher::{
     AuthorizationEvent, AuthorizationPush, MessageField, PushError, PushReply, PushTargets,
     TicketPush,
 };
-pub use state::{AuthorizerGrant, RecordedCall, SentMessage, SimAudit};
+pub use state::{AuthorizerGrant, DEFAULT_FUNC_INFO, RecordedCall, SentMessage, SimAudit};
 
 use state::State;
 use std::net::SocketAddr;
@@ -46,6 +48,15 @@ pub struct SimConfig {
     pub daily_quota: i64,
     /// Where pushes go (see [`WechatSim::set_push_targets`] to set them after start).
     pub push: PushTargets,
+    /// How long the privacy check of committed code runs (`submit_audit` answers 61039 until
+    /// then).
+    pub privacy_check_delay: i64,
+    /// How long after `submit_audit` the reviewers decide (and a delayed audit is decided again).
+    pub audit_delay: i64,
+    /// The component's monthly audit quota (`/wxa/queryquota` `limit`); 85085 once spent.
+    pub audit_quota: i64,
+    /// The component's monthly expedite quota (`speedup_limit`).
+    pub speedup_quota: i64,
 }
 
 impl SimConfig {
@@ -64,6 +75,10 @@ impl SimConfig {
             rotate_refresh_tokens: false,
             daily_quota: 10_000,
             push: PushTargets::default(),
+            privacy_check_delay: 60,
+            audit_delay: 3600,
+            audit_quota: 1000,
+            speedup_quota: 10,
         }
     }
 
@@ -100,11 +115,21 @@ pub struct WechatSim {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
+    /// The background audit pusher, once started.
+    audit_pusher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for WechatSim {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(pusher) = self
+            .audit_pusher
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            pusher.abort();
+        }
     }
 }
 
@@ -124,7 +149,10 @@ impl WechatSim {
             clock: Arc::new(wxcomponent::SystemClock),
             manual: None,
         };
-        Self::serve(config, sim_clock, port).await
+        let sim = Self::serve(config, sim_clock, port).await?;
+        // On the system clock audits fall due by themselves: push them as WeChat would.
+        sim.auto_push_audits();
+        Ok(sim)
     }
 
     async fn serve(config: SimConfig, clock: SimClock, port: u16) -> std::io::Result<Self> {
@@ -135,7 +163,12 @@ impl WechatSim {
             clock,
         });
         let task = tokio::spawn(server::serve(listener, shared.clone()));
-        Ok(Self { addr, shared, task })
+        Ok(Self {
+            addr,
+            shared,
+            task,
+            audit_pusher: Mutex::new(None),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -217,6 +250,12 @@ impl WechatSim {
         self.shared.lock().refresh_token_of(authorizer_appid)
     }
 
+    /// The permission set ids (`func_info`) the account grants from now on, as `api_query_auth`
+    /// and `api_get_authorizer_info` answer them (default [`DEFAULT_FUNC_INFO`]).
+    pub fn set_func_info(&self, authorizer_appid: &str, ids: Vec<i64>) {
+        self.shared.lock().set_func_info(authorizer_appid, ids);
+    }
+
     /// The account's `gh_...` user name.
     pub fn user_name_of(&self, authorizer_appid: &str) -> Option<String> {
         self.shared.lock().user_name_of(authorizer_appid)
@@ -237,6 +276,12 @@ impl WechatSim {
             .filter(|c| c.path == path)
             .cloned()
             .collect()
+    }
+
+    /// Calls to `path` made with `authorizer_appid`'s access token (valid or not), counted as
+    /// they arrive.
+    pub fn call_count_for(&self, path: &str, authorizer_appid: &str) -> usize {
+        self.shared.lock().call_count_for(path, authorizer_appid)
     }
 
     pub fn call_count(&self, path: &str) -> usize {
@@ -309,7 +354,7 @@ impl WechatSim {
     }
 
     pub fn clear_calls(&self) {
-        self.shared.lock().calls.clear();
+        self.shared.lock().clear_calls();
     }
 
     /// Customer-service messages sent through `/cgi-bin/message/custom/send`.
@@ -317,16 +362,98 @@ impl WechatSim {
         self.shared.lock().messages.clone()
     }
 
-    // ----- code audits -----
+    // ----- code release -----
+
+    /// Adds a template to the component's library (`/wxa/gettemplatelist`); its `template_id`.
+    /// The documented sample template, id 3, is there from the start.
+    pub fn add_template(&self, user_version: &str, user_desc: &str) -> i64 {
+        let mut state = self.shared.lock();
+        let now = state.now();
+        state.code.add_template(user_version, user_desc, now)
+    }
+
+    /// The code the account committed last (`/wxa/commit`), with its `ext_json` parsed.
+    pub fn committed_code(&self, authorizer_appid: &str) -> Option<SimCode> {
+        self.shared.lock().code.committed_code(authorizer_appid)
+    }
+
+    /// Code uploaded for the account without this product (WeChat's developer tools, say), its
+    /// privacy check done: what `submit_audit` needs.
+    pub fn upload_code_elsewhere(&self, authorizer_appid: &str) -> SimCode {
+        let mut state = self.shared.lock();
+        let now = state.now();
+        state.code.upload_elsewhere(authorizer_appid, now)
+    }
+
+    /// How the reviewers decide the account's audits from now on (default [`SimOutcome::Pass`]).
+    pub fn set_audit_outcome(&self, authorizer_appid: &str, outcome: SimOutcome) {
+        self.shared
+            .lock()
+            .code
+            .set_outcome(authorizer_appid, outcome);
+    }
+
+    /// Sets what is left of this month's audit quota (to reach 85085 quickly).
+    pub fn set_audit_quota_rest(&self, rest: i64) {
+        let mut state = self.shared.lock();
+        let now = state.now();
+        let config = state.config.clone();
+        state.code.set_audit_quota_rest(&config, rest, now);
+    }
+
+    /// The version the account released last (`None` before its first release, or after
+    /// reverting the only one).
+    pub fn released_version(&self, authorizer_appid: &str) -> Option<String> {
+        self.shared.lock().code.released_version(authorizer_appid)
+    }
+
+    /// How many code-management calls were refused with 9402202 because another one for the
+    /// same account was still being handled.
+    pub fn overlap_refusals(&self) -> usize {
+        self.shared.lock().code.overlap_refusals
+    }
+
+    /// Decides every audit due by the sim clock and pushes each decision once to the message URL
+    /// (retried up to 3 deliveries in all while the platform does not accept it). Answers the
+    /// account and the last delivery's outcome of each push. Decisions are taken from the queue
+    /// before sending, so concurrent callers never push one twice.
+    pub async fn deliver_due_audits(&self) -> Vec<(String, Result<PushReply, PushError>)> {
+        pusher::deliver_due_audits(&self.shared).await
+    }
+
+    /// Runs [`WechatSim::deliver_due_audits`] every 500 ms in the background until the sim is
+    /// dropped (the system-clock sim does so from the start; tests on a manual clock ask).
+    pub fn auto_push_audits(&self) {
+        let mut slot = self
+            .audit_pusher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.is_some() {
+            return;
+        }
+        let shared = self.shared.clone();
+        *slot = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                for (appid, result) in pusher::deliver_due_audits(&shared).await {
+                    if let Err(e) = result {
+                        tracing::warn!(appid, error = %e, "the sim could not push an audit result");
+                    }
+                }
+            }
+        }));
+    }
 
     /// Someone submits `authorizer_appid`'s code for audit without this product (in WeChat's
-    /// console, say): a new audit under audit; its `auditid`.
+    /// console, say): a new audit under audit, decided like any other; its `auditid`.
     pub fn submit_audit_elsewhere(&self, authorizer_appid: &str) -> i64 {
         self.shared.lock().submit_audit(authorizer_appid)
     }
 
     /// WeChat's reviewers decide on the account's latest audit (0 approved, 1 rejected, 4
-    /// delayed); `None` when it has none. The push that tells of it is the test's to send.
+    /// delayed); `None` when it has none. The push that tells of it is the test's to send, and
+    /// the audit is no longer decided automatically.
     pub fn decide_audit(&self, authorizer_appid: &str, status: i64) -> Option<SimAudit> {
         self.shared
             .lock()

@@ -9,6 +9,7 @@
 //! The platform's answer comes back as a [`PushReply`]; an encrypted passive reply is verified and
 //! decrypted with [`MessageCrypto::decrypt_reply`].
 
+use super::code::{AuditEvent, AuditPush};
 use super::{Shared, WechatSim};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -278,6 +279,80 @@ pub(crate) async fn push_message(
 pub enum MessageField<'a> {
     Text(&'a str),
     Number(i64),
+}
+
+/// Who WeChat names as the sender of audit events.
+const AUDIT_FROM_USER: &str = "oSimWeChatAudit000000000000";
+
+/// Whether the platform took a push: WeChat counts HTTP 200 with `success` (or an empty body,
+/// which its documentation allows too) as delivered and retries anything else.
+fn accepted(result: &Result<PushReply, PushError>) -> bool {
+    matches!(result, Ok(r) if r.status == 200 && (r.body == "success" || r.body.is_empty()))
+}
+
+/// Whether another delivery could change anything (a missing target or account will not).
+fn retryable(result: &Result<PushReply, PushError>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(e) => matches!(e, PushError::Http(_) | PushError::Reply(_)),
+    }
+}
+
+/// How many deliveries WeChat makes of one push.
+const DELIVERIES: usize = 3;
+
+/// One decided audit to the account's message URL, delivered up to [`DELIVERIES`] times.
+async fn push_audit(shared: &Shared, push: &AuditPush) -> Result<PushReply, PushError> {
+    let mut body = vec![("MsgType", MessageField::Text("event"))];
+    match &push.event {
+        AuditEvent::Success { succ_time } => {
+            body.push(("Event", MessageField::Text("weapp_audit_success")));
+            body.push(("SuccTime", MessageField::Number(*succ_time)));
+        }
+        AuditEvent::Fail {
+            reason,
+            fail_time,
+            screenshot,
+        } => {
+            body.push(("Event", MessageField::Text("weapp_audit_fail")));
+            body.push(("Reason", MessageField::Text(reason)));
+            body.push(("FailTime", MessageField::Number(*fail_time)));
+            body.push(("ScreenShot", MessageField::Text(screenshot)));
+        }
+        AuditEvent::Delay { reason, delay_time } => {
+            body.push(("Event", MessageField::Text("weapp_audit_delay")));
+            body.push(("Reason", MessageField::Text(reason)));
+            body.push(("DelayTime", MessageField::Number(*delay_time)));
+        }
+    }
+    let mut result = push_message(shared, &push.appid, AUDIT_FROM_USER, &body).await;
+    for _ in 1..DELIVERIES {
+        if accepted(&result) || !retryable(&result) {
+            break;
+        }
+        // WeChat waits a little between deliveries.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        result = push_message(shared, &push.appid, AUDIT_FROM_USER, &body).await;
+    }
+    result
+}
+
+/// Decides the audits due and pushes each decision: taken off the queue under the lock, so no
+/// decision is pushed twice however many callers run at once.
+pub(crate) async fn deliver_due_audits(
+    shared: &Shared,
+) -> Vec<(String, Result<PushReply, PushError>)> {
+    let pushes = {
+        let mut state = shared.lock();
+        state.settle_audits();
+        std::mem::take(&mut state.code.pending_pushes)
+    };
+    let mut results = Vec::with_capacity(pushes.len());
+    for push in pushes {
+        let result = push_audit(shared, &push).await;
+        results.push((push.appid, result));
+    }
+    results
 }
 
 fn msg_id() -> i64 {

@@ -20,11 +20,22 @@
 //! | `POST /__sim/push/unauthorized` `{"authorizer_appid"}` | revoke and push; answers `{"reply"}` |
 //! | `POST /__sim/push/text` `{"authorizer_appid", "from_user"?, "content"}` | a user's text message; `{"reply"}` |
 //! | `POST /__sim/push/event` `{"authorizer_appid", "from_user"?, "event", "fields"?: {name: value}}` | an event; `{"reply"}` |
+//! | `POST /__sim/templates` `{"user_version", "user_desc"}` | add a code template; answers `{"template_id"}` |
+//! | `PUT /__sim/audit-outcomes/{appid}` `{"outcome": "pass"}` \| `{"outcome": "fail" \| "delay", "reason"}` | how the account's audits are decided |
+//! | `PUT /__sim/audit-quota` `{"rest"}` | what is left of this month's audit quota |
+//! | `PUT /__sim/func-info/{appid}` `{"func_info": [id, ...]}` | the permission sets the account grants |
+//! | `GET /__sim/code/{appid}` | `{"committed", "released_version", "latest_audit"}` of the account |
+//! | `GET /__sim/call-count?path=&appid=` | `{"count"}` of calls to `path` with that account's token |
+//! | `GET /__sim/overlap-refusals` | `{"count"}` of steps refused with 9402202 |
+//! | `POST /__sim/audits/deliver` | decide and push the audits due now; answers `[{"appid", "reply"} \| {"appid", "error"}]` |
 //!
 //! A push's `reply` is `{"status", "body", "decrypted"}`; a push that cannot be delivered answers 502.
 //! After a successful `api_start_push_ticket` the new ticket is pushed too, if a target is set.
+//! Decided audits are pushed to the message URL by a background task on the system clock (every
+//! 500 ms), or through `POST /__sim/audits/deliver`.
 
 use super::Shared;
+use super::code::SimOutcome;
 use super::faults::{Fault, FaultRule};
 use super::pusher::{self as push, AuthorizationEvent, MessageField, PushError, PushTargets};
 use super::state::Reply;
@@ -33,7 +44,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Router};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
@@ -86,8 +97,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/messages", get(messages))
         .route("/component-token", get(component_token))
         .route("/clock/advance", post(advance_clock))
-        .route("/push-targets", axum::routing::put(set_push_targets))
+        .route("/push-targets", put(set_push_targets))
         .route("/push/{kind}", post(push))
+        .route("/templates", post(add_template))
+        .route("/audit-outcomes/{appid}", put(set_audit_outcome))
+        .route("/audit-quota", put(set_audit_quota))
+        .route("/func-info/{appid}", put(set_func_info))
+        .route("/code/{appid}", get(account_code))
+        .route("/call-count", get(call_count))
+        .route("/overlap-refusals", get(overlap_refusals))
+        .route("/audits/deliver", post(deliver_audits))
         .route("/auth/confirm", get(super::auth_page::confirm));
     Router::new()
         .route(
@@ -130,6 +149,21 @@ impl Drop for InFlight {
     }
 }
 
+/// WeChat's errcode for a code-management step overlapping another of the same account.
+const OVERLAPPING_STEP: i64 = 9_402_202;
+
+/// A code-management step being handled for an account (see [`super::code::is_step`]).
+struct StepInFlight {
+    shared: Arc<Shared>,
+    appid: String,
+}
+
+impl Drop for StepInFlight {
+    fn drop(&mut self) {
+        self.shared.lock().code.steps_in_flight.remove(&self.appid);
+    }
+}
+
 /// Every WeChat path: record, apply a fault if one is set, then answer like WeChat.
 async fn wechat(
     State(shared): State<Arc<Shared>>,
@@ -147,12 +181,36 @@ async fn wechat(
     // Log the path only: queries and bodies hold tokens and secrets.
     tracing::debug!(%method, path, "sim received a WeChat call");
 
-    let (index, fault) = {
+    let (index, fault, step) = {
         let mut state = shared.lock();
         let index = state.record(method.as_str(), &path, query.clone(), json_body.clone());
-        (index, state.faults.take(&path))
+        // WeChat refuses a code-management step while another for the same account is being
+        // handled, without effect (and without spending a fault meant for the call in flight).
+        let step = match super::code::is_step(&path, &query)
+            .then(|| state.authorizer_token(&query).ok())
+            .flatten()
+        {
+            Some(appid) if state.code.steps_in_flight.contains(&appid) => {
+                state.code.overlap_refusals += 1;
+                return Json(json!({
+                    "errcode": OVERLAPPING_STEP,
+                    "errmsg": "请勿频繁提交，待上一次操作完成后再提交",
+                }))
+                .into_response();
+            }
+            Some(appid) => {
+                state.code.steps_in_flight.insert(appid.clone());
+                Some(StepInFlight {
+                    shared: shared.clone(),
+                    appid,
+                })
+            }
+            None => None,
+        };
+        (index, state.faults.take(&path), step)
     };
-    // Counts until this handler ends: answered, or dropped when the client hangs up.
+    // Both count until this handler ends: answered, or dropped when the client hangs up.
+    let _step = step;
     let _in_flight = InFlight::enter(&shared, &path);
     let mut late_answer = None;
     match fault {
@@ -209,7 +267,7 @@ fn answer(
         .or_else(|| super::catalog::answer(&state, method.as_str(), path, query, json_body, body));
     match reply {
         Some(Reply::Json(mut value)) => {
-            state.audit_call(path, query, &mut value);
+            state.code_call(path, query, json_body, &mut value);
             // As WeChat does, follow a granted api_start_push_ticket with the push itself.
             if path == "/cgi-bin/component/api_start_push_ticket"
                 && value.get("errcode").and_then(Value::as_i64) == Some(0)
@@ -242,7 +300,7 @@ async fn calls(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn clear_calls(State(shared): State<Arc<Shared>>) -> StatusCode {
-    shared.lock().calls.clear();
+    shared.lock().clear_calls();
     StatusCode::NO_CONTENT
 }
 
@@ -455,4 +513,102 @@ async fn push(
         Ok(reply) => Json(json!({ "reply": reply })).into_response(),
         Err(e) => push_failed(e),
     }
+}
+
+#[derive(Deserialize)]
+struct TemplateRequest {
+    user_version: String,
+    user_desc: String,
+}
+
+async fn add_template(
+    State(shared): State<Arc<Shared>>,
+    Json(request): Json<TemplateRequest>,
+) -> Response {
+    let mut state = shared.lock();
+    let now = state.now();
+    let id = state
+        .code
+        .add_template(&request.user_version, &request.user_desc, now);
+    Json(json!({ "template_id": id })).into_response()
+}
+
+async fn set_audit_outcome(
+    State(shared): State<Arc<Shared>>,
+    Path(appid): Path<String>,
+    Json(outcome): Json<SimOutcome>,
+) -> StatusCode {
+    shared.lock().code.set_outcome(&appid, outcome);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct QuotaRequest {
+    rest: i64,
+}
+
+async fn set_audit_quota(
+    State(shared): State<Arc<Shared>>,
+    Json(request): Json<QuotaRequest>,
+) -> StatusCode {
+    let mut state = shared.lock();
+    let now = state.now();
+    let config = state.config.clone();
+    state.code.set_audit_quota_rest(&config, request.rest, now);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct FuncInfoRequest {
+    func_info: Vec<i64>,
+}
+
+async fn set_func_info(
+    State(shared): State<Arc<Shared>>,
+    Path(appid): Path<String>,
+    Json(request): Json<FuncInfoRequest>,
+) -> StatusCode {
+    shared.lock().set_func_info(&appid, request.func_info);
+    StatusCode::NO_CONTENT
+}
+
+async fn account_code(State(shared): State<Arc<Shared>>, Path(appid): Path<String>) -> Response {
+    let mut state = shared.lock();
+    let latest = state.latest_audit(&appid);
+    Json(json!({
+        "committed": state.code.committed_code(&appid),
+        "released_version": state.code.released_version(&appid),
+        "latest_audit": latest,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct CallCountQuery {
+    path: String,
+    appid: String,
+}
+
+async fn call_count(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Query(query): axum::extract::Query<CallCountQuery>,
+) -> Response {
+    let count = shared.lock().call_count_for(&query.path, &query.appid);
+    Json(json!({ "count": count })).into_response()
+}
+
+async fn overlap_refusals(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "count": shared.lock().code.overlap_refusals })).into_response()
+}
+
+async fn deliver_audits(State(shared): State<Arc<Shared>>) -> Response {
+    let results: Vec<Value> = push::deliver_due_audits(&shared)
+        .await
+        .into_iter()
+        .map(|(appid, result)| match result {
+            Ok(reply) => json!({ "appid": appid, "reply": reply }),
+            Err(e) => json!({ "appid": appid, "error": e.to_string() }),
+        })
+        .collect();
+    Json(results).into_response()
 }

@@ -5,6 +5,7 @@
 //! refresh tokens that can rotate, quota and its resets.
 
 use super::SimConfig;
+use super::code::CodeModel;
 use super::faults::FaultTable;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -92,7 +93,7 @@ struct Authorizer {
 }
 
 /// A mini program's latest code audit as WeChat's reviewers see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SimAudit {
     pub auditid: i64,
     /// WeChat's codes: 0 approved, 1 rejected, 2 under audit, 3 withdrawn, 4 delayed.
@@ -101,8 +102,9 @@ pub struct SimAudit {
     pub released: bool,
 }
 
-/// The first `auditid` the sim hands out: the one of WeChat's documented sample answer.
-const FIRST_AUDITID: i64 = 1_234_567;
+/// The permission sets (`func_info` ids) an authorizer grants unless a test sets others: today's
+/// official-account sets and 18, mini program development management (开发管理).
+pub const DEFAULT_FUNC_INFO: [i64; 8] = [1, 2, 3, 4, 6, 7, 11, 18];
 
 pub(crate) struct State {
     pub(crate) config: SimConfig,
@@ -128,9 +130,12 @@ pub(crate) struct State {
     /// Per path: calls being handled now, and the most ever handled at once. A call stops
     /// counting when it is answered or its client hangs up.
     pub(crate) in_flight: HashMap<String, (usize, usize)>,
-    /// Each account's latest audit, by appid; `auditid`s grow across accounts, as WeChat's do.
-    audits: HashMap<String, SimAudit>,
-    next_auditid: i64,
+    /// Templates, committed code, audits, quotas and releases.
+    pub(crate) code: CodeModel,
+    /// Calls per (path, authorizer appid), by the authorizer whose token they carried.
+    call_counts: HashMap<(String, String), usize>,
+    /// Permission sets per authorizer, where a test set them.
+    func_infos: HashMap<String, Vec<i64>>,
 }
 
 fn err(errcode: i64, errmsg: &str) -> Value {
@@ -152,7 +157,6 @@ impl State {
     pub(crate) fn new(config: SimConfig, clock: std::sync::Arc<dyn Clock>) -> Self {
         Self {
             config,
-            clock,
             seq: 0,
             calls: Vec::new(),
             faults: FaultTable::default(),
@@ -169,8 +173,10 @@ impl State {
             quota_reset_seq: 0,
             minted: Vec::new(),
             in_flight: HashMap::new(),
-            audits: HashMap::new(),
-            next_auditid: FIRST_AUDITID,
+            code: CodeModel::new(clock.now()),
+            call_counts: HashMap::new(),
+            func_infos: HashMap::new(),
+            clock,
         }
     }
 
@@ -178,75 +184,52 @@ impl State {
 
     /// A new audit of `appid`'s uploaded code, under audit; its `auditid`.
     pub(crate) fn submit_audit(&mut self, appid: &str) -> i64 {
-        let auditid = self.next_auditid;
-        self.next_auditid += 1;
-        self.audits.insert(
-            appid.to_owned(),
-            SimAudit {
-                auditid,
-                status: 2,
-                released: false,
-            },
-        );
-        auditid
+        let (now, delay) = (self.now(), self.config.audit_delay);
+        self.code.settle(now, delay);
+        self.code.start_audit(appid, now, delay)
     }
 
     /// The reviewers' decision on `appid`'s latest audit.
     pub(crate) fn set_audit_status(&mut self, appid: &str, status: i64) -> Option<SimAudit> {
-        let audit = self.audits.get_mut(appid)?;
-        audit.status = status;
-        Some(*audit)
+        self.settle_audits();
+        self.code.set_audit_status(appid, status)
     }
 
-    pub(crate) fn latest_audit(&self, appid: &str) -> Option<SimAudit> {
-        self.audits.get(appid).copied()
+    pub(crate) fn latest_audit(&mut self, appid: &str) -> Option<SimAudit> {
+        self.settle_audits();
+        self.code.latest_audit(appid)
     }
 
-    /// What a catalogued audit call that passed its checks does to the account's audits, and the
-    /// answer that follows from them: `submit_audit` starts a new audit, `undocodeaudit` withdraws
-    /// the one under audit, `get_latest_auditstatus` tells the latest, `release` publishes an
-    /// approved version once (85020 while the latest audit is not approved, 85052 once it is
-    /// out). While the account has no audit, the documented samples answer.
-    pub(crate) fn audit_call(
-        &mut self,
-        path: &str,
-        query: &BTreeMap<String, String>,
-        answer: &mut Value,
-    ) {
-        if answer.get("errcode").and_then(Value::as_i64).unwrap_or(0) != 0 {
-            return;
+    /// Decides the audits due by the sim clock.
+    pub(crate) fn settle_audits(&mut self) {
+        let (now, delay) = (self.now(), self.config.audit_delay);
+        self.code.settle(now, delay);
+    }
+
+    // ----- call counts -----
+
+    /// The authorizer whose access token a call carries, valid or not.
+    pub(crate) fn token_owner(&self, query: &BTreeMap<String, String>) -> Option<String> {
+        match &self.tokens.get(query.get("access_token")?)?.owner {
+            Owner::Authorizer(appid) => Some(appid.clone()),
+            Owner::Component => None,
         }
-        let Ok(appid) = self.authorizer_token(query) else {
-            return;
-        };
-        match path {
-            "/wxa/submit_audit" => answer["auditid"] = json!(self.submit_audit(&appid)),
-            "/wxa/undocodeaudit" => {
-                if let Some(audit) = self.audits.get_mut(&appid)
-                    && matches!(audit.status, 2 | 4)
-                {
-                    audit.status = 3;
-                }
-            }
-            "/wxa/release" => {
-                if let Some(audit) = self.audits.get_mut(&appid) {
-                    if audit.status != 0 {
-                        *answer = err(85020, "status not allowed");
-                    } else if audit.released {
-                        *answer = err(85052, "app is already released");
-                    } else {
-                        audit.released = true;
-                    }
-                }
-            }
-            "/wxa/get_latest_auditstatus" => {
-                if let Some(audit) = self.latest_audit(&appid) {
-                    answer["auditid"] = json!(audit.auditid);
-                    answer["status"] = json!(audit.status);
-                }
-            }
-            _ => {}
-        }
+    }
+
+    pub(crate) fn call_count_for(&self, path: &str, appid: &str) -> usize {
+        self.call_counts
+            .get(&(path.to_owned(), appid.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn clear_calls(&mut self) {
+        self.calls.clear();
+        self.call_counts.clear();
+    }
+
+    pub(crate) fn set_func_info(&mut self, appid: &str, ids: Vec<i64>) {
+        self.func_infos.insert(appid.to_owned(), ids);
     }
 
     pub(crate) fn now(&self) -> EpochSeconds {
@@ -268,6 +251,12 @@ impl State {
         body: Option<Value>,
     ) -> usize {
         self.seq += 1;
+        if let Some(appid) = self.token_owner(&query) {
+            *self
+                .call_counts
+                .entry((path.to_owned(), appid))
+                .or_default() += 1;
+        }
         self.calls.push(RecordedCall {
             seq: self.seq,
             at: self.now(),
@@ -608,10 +597,13 @@ impl State {
         Ok(json!({ "pre_auth_code": code, "expires_in": expires_in }))
     }
 
-    fn func_info() -> Value {
+    fn func_info(&self, appid: &str) -> Value {
+        let ids = self
+            .func_infos
+            .get(appid)
+            .map_or(&DEFAULT_FUNC_INFO[..], Vec::as_slice);
         json!(
-            [1, 2, 3, 4, 6, 7, 11]
-                .iter()
+            ids.iter()
                 .map(|id| json!({ "funcscope_category": { "id": id } }))
                 .collect::<Vec<_>>()
         )
@@ -644,7 +636,7 @@ impl State {
             "authorizer_access_token": access_token,
             "expires_in": expires_in,
             "authorizer_refresh_token": refresh_token,
-            "func_info": Self::func_info(),
+            "func_info": self.func_info(&appid),
         }}))
     }
 
@@ -702,7 +694,7 @@ impl State {
             "authorization_info": {
                 "authorizer_appid": a.appid,
                 "authorizer_refresh_token": a.refresh_token,
-                "func_info": Self::func_info(),
+                "func_info": self.func_info(&a.appid),
             }
         }))
     }

@@ -14,6 +14,8 @@ pub(crate) const GET_PRIVACY_SETTING: Endpoint<AuthorizerAccessToken> =
     Endpoint::new("/cgi-bin/component/getprivacysetting");
 pub(crate) const UPLOAD_PRIVACY_EXT_FILE: Endpoint<AuthorizerAccessToken> =
     Endpoint::new("/cgi-bin/component/uploadprivacyextfile");
+pub(crate) const GET_CODE_PRIVACY_INFO: Endpoint<AuthorizerAccessToken> =
+    Endpoint::new("/wxa/security/get_code_privacy_info");
 
 /// Who collects the data and how users are told about changes.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -77,6 +79,17 @@ pub struct PrivacySetting {
     pub sdk_privacy_info_list: serde_json::Value,
 }
 
+/// What the privacy check of the committed code found (`get_code_privacy_info`): WeChat answers
+/// 61039 while the check still runs, and `submit_audit` waits for it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CodePrivacyInfo {
+    /// Privacy APIs the code uses without the account being allowed to.
+    pub without_auth_list: Vec<String>,
+    /// Privacy APIs the code uses that the privacy guide does not declare.
+    pub without_conf_list: Vec<String>,
+}
+
 #[derive(Serialize)]
 struct VersionBody {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,6 +120,15 @@ impl WechatClient {
     ) -> Result<PrivacySetting, WechatError> {
         self.post_json(&GET_PRIVACY_SETTING, token, &VersionBody { privacy_ver })
             .await
+    }
+
+    /// `GET /wxa/security/get_code_privacy_info`: the result of the committed code's privacy
+    /// check (an error with errcode 61039 while it runs).
+    pub async fn get_code_privacy_info(
+        &self,
+        token: &AuthorizerAccessToken,
+    ) -> Result<CodePrivacyInfo, WechatError> {
+        self.get(&GET_CODE_PRIVACY_INFO, token, &[]).await
     }
 
     /// `/cgi-bin/component/uploadprivacyextfile`: a `.txt` supplementing the guide; answers its
