@@ -395,6 +395,10 @@ async fn every_typed_route_reaches_its_wechat_endpoint_with_the_right_token() {
 
     for (method, uri, body, path, tok) in cases {
         app.sim.clear_calls();
+        if path == "/wxa/submit_audit" {
+            // The privacy check of the code committed by the first route runs a minute.
+            app.clock.advance(app.sim.config().privacy_check_delay);
+        }
         if path == "/wxa/release" {
             // The audit submitted by an earlier route is approved: only then does WeChat release.
             app.sim.decide_audit(appid.as_str(), 0);
@@ -434,6 +438,7 @@ async fn answers_carry_wechat_results_and_bad_bodies_are_400_without_a_call() {
     let app = TestApp::spawn().await;
     let (appid, _) = app.authorized_account().await;
     let api = api(&app);
+    app.sim.set_audit_quota_rest(19);
     let pages = send(
         &api,
         Method::GET,
@@ -678,6 +683,7 @@ async fn submitting_stores_the_audit_and_approval_releases_it_when_asked() {
     let c = Callbacks::on(TestApp::spawn().await, |_| {});
     let (appid, grant) = c.app.authorized_account().await;
     let api = api(&c.app);
+    c.app.sim.upload_code_elsewhere(appid.as_str());
 
     let submitted = send(
         &api,
@@ -808,6 +814,7 @@ async fn auto_release_ends_with_a_failed_audit_and_a_later_audit_submitted_elsew
     let c = Callbacks::on(TestApp::spawn().await, |_| {});
     let (appid, _) = c.app.authorized_account().await;
     let api = api(&c.app);
+    c.app.sim.upload_code_elsewhere(appid.as_str());
     let first = submit_with_auto_release(&api, appid.as_str()).await;
 
     c.app.clock.advance(60);
@@ -861,6 +868,7 @@ async fn an_approval_of_another_audit_than_the_one_that_asked_releases_nothing()
     let c = Callbacks::on(TestApp::spawn().await, |_| {});
     let (appid, _) = c.app.authorized_account().await;
     let api = api(&c.app);
+    c.app.sim.upload_code_elsewhere(appid.as_str());
     let asked = submit_with_auto_release(&api, appid.as_str()).await;
 
     // The audit is withdrawn in WeChat's console (no push tells of it) and another version is
@@ -906,6 +914,7 @@ async fn approval_without_auto_release_releases_nothing() {
     let c = Callbacks::on(TestApp::spawn().await, |_| {});
     let (appid, _) = c.app.authorized_account().await;
     let api = api(&c.app);
+    c.app.sim.upload_code_elsewhere(appid.as_str());
     let submitted = send(
         &api,
         Method::POST,

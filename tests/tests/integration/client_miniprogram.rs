@@ -13,7 +13,7 @@ use wxcomponent::wechat::{AuthorizerAccessToken, ComponentAccessToken, WechatErr
 use wxcomponent::{AuthorizerAppId, Secret};
 use wxcomponent_tests::app::random_appid;
 use wxcomponent_tests::sim::catalog::{self, CATALOG, JPEG};
-use wxcomponent_tests::sim::{Fault, RecordedCall, Times};
+use wxcomponent_tests::sim::{Fault, RecordedCall, SimConfig, Times};
 use wxcomponent_tests::wechat::WechatHarness;
 
 /// A sim, a client, a component token and one authorized mini program with its token.
@@ -26,7 +26,11 @@ struct Ctx {
 
 impl Ctx {
     async fn start() -> Self {
-        let h = WechatHarness::start().await;
+        Self::start_with(SimConfig::random()).await
+    }
+
+    async fn start_with(config: SimConfig) -> Self {
+        let h = WechatHarness::start_with(config, |_| {}).await;
         let component = h.component_token().await;
         let appid = random_appid();
         let account = h.sim.add_authorizer(&appid).token();
@@ -724,7 +728,11 @@ async fn testers_are_bound_listed_and_unbound() {
 
 #[tokio::test]
 async fn code_is_committed_audited_released_and_rolled_back_with_the_authorizer_token() {
-    let c = Ctx::start().await;
+    // A quota of 20 audits and 2 expedites: after one of each, 19 and 1 are left.
+    let mut config = SimConfig::random();
+    config.audit_quota = 20;
+    config.speedup_quota = 2;
+    let c = Ctx::start_with(config).await;
     let client = &c.h.client;
     let t = &c.account;
     let audit = code::SubmitAuditRequest {
@@ -759,11 +767,14 @@ async fn code_is_committed_audited_released_and_rolled_back_with_the_authorizer_
         .get_trial_qrcode(t, Some("pages/index/index?x=1"))
         .await
         .unwrap();
+    // The privacy check of the committed code runs for a minute of sim time.
+    c.h.clock.advance(60);
     let auditid = client.submit_audit(t, &audit).await.unwrap();
     let status = client.get_audit_status(t, auditid).await.unwrap();
     let latest = client.get_latest_audit_status(t).await.unwrap();
-    client.undo_code_audit(t).await.unwrap();
+    // Expedited while under audit, then withdrawn.
     client.speedup_audit(t, auditid).await.unwrap();
+    client.undo_code_audit(t).await.unwrap();
     let quota = client.query_quota(t).await.unwrap();
     // The withdrawn audit cannot be released: a new one is submitted and approved first.
     assert_eq!(
@@ -788,7 +799,7 @@ async fn code_is_committed_audited_released_and_rolled_back_with_the_authorizer_
         .gray_release(
             t,
             &code::GrayReleaseRequest {
-                gray_percentage: 10,
+                gray_percentage: 8,
                 support_debuger_first: Some(true),
                 support_experiencer_first: None,
             },
@@ -864,7 +875,7 @@ async fn code_is_committed_audited_released_and_rolled_back_with_the_authorizer_
     c.authorizer_call("GET", "/wxa/revertcoderelease");
     assert_eq!(
         c.authorizer_call("POST", "/wxa/grayrelease").body,
-        Some(json!({"gray_percentage": 10, "support_debuger_first": true}))
+        Some(json!({"gray_percentage": 8, "support_debuger_first": true}))
     );
     c.authorizer_call("GET", "/wxa/getgrayreleaseplan");
     c.authorizer_call("GET", "/wxa/revertgrayrelease");

@@ -309,6 +309,7 @@ async fn every_function_s_flows() {
     // api, with every token expired again: listing, health (counts by status), an access token
     // (renewed under its lease), an audit submitted and withdrawn, the passthrough.
     c.app.clock.advance(7200);
+    c.app.sim.upload_code_elsewhere(&second);
     let api = Api::new(c.app.application().clone(), ApiKeyDigest::of(KEY));
     for (method, uri) in [
         (Method::GET, "/authorizers".to_owned()),

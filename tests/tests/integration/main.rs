@@ -14,6 +14,7 @@ mod push_deadlines;
 mod refresh_token_safety;
 mod refresher;
 mod refresher_scale;
+mod sim_code_release;
 mod sim_control;
 mod store_contract;
 mod template;

@@ -365,6 +365,7 @@ struct Approval {
 /// release, and approved by WeChat's reviewers; the `weapp_audit_success` push WeChat sends then.
 async fn approved_with_auto_release(c: &Callbacks) -> Approval {
     let (appid, user_name) = c.app.authorized_account_with_profile().await;
+    c.app.sim.upload_code_elsewhere(appid.as_str());
     let request: SubmitAuditRequest = serde_json::from_value(serde_json::json!({
         "item_list": [{"first_class": "工具", "second_class": "备忘录", "first_id": 1, "second_id": 2}]
     }))

@@ -701,6 +701,9 @@ async fn completing_an_authorization_stores_the_grant_and_profile_and_reauthoriz
     app.store_fresh_ticket().await;
     let merchant = random_appid();
     let code = Secret::new(app.sim.authorize(&merchant));
+    // An official account's permission sets (the sim's default adds 18, mini program
+    // development).
+    app.sim.set_func_info(&merchant, vec![1, 2, 3, 4, 6, 7, 11]);
 
     let authorizer = app
         .authorizations()
