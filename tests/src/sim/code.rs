@@ -659,13 +659,11 @@ impl State {
         code.settle(now, config.audit_delay);
         match path {
             "/wxa/commit" => *answer = code.commit(&appid, body, now, &config),
-            "/wxa/security/get_code_privacy_info" => {
-                if code.privacy_running(&appid, now) {
-                    *answer = err(
-                        61039,
-                        "code privacy check is not finished, please try later",
-                    );
-                }
+            "/wxa/security/get_code_privacy_info" if code.privacy_running(&appid, now) => {
+                *answer = err(
+                    61039,
+                    "code privacy check is not finished, please try later",
+                );
             }
             "/wxa/submit_audit" => *answer = code.submit_audit(&appid, now, &config),
             "/wxa/get_latest_auditstatus" => code.latest_status(&appid, answer),
