@@ -466,6 +466,19 @@ impl CodeModel {
         }
     }
 
+    /// `get_auditstatus` for the account's latest audit answers its state; for another auditid
+    /// (one the sim never handed out) the documented sample stands.
+    fn audit_status(&self, appid: &str, body: &Value, answer: &mut Value) {
+        let asked = body.get("auditid").and_then(Value::as_i64);
+        if let Some(audit) = self.accounts.get(appid).and_then(|a| a.audit.as_ref())
+            && asked == Some(audit.public.auditid)
+        {
+            answer["status"] = json!(audit.public.status);
+            answer["reason"] = json!(audit.reason);
+            answer["screenshot"] = json!("");
+        }
+    }
+
     fn undo(&mut self, appid: &str) {
         if let Some(audit) = self.accounts.get_mut(appid).and_then(|a| a.audit.as_mut())
             && matches!(audit.public.status, 2 | 4)
@@ -667,6 +680,7 @@ impl State {
             }
             "/wxa/submit_audit" => *answer = code.submit_audit(&appid, now, &config),
             "/wxa/get_latest_auditstatus" => code.latest_status(&appid, answer),
+            "/wxa/get_auditstatus" => code.audit_status(&appid, body, answer),
             "/wxa/undocodeaudit" => code.undo(&appid),
             "/wxa/release" => *answer = code.release(&appid),
             "/wxa/revertcoderelease" if is_step(path, query) => code.revert_release(&appid),

@@ -256,6 +256,12 @@ impl WechatSim {
         self.shared.lock().set_func_info(authorizer_appid, ids);
     }
 
+    /// Makes the account an official account: `api_get_authorizer_info` leaves out
+    /// `MiniProgramInfo` (accounts are mini programs by default).
+    pub fn make_official_account(&self, authorizer_appid: &str) {
+        self.shared.lock().make_official_account(authorizer_appid);
+    }
+
     /// The account's `gh_...` user name.
     pub fn user_name_of(&self, authorizer_appid: &str) -> Option<String> {
         self.shared.lock().user_name_of(authorizer_appid)

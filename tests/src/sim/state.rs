@@ -90,6 +90,8 @@ struct Authorizer {
     auth_time: EpochSeconds,
     authorized: bool,
     options: HashMap<String, String>,
+    /// An official account (no `MiniProgramInfo`) rather than a mini program.
+    official_account: bool,
 }
 
 /// A mini program's latest code audit as WeChat's reviewers see it.
@@ -232,6 +234,10 @@ impl State {
         self.func_infos.insert(appid.to_owned(), ids);
     }
 
+    pub(crate) fn make_official_account(&mut self, appid: &str) {
+        self.ensure_authorizer(appid).official_account = true;
+    }
+
     pub(crate) fn now(&self) -> EpochSeconds {
         self.clock.now()
     }
@@ -305,6 +311,7 @@ impl State {
                     auth_time: now,
                     authorized: true,
                     options: HashMap::new(),
+                    official_account: false,
                 });
                 self.authorizers.len() - 1
             }
@@ -678,8 +685,17 @@ impl State {
         self.component_token(query)?;
         self.check_component_appid(body)?;
         let a = self.authorized(str_field(body, "authorizer_appid"))?;
+        // Mini programs carry `MiniProgramInfo`; official accounts do not.
+        let mini_program_info = (!a.official_account).then(|| {
+            json!({
+                "network": { "RequestDomain": [], "WsRequestDomain": [], "UploadDomain": [], "DownloadDomain": [] },
+                "categories": [],
+                "visit_status": 0,
+            })
+        });
         Ok(json!({
             "authorizer_info": {
+                "MiniProgramInfo": mini_program_info,
                 "nick_name": format!("Sim account {}", a.appid),
                 "head_img": "http://wx.qlogo.cn/mmopen/sim/0",
                 "service_type_info": { "id": 2 },

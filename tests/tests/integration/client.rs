@@ -240,7 +240,8 @@ async fn authorizer_info_describes_the_account() {
         Some(info.authorizer_info.user_name.clone()),
         h.sim.user_name_of(&merchant)
     );
-    assert!(!info.authorizer_info.is_mini_program());
+    // Accounts are mini programs unless made official accounts: only those lack MiniProgramInfo.
+    assert!(info.authorizer_info.is_mini_program());
     assert_eq!(info.authorization_info.authorizer_appid.as_str(), merchant);
     assert_eq!(
         info.authorization_info.authorizer_refresh_token,
@@ -254,6 +255,15 @@ async fn authorizer_info_describes_the_account() {
             json!({"component_appid": h.sim.config().component_appid, "authorizer_appid": merchant})
         )
     );
+    let official = random_appid();
+    h.sim.add_authorizer(&official);
+    h.sim.make_official_account(&official);
+    let official_info = h
+        .client
+        .api_get_authorizer_info(&token, &appid(&official))
+        .await
+        .unwrap();
+    assert!(!official_info.authorizer_info.is_mini_program());
 }
 
 #[tokio::test]
