@@ -18,6 +18,9 @@ pub const API_BASE_URL: &str = "WECHAT_API_BASE_URL";
 pub const TABLE_NAME: &str = "TABLE_NAME";
 pub const API_KEY_SHA256: &str = "API_KEY_SHA256";
 pub const REFRESH_CONCURRENCY: &str = "REFRESH_CONCURRENCY";
+/// How many release campaign steps the campaign worker runs at once (1 to 64, default 16).
+pub const CAMPAIGN_CONCURRENCY: &str = "CAMPAIGN_CONCURRENCY";
+pub const DEFAULT_CAMPAIGN_CONCURRENCY: usize = 16;
 pub const REFRESH_MARGIN_SECONDS: &str = "REFRESH_MARGIN_SECONDS";
 
 pub const DEFAULT_API_BASE_URL: &str = "https://api.weixin.qq.com";
@@ -355,6 +358,30 @@ impl ApiKeyDigest {
 impl fmt::Debug for ApiKeyDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ApiKeyDigest([redacted])")
+    }
+}
+
+/// The `campaign-worker` function's configuration.
+#[derive(Debug, Clone)]
+pub struct CampaignWorkerConfig {
+    pub app: Config,
+    /// Steps run at once (`CAMPAIGN_CONCURRENCY`, 1 to 64).
+    pub concurrency: usize,
+}
+
+impl CampaignWorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let (app, concurrency) = with_common(vars, |v| match v.optional(CAMPAIGN_CONCURRENCY) {
+            None => Some(DEFAULT_CAMPAIGN_CONCURRENCY),
+            some => v.parse(CAMPAIGN_CONCURRENCY, some, |s| {
+                parse_in_range(s, 1..=64).map(|n| n as usize)
+            }),
+        })?;
+        Ok(Self { app, concurrency })
     }
 }
 

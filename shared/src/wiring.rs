@@ -9,7 +9,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::MessageCrypto;
 use crate::service::{
-    Application, AuthFlow, AuthFlowSettings, PushService, PushSettings, TokenSettings,
+    Application, AuthFlow, AuthFlowSettings, CampaignWorker, Campaigns, PushService, PushSettings,
+    TokenSettings, WorkerSettings,
 };
 use crate::store::{DynamoPushLedger, DynamoStore, dynamodb_client};
 use crate::wechat::{ClientConfig, WechatClient, WechatError};
@@ -80,7 +81,8 @@ impl App {
         ))
     }
 
-    /// The push service (the ticket-callback function's use case).
+    /// The push service (the ticket-callback function's use case); audit results of release
+    /// campaigns wake their apps.
     pub fn push_service(
         &self,
         crypto: MessageCrypto,
@@ -92,6 +94,17 @@ impl App {
             crypto,
             settings,
         )
+        .with_campaign_waker(self.store.clone())
+    }
+
+    /// The release campaigns of the provider API.
+    pub fn campaigns(&self) -> Campaigns {
+        Campaigns::new(self.application.clone())
+    }
+
+    /// The release campaign engine (the campaign-worker function's use case).
+    pub fn campaign_worker(&self, settings: WorkerSettings) -> CampaignWorker {
+        CampaignWorker::new(self.application.clone(), settings)
     }
 
     /// The merchant's authorization flow (the auth-redirect function's use case).

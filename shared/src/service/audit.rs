@@ -6,11 +6,49 @@ use serde::Serialize;
 
 use super::context::Context;
 use super::error::{AuditError, TokenError};
-use super::token_service::TokenService;
+use super::token_service::{TokenService, error_chain};
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
+use crate::store::campaign::CampaignId;
 use crate::store::{AuditState, AuditStatus, Store, StoreError};
-use crate::wechat::miniprogram::code::{LatestAuditStatus, SubmitAuditRequest};
+use crate::wechat::miniprogram::code::{GrayReleaseRequest, LatestAuditStatus, SubmitAuditRequest};
+use crate::wechat::{WechatError, errcode};
+
+/// How an approved version goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseKind {
+    /// To every user (`/wxa/release`).
+    Full,
+    /// A phased release to this percentage of users (`/wxa/grayrelease`).
+    Gray(u8),
+}
+
+/// What [`Audits::release_approved`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// Released (or found released already: 85052 after an earlier answer was lost).
+    Released,
+    /// WeChat's latest audit is another one, or not approved: nothing was released.
+    NotTheApprovedAudit { latest_audit_id: i64, status: i64 },
+    /// WeChat's latest audit could not be read, definitely (its errcode, if any).
+    LatestUnknown { errcode: Option<i64> },
+    /// WeChat refused the release (85019 no approved version, 85020 status does not allow it...).
+    Refused { errcode: Option<i64> },
+}
+
+/// Whether a failed call may or may not have taken effect, or failed for a reason that passes:
+/// a timeout, a lost connection, WeChat busy, no time left, the store failing. WeChat's definite
+/// answers (any other errcode) and a revoked authorization are not.
+pub(super) fn outcome_unknown(e: &TokenError) -> bool {
+    match e {
+        TokenError::Wechat(w) => w.is_retryable() || matches!(w, WechatError::OutOfTime { .. }),
+        TokenError::Store(_) | TokenError::Busy { .. } | TokenError::NoTicket { .. } => true,
+        TokenError::TicketRejected { .. }
+        | TokenError::ReauthorizationRequired { .. }
+        | TokenError::Unauthorized { .. }
+        | TokenError::NotFound { .. } => false,
+    }
+}
 
 /// A stored audit as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,6 +114,18 @@ impl<S: Store + 'static> Audits<S> {
         request: &SubmitAuditRequest,
         auto_release: bool,
     ) -> Result<AuditState, AuditError> {
+        self.submit_for(appid, request, auto_release, None).await
+    }
+
+    /// [`Self::submit`], for release campaign `campaign` if given (its result then wakes the
+    /// campaign's app).
+    pub async fn submit_for(
+        &self,
+        appid: &AuthorizerAppId,
+        request: &SubmitAuditRequest,
+        auto_release: bool,
+        campaign: Option<&CampaignId>,
+    ) -> Result<AuditState, AuditError> {
         let audit_id = self
             .tokens
             .with_authorizer_token(appid, |client, token| async move {
@@ -90,7 +140,67 @@ impl<S: Store + 'static> Audits<S> {
             submitted_at: now,
             updated_at: now,
             auto_release,
+            campaign: campaign.cloned(),
         };
+        self.store_submitted(appid, state).await
+    }
+
+    /// Stores an audit found under way at WeChat (submitted by an attempt whose answer was lost)
+    /// as pending, for `campaign`.
+    pub async fn adopt(
+        &self,
+        appid: &AuthorizerAppId,
+        audit_id: u64,
+        campaign: Option<&CampaignId>,
+    ) -> Result<AuditState, AuditError> {
+        let now = self.context.now();
+        let state = AuditState {
+            audit_id,
+            status: AuditStatus::Pending,
+            reason: None,
+            submitted_at: now,
+            updated_at: now,
+            auto_release: false,
+            campaign: campaign.cloned(),
+        };
+        self.store_submitted(appid, state).await
+    }
+
+    /// Stores the result WeChat reported when asked (no push came): `status` for the stored audit
+    /// `audit_id`, unless a newer audit is stored.
+    pub async fn record_result(
+        &self,
+        appid: &AuthorizerAppId,
+        audit_id: u64,
+        status: AuditStatus,
+        reason: Option<String>,
+    ) -> Result<(), AuditError> {
+        let Some(mut state) = self.audit_state(appid).await? else {
+            return Ok(());
+        };
+        if state.audit_id != audit_id {
+            return Ok(());
+        }
+        state.status = status;
+        state.reason = reason;
+        state.updated_at = self.context.now();
+        state.auto_release = state.auto_release && status == AuditStatus::Delayed;
+        match self
+            .context
+            .store()
+            .put_audit_state(self.context.component_appid(), appid, &state)
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn store_submitted(
+        &self,
+        appid: &AuthorizerAppId,
+        state: AuditState,
+    ) -> Result<AuditState, AuditError> {
         match self
             .context
             .store()
@@ -99,6 +209,93 @@ impl<S: Store + 'static> Audits<S> {
         {
             Ok(()) | Err(StoreError::Conflict) => Ok(state),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Releases the approved version of audit `audit_id` as `kind`. Audit results carry no audit
+    /// id, so WeChat's latest audit is asked first: only if it is `audit_id` and approved is
+    /// anything released. A later audit submitted without this product (in WeChat's console, or
+    /// by hand) is never released on the strength of an earlier submitter's wish.
+    ///
+    /// `Err` means the outcome is unknown (see [`outcome_unknown`]): the caller tries again later.
+    /// That is safe although `release` must not be replayed blindly: once the version is out,
+    /// WeChat answers another `release` with 85052 (already released), which is read as success.
+    pub async fn release_approved(
+        &self,
+        appid: &AuthorizerAppId,
+        audit_id: u64,
+        kind: ReleaseKind,
+    ) -> Result<ReleaseOutcome, TokenError> {
+        let latest = self
+            .tokens
+            .with_authorizer_token(appid, |client, token| async move {
+                client.get_latest_audit_status(&token).await
+            })
+            .await;
+        let latest = match latest {
+            Ok(latest) => latest,
+            Err(e) if outcome_unknown(&e) => {
+                tracing::warn!(error = %error_chain(&e), "release postponed: WeChat's latest audit could not be read now");
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "release skipped: WeChat's latest audit could not be read");
+                return Ok(ReleaseOutcome::LatestUnknown {
+                    errcode: e.errcode(),
+                });
+            }
+        };
+        // WeChat's status codes: 0 is approved.
+        if u64::try_from(latest.auditid).ok() != Some(audit_id) || latest.status != 0 {
+            tracing::warn!(
+                audit_id,
+                latest_audit_id = latest.auditid,
+                latest_status = latest.status,
+                "release skipped: the approved audit is not the one that asked for it"
+            );
+            return Ok(ReleaseOutcome::NotTheApprovedAudit {
+                latest_audit_id: latest.auditid,
+                status: latest.status,
+            });
+        }
+        let result = self
+            .tokens
+            .with_authorizer_token(appid, |client, token| async move {
+                match kind {
+                    ReleaseKind::Full => client.release(&token).await,
+                    ReleaseKind::Gray(percentage) => {
+                        let request = GrayReleaseRequest {
+                            gray_percentage: percentage,
+                            support_debuger_first: None,
+                            support_experiencer_first: None,
+                        };
+                        client.gray_release(&token, &request).await
+                    }
+                }
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                tracing::info!(audit_id, "approved version released");
+                Ok(ReleaseOutcome::Released)
+            }
+            Err(e) if e.errcode() == Some(errcode::ALREADY_RELEASED) => {
+                tracing::info!(
+                    audit_id,
+                    "approved version already released (an earlier attempt's answer was lost)"
+                );
+                Ok(ReleaseOutcome::Released)
+            }
+            Err(e) if outcome_unknown(&e) => {
+                tracing::warn!(error = %error_chain(&e), "release outcome unknown; to be tried again");
+                Err(e)
+            }
+            Err(e) => {
+                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "release failed");
+                Ok(ReleaseOutcome::Refused {
+                    errcode: e.errcode(),
+                })
+            }
         }
     }
 

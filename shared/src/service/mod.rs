@@ -17,6 +17,8 @@ mod audit;
 mod auth_flow;
 pub mod auth_state;
 mod authorization;
+mod campaign;
+mod campaign_worker;
 mod context;
 mod directory;
 mod error;
@@ -26,7 +28,7 @@ mod refresher;
 mod single_flight;
 mod token_service;
 
-pub use audit::{AuditOverview, AuditView, Audits};
+pub use audit::{AuditOverview, AuditView, Audits, ReleaseKind, ReleaseOutcome};
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
     CallbackOutcome, CallbackResponse, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE,
@@ -37,6 +39,14 @@ pub use auth_state::{ProviderState, SigningKey, SuccessRedirect};
 pub use authorization::{
     AuthLinks, AuthLinksRequest, AuthLinksView, AuthType, AuthorizationLinkRequest, Authorizations,
     DEFAULT_COMPLETION_BUDGET, WhenRefused, authorization_links,
+};
+pub use campaign::{
+    CampaignAppPage, CampaignAppView, CampaignError, CampaignPage, CampaignRequest, CampaignView,
+    CampaignWaker, Campaigns, InvalidCampaign, MAX_COHORT, MAX_WAVES, render_ext_json,
+};
+pub use campaign_worker::{
+    CODE_MANAGEMENT_PERMISSION, CampaignWorker, Disposition, WorkerSettings, WorkerSummary,
+    beijing_month, classify, hint_for,
 };
 pub use context::{Application, Context};
 pub use directory::{

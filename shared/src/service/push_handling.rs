@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use super::audit::{ReleaseKind, ReleaseOutcome};
 use super::authorization::WhenRefused;
+use super::campaign::CampaignWaker;
 use super::context::Application;
 use super::error::{AuthorizationError, TokenError};
 use super::token_service::error_chain;
@@ -43,7 +45,7 @@ use crate::store::{
     AuditState, AuditStatus, AuthorizerStatus, Claim, LeaseOwner, PushLedger, PushRecord,
     Retention, Store, StoreError, Ticket,
 };
-use crate::wechat::{CustomMessage, WechatError, errcode};
+use crate::wechat::CustomMessage;
 
 /// The release test's text message and the passive reply it expects (its second step).
 pub const RELEASE_TEST_TEXT: &str = "TESTCOMPONENT_MSG_TYPE_TEXT";
@@ -268,6 +270,8 @@ struct Inner<S, L> {
     crypto: MessageCrypto,
     randomness: Arc<dyn ReplyRandomness>,
     settings: PushSettings,
+    /// Told when the result of a release campaign's audit arrives.
+    campaigns: Option<Arc<dyn CampaignWaker>>,
 }
 
 /// Whether a push's action ran now or on an earlier delivery.
@@ -301,6 +305,23 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 crypto,
                 randomness,
                 settings,
+                campaigns: None,
+            }),
+        }
+    }
+
+    /// The same service, also waking release campaigns' apps with `waker` when their audit's
+    /// result arrives.
+    pub fn with_campaign_waker(&self, waker: Arc<dyn CampaignWaker>) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                app: inner.app.clone(),
+                ledger: inner.ledger.clone(),
+                crypto: inner.crypto.clone(),
+                randomness: inner.randomness.clone(),
+                settings: inner.settings.clone(),
+                campaigns: Some(waker),
             }),
         }
     }
@@ -870,84 +891,40 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
     }
 
     /// Releases the approved version of audit `audit_id`, whose submitter asked to release it
-    /// automatically, and says what happened. Approval pushes carry no audit id, so WeChat's
-    /// latest audit is asked first: only if it is `audit_id` and approved is anything released. A
-    /// later audit submitted without this product (in WeChat's console, or by hand) is never
-    /// released on the strength of an earlier submitter's wish.
-    ///
-    /// `Err` means the outcome is unknown (a timeout, a lost answer, WeChat busy, no time left):
-    /// the caller keeps the wish and lets WeChat's next delivery try again. That is safe although
-    /// `release` must not be replayed blindly: once the version is out, WeChat answers another
-    /// `release` with 85052 (already released), which is read as success. WeChat's definite
-    /// refusals (85019 no approved version, 85020 status does not allow it, a revoked
-    /// authorization) end the wish and are recorded.
+    /// automatically (the audits' shared [`Audits::release_approved`](super::Audits)), and says
+    /// what happened. `Err` means the outcome is unknown: the caller keeps the wish and lets
+    /// WeChat's next delivery try again. WeChat's definite refusals (85019 no approved version,
+    /// 85020 status does not allow it, a revoked authorization) end the wish and are recorded.
     async fn auto_release(
         &self,
         appid: &AuthorizerAppId,
         audit_id: u64,
     ) -> Result<String, TokenError> {
-        let tokens = &self.inner.app.tokens;
-        let latest = tokens
-            .with_authorizer_token(appid, |client, token| async move {
-                client.get_latest_audit_status(&token).await
-            })
-            .await;
-        let latest = match latest {
-            Ok(latest) => latest,
-            Err(e) if outcome_unknown(&e) => {
-                tracing::warn!(error = %error_chain(&e), "automatic release postponed: WeChat's latest audit could not be read now");
-                return Err(e);
+        let outcome = self
+            .inner
+            .app
+            .audits
+            .release_approved(appid, audit_id, ReleaseKind::Full)
+            .await?;
+        Ok(match outcome {
+            ReleaseOutcome::Released => "released".to_owned(),
+            ReleaseOutcome::NotTheApprovedAudit {
+                latest_audit_id,
+                status,
+            } => format!("not released: latest audit {latest_audit_id} has status {status}"),
+            ReleaseOutcome::LatestUnknown {
+                errcode: Some(code),
+            } => {
+                format!("not released: latest audit unknown (errcode {code})")
             }
-            Err(e) => {
-                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "automatic release skipped: WeChat's latest audit could not be read");
-                return Ok(match e.errcode() {
-                    Some(code) => format!("not released: latest audit unknown (errcode {code})"),
-                    None => "not released: latest audit unknown".to_owned(),
-                });
+            ReleaseOutcome::LatestUnknown { errcode: None } => {
+                "not released: latest audit unknown".to_owned()
             }
-        };
-        // WeChat's status codes: 0 is approved.
-        if u64::try_from(latest.auditid).ok() != Some(audit_id) || latest.status != 0 {
-            tracing::warn!(
-                audit_id,
-                latest_audit_id = latest.auditid,
-                latest_status = latest.status,
-                "automatic release skipped: the approved audit is not the one that asked for it"
-            );
-            return Ok(format!(
-                "not released: latest audit {} has status {}",
-                latest.auditid, latest.status
-            ));
-        }
-        let result = tokens
-            .with_authorizer_token(appid, |client, token| async move {
-                client.release(&token).await
-            })
-            .await;
-        match result {
-            Ok(()) => {
-                tracing::info!(audit_id, "approved version released automatically");
-                Ok("released".to_owned())
-            }
-            Err(e) if e.errcode() == Some(errcode::ALREADY_RELEASED) => {
-                tracing::info!(
-                    audit_id,
-                    "approved version already released (an earlier attempt's answer was lost)"
-                );
-                Ok("released".to_owned())
-            }
-            Err(e) if outcome_unknown(&e) => {
-                tracing::warn!(error = %error_chain(&e), "automatic release outcome unknown; WeChat's next delivery tries again");
-                Err(e)
-            }
-            Err(e) => {
-                tracing::warn!(errcode = e.errcode(), error = %error_chain(&e), "automatic release failed");
-                Ok(match e.errcode() {
-                    Some(code) => format!("failed: errcode {code}"),
-                    None => "failed".to_owned(),
-                })
-            }
-        }
+            ReleaseOutcome::Refused {
+                errcode: Some(code),
+            } => format!("failed: errcode {code}"),
+            ReleaseOutcome::Refused { errcode: None } => "failed".to_owned(),
+        })
     }
 
     /// Code audit results carry no audit id. The result belongs to the stored audit unless it
@@ -984,6 +961,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         }
         let asked = stored.as_ref().filter(|s| s.auto_release);
         let ends_the_audit = !matches!(status, AuditStatus::Delayed | AuditStatus::Pending);
+        let campaign = stored.as_ref().and_then(|s| s.campaign.clone());
         let mut state = AuditState {
             audit_id: stored.as_ref().map_or(0, |s| s.audit_id),
             status,
@@ -991,6 +969,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             submitted_at: stored.as_ref().map_or(at, |s| s.submitted_at),
             updated_at: self.now(),
             auto_release: asked.is_some() && !ends_the_audit,
+            campaign: campaign.clone(),
         };
         let released = match asked {
             Some(s) if status == AuditStatus::Succeeded => {
@@ -1015,6 +994,15 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                     auto_release = state.auto_release,
                     "audit state updated"
                 );
+                if let (Some(id), Some(waker)) = (&campaign, &self.inner.campaigns) {
+                    // The campaign's next step reads the stored result: wake it, or WeChat's
+                    // next delivery tries again (the stored state is already written).
+                    waker
+                        .audit_result_arrived(component, id, appid, self.now())
+                        .await
+                        .map_err(PushError::Store)?;
+                    tracing::info!(campaign = %id, "release campaign app woken");
+                }
                 released
             }
             Err(StoreError::Conflict) => {
@@ -1023,19 +1011,5 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             }
             Err(e) => Err(PushError::Store(e)),
         }
-    }
-}
-
-/// Whether a failed call may or may not have taken effect, or failed for a reason that passes:
-/// a timeout, a lost connection, WeChat busy, no time left, the store failing. WeChat's definite
-/// answers (any other errcode) and a revoked authorization are not.
-fn outcome_unknown(e: &TokenError) -> bool {
-    match e {
-        TokenError::Wechat(w) => w.is_retryable() || matches!(w, WechatError::OutOfTime { .. }),
-        TokenError::Store(_) | TokenError::Busy { .. } | TokenError::NoTicket { .. } => true,
-        TokenError::TicketRejected { .. }
-        | TokenError::ReauthorizationRequired { .. }
-        | TokenError::Unauthorized { .. }
-        | TokenError::NotFound { .. } => false,
     }
 }

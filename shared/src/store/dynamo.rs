@@ -20,6 +20,10 @@ use aws_sdk_dynamodb::types::{
 };
 use sha2::{Digest, Sha256};
 
+mod campaigns;
+
+pub use campaigns::{COUNT_SHARDS, StoredAuditQuota, Versioned, work_pk};
+
 use super::schema::{DUE_AT, DUE_INDEX, DUE_PK, PK, SK, STATUS_INDEX, STATUS_PK, TTL};
 use super::*;
 use crate::clock::Clock;
@@ -82,6 +86,7 @@ const AUTO_RELEASE: &str = "auto_release";
 const LEASE_OWNER: &str = "refresh_lease_owner";
 const LEASE_EXPIRES_AT: &str = "refresh_lease_expires_at";
 const SETTINGS: &str = "settings";
+const CAMPAIGN: &str = "campaign";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -167,7 +172,11 @@ fn names(attributes: &[&str]) -> Option<HashMap<String, String>> {
     )
 }
 
+/// `:name` values; `None` when there are none (DynamoDB refuses an empty map).
 fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
+    if pairs.is_empty() {
+        return None;
+    }
     Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
@@ -1132,6 +1141,10 @@ impl AuditStore for DynamoStore {
             submitted_at: r.num(SUBMITTED_AT)?,
             updated_at: r.num(UPDATED_AT)?,
             auto_release: r.opt_bool(AUTO_RELEASE)?.unwrap_or(false),
+            campaign: r
+                .opt_str(CAMPAIGN)?
+                .map(|id| campaign::CampaignId::parse(id).map_err(|_| r.corrupt(CAMPAIGN)))
+                .transpose()?,
         }))
     }
 
@@ -1154,6 +1167,9 @@ impl AuditStore for DynamoStore {
         }
         if state.auto_release {
             item.insert(AUTO_RELEASE.to_owned(), AttributeValue::Bool(true));
+        }
+        if let Some(id) = &state.campaign {
+            item.insert(CAMPAIGN.to_owned(), s(id.as_str()));
         }
         self.put_if(
             item,

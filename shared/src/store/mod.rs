@@ -21,13 +21,17 @@ use crate::clock::EpochSeconds;
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 
+pub mod campaign;
 pub mod dynamo;
 pub mod memory;
 mod push_ledger;
 mod push_ledger_dynamo;
 pub mod schema;
 
-pub use dynamo::{DueQueryStats, DynamoStore, dynamodb_client, dynamodb_timeouts};
+pub use dynamo::{
+    COUNT_SHARDS, DueQueryStats, DynamoStore, StoredAuditQuota, Versioned, dynamodb_client,
+    dynamodb_timeouts,
+};
 pub use memory::MemoryStore;
 pub use push_ledger::{Claim, LedgerEntry, MemoryPushLedger, PushLedger, PushRecord, Retention};
 pub use push_ledger_dynamo::DynamoPushLedger;
@@ -469,6 +473,8 @@ pub struct AuditState {
     pub updated_at: EpochSeconds,
     /// Release the version as soon as WeChat approves it (asked for at submission).
     pub auto_release: bool,
+    /// The release campaign that submitted it: its result wakes that campaign's app.
+    pub campaign: Option<campaign::CampaignId>,
 }
 
 /// The latest component_verify_ticket.

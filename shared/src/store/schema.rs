@@ -16,3 +16,8 @@ pub const DUE_AT: &str = "due_at";
 /// The status index: authorizers by status (counted for /health).
 pub const STATUS_INDEX: &str = "by_status";
 pub const STATUS_PK: &str = "status_pk";
+/// The work index (sparse): release campaign apps whose next step is still to do, by campaign,
+/// wave and phase, and when the step is due.
+pub const WORK_INDEX: &str = "work";
+pub const WORK_PK: &str = "work_pk";
+pub const WORK_AT: &str = "work_at";
