@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks on this machine, in one run: our push path (criterion) next to wechatpy doing the same
-# work, and each function's start-up time and size next to a bare lambda_http hello world built the
-# same way (release, this machine's architecture).
+# work, each function's start-up time and size next to a bare lambda_http hello world built the
+# same way (release, this machine's architecture), and release campaigns over 2,000 simulated mini
+# programs against DynamoDB Local (CAMPAIGN_BENCH_APPS to change the number).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -27,11 +28,12 @@ print(f"| ratio | {theirs/ours:.1f}x faster |")
 PY
 
 log "start-up and size: the four functions and a lambda_http hello world (release)"
-cargo build --release --locked -p api -p ticket-callback -p auth-redirect -p token-refresher --bins
+cargo build --release --locked -p api -p ticket-callback -p auth-redirect -p token-refresher -p campaign-worker --bins
 cargo build --release --locked -p wxcomponent-http --example hello
 release="${CARGO_TARGET_DIR:-$PWD/target}/release"
 python3 scripts/init_time.py "${INIT_RUNS:-20}" "$release/examples/hello" "$release/api" \
-  "$release/ticket-callback" "$release/auth-redirect" "$release/token-refresher" > target/init_time.jsonl
+  "$release/ticket-callback" "$release/auth-redirect" "$release/token-refresher" "$release/campaign-worker" \
+  > target/init_time.jsonl
 python3 - target/init_time.jsonl <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
@@ -43,3 +45,9 @@ for r in rows:
     ratio = r["init_median_ms"] / hello["init_median_ms"]
     print(f"| {r['binary']} | {r['init_median_ms']:.1f} ms | {ratio:.1f}x | {r['stripped_bytes'] / 1e6:.1f} MB |")
 PY
+
+log "release campaigns over ${CAMPAIGN_BENCH_APPS:-2000} simulated mini programs (release build, DynamoDB Local)"
+ensure_dynamodb_local
+start_dynamodb_local
+cargo test --release --locked -p wxcomponent-tests --test campaign_bench -- --ignored --nocapture --test-threads 1 2>&1 \
+  | grep -E '^campaign bench:|test result|panicked'

@@ -49,8 +49,19 @@ start_dynamodb_local "$DYNAMODB_PORT"
 "$BIN/dev-table" --name "$TABLE_NAME"
 
 log "starting wechat-sim on 127.0.0.1:$SIM_PORT"
-"$BIN/wechat-sim" --port "$SIM_PORT" --ticket "$DEV_TICKET" >"$TOOLS_DIR/wechat-sim.log" 2>&1 &
+# Short delays, so a release campaign runs to its end in a minute: WeChat's privacy check of committed
+# code takes about a minute, an audit hours to days.
+"$BIN/wechat-sim" --port "$SIM_PORT" --ticket "$DEV_TICKET" --privacy-check-delay 10 --audit-delay 20 \
+  >"$TOOLS_DIR/wechat-sim.log" 2>&1 &
 add_cleanup "kill $! 2>/dev/null || true"
+for _ in $(seq 1 50); do
+  curl -s -o /dev/null "$WECHAT_API_BASE_URL/__sim/calls" && break
+  sleep 0.1
+done
+# Where the sim pushes, as WeChat pushes to the URLs set in its console: authorizations to the
+# ticket-callback's component route, audit results to its message route.
+curl -s -o /dev/null -X PUT -H 'Content-Type: application/json' "$WECHAT_API_BASE_URL/__sim/push-targets" \
+  -d "{\"authorization_event_url\": \"$LAMBDA_URL/ticket-callback/wechat/component\", \"message_url\": \"$LAMBDA_URL/ticket-callback/wechat/message/\$APPID\$\"}"
 
 cat <<MSG
 
@@ -74,6 +85,19 @@ Try it, from another terminal in this directory:
 
   4. Run the refresher once:
        PATH=$VENV/bin:\$PATH cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $LAMBDA_PORT token-refresher --data-ascii '{}'
+
+  5. Release a template to every mini program (after step 1). Two more merchants authorize (wechat-sim
+     pushes the authorizations to the ticket-callback), then a campaign starts and the worker runs it:
+       for i in 1 2; do curl -s -X POST -H 'Content-Type: application/json' $WECHAT_API_BASE_URL/__sim/push/authorized \\
+         -d "{\\"authorizer_appid\\": \\"wx00000000000dev0\$i\\"}"; echo; done
+       curl -s -X POST -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/campaigns \\
+         -d '{"template_id": 3, "user_version": "1.0.1", "user_desc": "first release", "ext_json": {"extAppid": "{{appid}}"}, "waves": [50, 100]}'
+     Then, a few times over a minute (commit; the privacy check, 10 s here; the audit, 20 s here, pushed by
+     wechat-sim; the release; then the second wave):
+       PATH=$VENV/bin:\$PATH cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $LAMBDA_PORT campaign-worker --data-ascii '{}'
+       curl -s -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/campaigns
+     until the campaign's "state" is "done" and its "counts" show every app "released". Each app's errcode and
+     hint: GET $LAMBDA_URL/api/campaigns/<id>/apps
 
 Ctrl-C stops everything.
 

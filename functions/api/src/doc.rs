@@ -41,6 +41,12 @@ use crate::error::ErrorBody;
         crate::authorizers::AccessTokenBody,
         crate::authorizers::AuthLinksBody,
         crate::authorizers::SettingsBody,
+        wxcomponent::service::CampaignView,
+        wxcomponent::service::CampaignPage,
+        wxcomponent::service::CampaignAppView,
+        wxcomponent::service::CampaignAppPage,
+        crate::campaigns::CampaignRequestDoc,
+        crate::campaigns::RetryBody,
     )),
     modifiers(&Shared),
 )]
@@ -132,13 +138,27 @@ fn shared_responses() -> Vec<(&'static str, Response)> {
         ),
         (
             "NotFound",
-            error_response("No such authorizer (`not_found`).").build(),
+            error_response("No such authorizer or campaign (`not_found`).").build(),
         ),
         (
             "Conflict",
             error_response(
                 "The authorizer revoked the authorization (`authorization_revoked`) or must \
                  authorize again (`reauthorization_required`).",
+            )
+            .build(),
+        ),
+        (
+            "WrongState",
+            error_response(
+                "The campaign's state does not allow it (`wrong_state`; the message says why).",
+            )
+            .build(),
+        ),
+        (
+            "EmptyCohort",
+            error_response(
+                "No `appids` were given and no authorized mini program is stored (`empty_cohort`).",
             )
             .build(),
         ),
@@ -269,9 +289,13 @@ impl IntoResponses for ForComponent {
     }
 }
 
-/// A route's answers: a success with a body of a named schema, and shared error answers.
+/// A route's answers: a success (200 unless named) with a body of a named schema, and shared
+/// error answers.
 macro_rules! answers {
     ($(#[$doc:meta])* $name:ident, $description:literal, $schema:literal, [$($status:literal => $error:literal),* $(,)?]) => {
+        answers!($(#[$doc])* $name, "200", $description, $schema, [$($status => $error),*]);
+    };
+    ($(#[$doc:meta])* $name:ident, $success:literal, $description:literal, $schema:literal, [$($status:literal => $error:literal),* $(,)?]) => {
         $(#[$doc])*
         pub(crate) struct $name;
 
@@ -281,7 +305,7 @@ macro_rules! answers {
                     .description($description)
                     .content("application/json", Content::new(Some(Ref::from_schema_name($schema))))
                     .build();
-                answers(("200", success), &[$(($status, $error)),*])
+                answers(($success, success), &[$(($status, $error)),*])
             }
         }
     };
@@ -322,4 +346,41 @@ answers!(
     /// `GET /health`.
     HealthAnswers, "Ticket age, component token expiry, authorizers by status.", "Health",
     ["401" => "Unauthorized", "500" => "InternalError"]
+);
+answers!(
+    /// `POST /campaigns`.
+    CampaignCreatedAnswers, "201", "The campaign, started.", "Campaign",
+    [
+        "400" => "BadRequest", "401" => "Unauthorized", "422" => "EmptyCohort",
+        "500" => "InternalError",
+    ]
+);
+answers!(
+    /// `GET /campaigns`.
+    CampaignsAnswers, "One page.", "CampaignPage",
+    ["400" => "BadRequest", "401" => "Unauthorized", "500" => "InternalError"]
+);
+answers!(
+    /// `GET /campaigns/{id}` and the campaign's actions.
+    CampaignAnswers, "The campaign as it now is.", "Campaign",
+    [
+        "401" => "Unauthorized", "404" => "NotFound", "409" => "WrongState",
+        "500" => "InternalError",
+    ]
+);
+answers!(
+    /// `POST /campaigns/{id}/retry-failed`.
+    CampaignRetryAnswers, "The campaign and how many apps start again.", "CampaignRetry",
+    [
+        "401" => "Unauthorized", "404" => "NotFound", "409" => "WrongState",
+        "500" => "InternalError",
+    ]
+);
+answers!(
+    /// `GET /campaigns/{id}/apps`.
+    CampaignAppsAnswers, "One page.", "CampaignAppPage",
+    [
+        "400" => "BadRequest", "401" => "Unauthorized", "404" => "NotFound",
+        "500" => "InternalError",
+    ]
 );

@@ -165,7 +165,7 @@ impl ApiError {
     }
 
     /// The store failed: logged, and answered without detail.
-    fn store(e: &dyn std::error::Error) -> Self {
+    pub(crate) fn store(e: &dyn std::error::Error) -> Self {
         tracing::error!(error = %error_chain(e), "store failure");
         Self::internal()
     }

@@ -10,6 +10,7 @@
 //! in `wxcomponent`.
 
 mod authorizers;
+mod campaigns;
 mod doc;
 mod error;
 mod extract;
@@ -28,8 +29,8 @@ use lambda_http::{Body, Error, Request, Response};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use wxcomponent::config::{ApiConfig, ApiKeyDigest};
-use wxcomponent::service::{Application, TokenSettings};
-use wxcomponent::store::{DynamoStore, Store};
+use wxcomponent::service::{Application, Campaigns, TokenSettings};
+use wxcomponent::store::DynamoStore;
 use wxcomponent::wechat::ClientConfig;
 
 /// Page size of `GET /authorizers` without `limit`.
@@ -42,24 +43,28 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The API over the application, checking requests against one key digest.
 pub struct Api<S> {
     app: Application<S>,
+    campaigns: Campaigns,
     key: ApiKeyDigest,
 }
 
 /// What every handler is given.
 type AppState = Arc<Api<DynamoStore>>;
 
-impl<S: Store + 'static> Api<S> {
-    pub fn new(app: Application<S>, key: ApiKeyDigest) -> Self {
-        Self { app, key }
-    }
-}
-
 impl Api<DynamoStore> {
+    pub fn new(app: Application<DynamoStore>, key: ApiKeyDigest) -> Self {
+        Self {
+            campaigns: Campaigns::new(app.clone()),
+            app,
+            key,
+        }
+    }
+
     /// The router with every route and the layers around them.
     pub fn router(&self) -> Router {
         let key = self.key.clone();
         let state = Arc::new(Api {
             app: self.app.clone(),
+            campaigns: self.campaigns.clone(),
             key: self.key.clone(),
         });
         let (routes, _) = routes().split_for_parts();
@@ -90,6 +95,7 @@ impl Api<DynamoStore> {
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .merge(authorizers::routes())
+        .merge(campaigns::routes())
         .merge(miniprogram::routes())
 }
 
