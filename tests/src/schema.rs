@@ -309,7 +309,8 @@ pub async fn create_table_from_template(
 mod tests {
     use super::*;
     use wxcomponent::store::schema::{
-        DUE_AT, DUE_INDEX, DUE_PK, PK, SK, STATUS_INDEX, STATUS_PK, TTL,
+        DUE_AT, DUE_INDEX, DUE_PK, PK, SK, STATUS_INDEX, STATUS_PK, TTL, WORK_AT, WORK_INDEX,
+        WORK_PK,
     };
 
     fn keys(schema: &[KeySchemaElement]) -> Vec<(&str, KeyType)> {
@@ -342,6 +343,11 @@ mod tests {
             keys(by_status.key_schema()),
             [(STATUS_PK, KeyType::Hash), (SK, KeyType::Range)]
         );
+        let work = index(WORK_INDEX);
+        assert_eq!(
+            keys(work.key_schema()),
+            [(WORK_PK, KeyType::Hash), (WORK_AT, KeyType::Range)]
+        );
         for g in &def.global_secondary_indexes {
             // The due query and the counts read keys only; projecting more would cost writes.
             assert_eq!(
@@ -356,7 +362,8 @@ mod tests {
                 .map(|a| a.attribute_type().clone())
         };
         assert_eq!(attr_type(DUE_AT), Some(ScalarAttributeType::N));
-        for name in [PK, SK, DUE_PK, STATUS_PK] {
+        assert_eq!(attr_type(WORK_AT), Some(ScalarAttributeType::N));
+        for name in [PK, SK, DUE_PK, STATUS_PK, WORK_PK] {
             assert_eq!(attr_type(name), Some(ScalarAttributeType::S), "{name}");
         }
         assert_eq!(def.ttl_attribute.as_deref(), Some(TTL));
@@ -385,6 +392,7 @@ mod tests {
     const TABLE_ARN: &str = "!GetAtt Table.Arn";
     const DUE_INDEX_ARN: &str = "!Sub ${Table.Arn}/index/due";
     const STATUS_INDEX_ARN: &str = "!Sub ${Table.Arn}/index/by_status";
+    const WORK_INDEX_ARN: &str = "!Sub ${Table.Arn}/index/work";
     const ITEMS: [&str; 4] = [
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -398,13 +406,22 @@ mod tests {
     /// DeleteItem for leases (every function may renew the component token under a lease); Query
     /// for `list_authorizers` (table) and `count_authorizers_by_status` (by_status index), which
     /// only the api calls, and `authorizer_tokens_due` (due index), which only the refresher calls.
-    /// No function calls `import_authorizers`, so none has BatchWriteItem.
+    /// Release campaigns: the api creates them (BatchWriteItem for the apps) and lists them and
+    /// their apps (Query on the table); the campaign worker finds active campaigns (by_status) and
+    /// due apps (work index) and reads counters (table). A step's outcome and its counters are one
+    /// TransactWriteItems, which IAM checks as the PutItem and UpdateItem inside it.
     fn least_privilege(function: &str) -> Vec<(String, String)> {
         let mut grants: Vec<(&str, &str)> = ITEMS.iter().map(|a| (TABLE_ARN, *a)).collect();
         match function {
             "ApiFunction" => grants.extend([
                 (TABLE_ARN, "dynamodb:Query"),
+                (TABLE_ARN, "dynamodb:BatchWriteItem"),
                 (STATUS_INDEX_ARN, "dynamodb:Query"),
+            ]),
+            "CampaignWorkerFunction" => grants.extend([
+                (TABLE_ARN, "dynamodb:Query"),
+                (STATUS_INDEX_ARN, "dynamodb:Query"),
+                (WORK_INDEX_ARN, "dynamodb:Query"),
             ]),
             "TokenRefresherFunction" => grants.push((DUE_INDEX_ARN, "dynamodb:Query")),
             _ => {}
@@ -439,11 +456,12 @@ mod tests {
         secrets
     }
 
-    const FUNCTIONS: [&str; 4] = [
+    const FUNCTIONS: [&str; 5] = [
         "TicketCallbackFunction",
         "AuthRedirectFunction",
         "ApiFunction",
         "TokenRefresherFunction",
+        "CampaignWorkerFunction",
     ];
 
     /// A template value as text, CloudFormation short tags included (`!GetAtt Table.Arn`).

@@ -439,6 +439,7 @@ async fn audit_results_update_the_stored_audit_state_and_nickname_audits_are_rec
                 submitted_at: submitted,
                 updated_at: submitted,
                 auto_release: false,
+                campaign: None,
             },
         )
         .await

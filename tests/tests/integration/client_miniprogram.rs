@@ -821,7 +821,8 @@ async fn code_is_committed_audited_released_and_rolled_back_with_the_authorizer_
         (JPEG, Some("image/jpeg"))
     );
     assert_eq!(auditid, 1234567);
-    assert_eq!((status.status, status.screenshot.as_str()), (1, "xx|yy"));
+    // Asked while under audit: status 2, no reason yet.
+    assert_eq!((status.status, status.reason.as_str()), (2, ""));
     assert_eq!((latest.auditid, latest.status), (1234567, 2));
     assert_eq!((quota.rest, quota.limit, quota.speedup_rest), (19, 20, 1));
     assert_eq!(history.len(), 2);

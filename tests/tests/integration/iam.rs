@@ -54,6 +54,24 @@ impl Intercept for Recorder {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let input = context.input();
+        // IAM checks a transaction as the item operations inside it.
+        if let Some(transaction) =
+            input.downcast_ref::<operation::transact_write_items::TransactWriteItemsInput>()
+        {
+            let mut recorded = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            for item in transaction.transact_items() {
+                recorded.push(if item.put().is_some() {
+                    ("dynamodb:PutItem", None)
+                } else if item.update().is_some() {
+                    ("dynamodb:UpdateItem", None)
+                } else if item.delete().is_some() {
+                    ("dynamodb:DeleteItem", None)
+                } else {
+                    ("dynamodb:ConditionCheckItem", None)
+                });
+            }
+            return Ok(());
+        }
         let recorded: Operation = if input
             .downcast_ref::<operation::get_item::GetItemInput>()
             .is_some()
@@ -269,6 +287,7 @@ async fn every_function_s_flows() {
                 submitted_at: c.app.now(),
                 updated_at: c.app.now(),
                 auto_release: true,
+                campaign: None,
             },
         )
         .await
@@ -329,7 +348,54 @@ async fn every_function_s_flows() {
             "{method} {uri}"
         );
     }
+
+    // api: a release campaign over the merchant, listed, read, paused and resumed.
+    let created = api
+        .handle(
+            lambda_http::http::Request::builder()
+                .method(Method::POST)
+                .uri("/campaigns")
+                .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+                .body(lambda_http::Body::from(
+                    json!({"template_id": 3, "user_version": "1.0.1", "user_desc": "iam",
+                           "appids": [second]})
+                    .to_string(),
+                ))
+                .expect("a request"),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let campaign: serde_json::Value =
+        serde_json::from_slice(created.body().as_ref()).expect("a campaign");
+    let id = campaign["id"].as_str().expect("an id").to_owned();
+    for (method, uri) in [
+        (Method::GET, "/campaigns".to_owned()),
+        (Method::GET, format!("/campaigns/{id}")),
+        (Method::GET, format!("/campaigns/{id}/apps?state=pending")),
+        (Method::POST, format!("/campaigns/{id}/pause")),
+        (Method::POST, format!("/campaigns/{id}/resume")),
+        (Method::POST, format!("/campaigns/{id}/retry-failed")),
+    ] {
+        assert_eq!(
+            api_get(&api, method.clone(), &uri).await,
+            200,
+            "{method} {uri}"
+        );
+    }
     assert_allowed("ApiFunction", &recorder.take());
+
+    // campaign-worker: the commit, then (after the privacy check) the quota and the submission.
+    let worker = c
+        .app
+        .wiring
+        .campaign_worker(wxcomponent::service::WorkerSettings::default());
+    for _ in 0..2 {
+        let summary = worker.run(Instant::now() + Duration::from_secs(60)).await;
+        assert_eq!(summary.steps, 1, "{summary:?}");
+        c.app.clock.advance(61);
+    }
+    assert_eq!(c.app.sim.call_count_for("/wxa/submit_audit", &second), 2);
+    assert_allowed("CampaignWorkerFunction", &recorder.take());
 
     // token-refresher, with every token due.
     c.app.clock.advance(7200);

@@ -5,6 +5,7 @@
 
 mod api;
 mod callbacks;
+mod campaigns;
 mod client;
 mod client_miniprogram;
 mod dynamodb_costs;

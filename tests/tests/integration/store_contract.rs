@@ -1445,6 +1445,7 @@ async fn audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one<S
         submitted_at: T0,
         updated_at: T0,
         auto_release: true,
+        campaign: None,
     };
     f.store
         .put_audit_state(&f.component, &appid, &pending)
@@ -1533,7 +1534,7 @@ mod dynamodb_only {
             })
             .collect();
         names.sort();
-        assert_eq!(names, ["by_status", "due"]);
+        assert_eq!(names, ["by_status", "due", "work"]);
         assert_eq!(ttl.attribute_name(), Some(TTL));
         assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
 
