@@ -921,12 +921,16 @@ impl CampaignWorker {
                 })
                 .await;
             match latest {
+                // Ours if submitted after the intent (a minute's slack for the clocks); WeChat
+                // gives the submission time, and without one only an audit under way counts.
                 Ok(latest)
                     if latest.auditid > 0
                         && u64::try_from(latest.auditid).ok() != app.audit_before
-                        && (matches!(latest.status, 2 | 4)
-                            || latest.submit_audit_time == 0
-                            || latest.submit_audit_time >= started_at - 60) =>
+                        && if latest.submit_audit_time > 0 {
+                            latest.submit_audit_time >= started_at - 60
+                        } else {
+                            matches!(latest.status, 2 | 4)
+                        } =>
                 {
                     let audit_id = u64::try_from(latest.auditid).unwrap_or_default();
                     return Ok(self.adopt(campaign, app, audit_id).await.map(|()| None));
