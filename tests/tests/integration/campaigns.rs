@@ -479,3 +479,35 @@ async fn pause_resume_and_cancel_follow_the_campaigns_state() {
     let listed = json_of(&fleet.api.get("/campaigns").await);
     assert_eq!(listed["items"][0]["id"], id.as_str());
 }
+
+#[tokio::test]
+async fn a_submission_answered_with_500_is_sent_again_not_confused_with_an_older_audit() {
+    let fleet = Fleet::spawn().await;
+    let appid = fleet.mini_program().await;
+    let id = fleet
+        .create(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fleet.run().await;
+    fleet.advance(PRIVACY_DELAY + 1);
+    // WeChat fails the submission without taking it; its latest audit is then one from long ago
+    // (for an account that never submitted, WeChat's documented sample: under audit since 2023).
+    fleet.app.sim.inject(
+        "/wxa/submit_audit",
+        Fault::Status { status: 500 },
+        Times::Next(1),
+    );
+    fleet.run().await;
+    assert_eq!(fleet.campaign(&id).await["counts"]["committed"], 1);
+    fleet.advance(worker_settings().retry_base_secs + 1);
+    fleet.run().await;
+    assert_eq!(fleet.calls("/wxa/submit_audit", &appid), 2, "sent again");
+    assert_eq!(fleet.campaign(&id).await["counts"]["auditing"], 1);
+    fleet.advance(AUDIT_DELAY + 1);
+    fleet.app.sim.deliver_due_audits().await;
+    fleet.run().await;
+    let campaign = fleet.campaign(&id).await;
+    assert_eq!(campaign["counts"]["released"], 1, "{campaign}");
+}
