@@ -128,7 +128,7 @@ fn report(label: &str, fleet: &Fleet, n: usize, dynamodb: usize, submitted: f64)
 #[ignore = "a benchmark: make bench"]
 async fn one_worker_without_faults_makes_one_commit_submission_and_release_per_app() {
     let n = apps();
-    let (fleet, requests) = fleet(|_| {}).await;
+    let (fleet, requests) = fleet(|config| config.audit_quota = 1_000_000).await;
     let appids = fleet.mini_programs(n).await;
     requests.take();
     fleet.app.sim.clear_calls();
