@@ -32,6 +32,28 @@ pub fn time_until(deadline_ms: u64, clock: &dyn Clock) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
+/// A scheduled invocation's deadline (`deadline_ms`, as [`time_until`] reads it) as an
+/// [`std::time::Instant`]. A missing (0) or already past deadline is no real one: local runners send
+/// such (`cargo lambda watch` sends the same fixed value, 600,000 ms after the epoch, with every
+/// invocation); `when_unknown` from now is assumed instead, and logged.
+pub fn deadline_or(
+    deadline_ms: u64,
+    clock: &dyn Clock,
+    when_unknown: Duration,
+) -> std::time::Instant {
+    match time_until(deadline_ms, clock) {
+        Some(left) => std::time::Instant::now() + left,
+        None => {
+            tracing::warn!(
+                deadline_ms,
+                assumed_secs = when_unknown.as_secs(),
+                "the invocation carries no usable deadline (a local runner?); assuming one"
+            );
+            std::time::Instant::now() + when_unknown
+        }
+    }
+}
+
 /// The real clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

@@ -132,6 +132,14 @@ impl Fleet {
         json_of(&response)
     }
 
+    /// Creates the campaign `body` describes; answers its id.
+    pub async fn start(&self, body: Value) -> String {
+        self.create(body).await["id"]
+            .as_str()
+            .expect("the campaign's id")
+            .to_owned()
+    }
+
     pub async fn campaign(&self, id: &str) -> Value {
         let response = self.api.get(&format!("/campaigns/{id}")).await;
         assert_eq!(response.status(), 200);

@@ -11,13 +11,13 @@ use wxcomponent::AuthorizerAppId;
 use wxcomponent::service::{AuthLinksRequest, AuthType};
 use wxcomponent::store::{AuthorizerSettings, Cursor};
 
+use crate::AppState;
 use crate::doc::{
     AccessTokenAnswers, AuthLinksAnswers, AuthorizerAnswers, HealthAnswers, ListAnswers,
     SettingsAnswers,
 };
 use crate::error::{ApiError, json_response};
-use crate::extract::{AppId, JsonBody, QueryOf};
-use crate::{AppState, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::extract::{AppId, JsonBody, QueryOf, page_limit};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,19 +57,7 @@ async fn list_authorizers(
     State(api): State<AppState>,
     QueryOf(query): QueryOf<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_limit",
-                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            })?,
-    };
+    let limit = page_limit(query.limit.as_deref())?;
     let cursor = query.cursor.map(Cursor::from_string);
     ok(&api
         .app

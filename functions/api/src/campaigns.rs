@@ -13,13 +13,13 @@ use wxcomponent::service::{CampaignError, CampaignRequest, CampaignView};
 use wxcomponent::store::Cursor;
 use wxcomponent::store::campaign::AppState;
 
+use crate::AppState as Shared;
 use crate::doc::{
     CampaignAnswers, CampaignAppsAnswers, CampaignCreatedAnswers, CampaignRetryAnswers,
     CampaignsAnswers,
 };
 use crate::error::{ApiError, json_response};
-use crate::extract::{JsonBody, QueryOf};
-use crate::{AppState as Shared, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::extract::{JsonBody, QueryOf, page_limit};
 
 pub(crate) fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
@@ -114,22 +114,6 @@ async fn create_campaign(
     Ok(json_response(StatusCode::CREATED, &view))
 }
 
-fn parse_limit(limit: Option<&str>) -> Result<usize, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_limit",
-                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            }),
-    }
-}
-
 #[derive(Deserialize)]
 struct ListQuery {
     limit: Option<String>,
@@ -151,7 +135,7 @@ async fn list_campaigns(
     State(api): State<Shared>,
     QueryOf(query): QueryOf<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = parse_limit(query.limit.as_deref())?;
+    let limit = page_limit(query.limit.as_deref())?;
     let cursor = query.cursor.map(Cursor::from_string);
     ok(&api.campaigns.list(limit, cursor.as_ref()).await?)
 }
@@ -198,7 +182,7 @@ async fn list_campaign_apps(
     Path(id): Path<String>,
     QueryOf(query): QueryOf<AppsQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = parse_limit(query.limit.as_deref())?;
+    let limit = page_limit(query.limit.as_deref())?;
     let state = query
         .state
         .as_deref()

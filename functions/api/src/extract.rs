@@ -84,3 +84,24 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::invalid(format!("the body is not a valid request: {e}")))
 }
+
+/// A listing's `limit` as sent: absent is [`crate::DEFAULT_LIMIT`]; anything but a whole number from 1
+/// to [`crate::MAX_LIMIT`] is a 400 `invalid_limit`.
+pub(crate) fn page_limit(limit: Option<&str>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(crate::DEFAULT_LIMIT),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=crate::MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    format!(
+                        "limit must be a whole number from 1 to {}",
+                        crate::MAX_LIMIT
+                    ),
+                )
+            }),
+    }
+}

@@ -44,17 +44,7 @@ impl WorkerHandler {
 /// The invocation's deadline as an [`Instant`]; a missing or past one is
 /// [`DEADLINE_WHEN_UNKNOWN`] from now.
 pub fn deadline_of(context: &Context, clock: &dyn Clock) -> Instant {
-    match wxcomponent::clock::time_until(context.deadline, clock) {
-        Some(left) => Instant::now() + left,
-        None => {
-            tracing::warn!(
-                deadline_ms = context.deadline,
-                assumed_secs = DEADLINE_WHEN_UNKNOWN.as_secs(),
-                "the invocation carries no usable deadline (a local runner?); assuming one"
-            );
-            Instant::now() + DEADLINE_WHEN_UNKNOWN
-        }
-    }
+    wxcomponent::clock::deadline_or(context.deadline, clock, DEADLINE_WHEN_UNKNOWN)
 }
 
 /// The production handler: [`wxcomponent::wiring::production`] and the configured concurrency.

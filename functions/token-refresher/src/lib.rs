@@ -70,17 +70,7 @@ impl<S: Store + 'static> RefreshHandler<S> {
 /// The invocation's deadline as an [`Instant`], read by `clock`. A deadline that is missing (0)
 /// or already past on arrival is no real one: [`DEADLINE_WHEN_UNKNOWN`] from now instead.
 pub fn deadline_of(context: &Context, clock: &dyn Clock) -> Instant {
-    match wxcomponent::clock::time_until(context.deadline, clock) {
-        Some(left) => Instant::now() + left,
-        None => {
-            tracing::warn!(
-                deadline_ms = context.deadline,
-                assumed_secs = DEADLINE_WHEN_UNKNOWN.as_secs(),
-                "the invocation carries no usable deadline (a local runner?); assuming one"
-            );
-            Instant::now() + DEADLINE_WHEN_UNKNOWN
-        }
-    }
+    wxcomponent::clock::deadline_or(context.deadline, clock, DEADLINE_WHEN_UNKNOWN)
 }
 
 /// The production handler: [`wxcomponent::wiring::production`] with the configured margin.

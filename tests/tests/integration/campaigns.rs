@@ -72,11 +72,8 @@ async fn a_submission_waits_for_the_privacy_check_and_an_audit_result_is_acted_o
     let fleet = Fleet::spawn().await;
     let appid = fleet.mini_program().await;
     let id = fleet
-        .create(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .start(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
+        .await;
     fleet.run().await;
     assert_eq!(fleet.calls("/wxa/commit", &appid), 1);
     // Before the check has finished the engine asks, hears 61039, and does not submit.
@@ -112,7 +109,7 @@ async fn waves_start_one_after_another_and_a_rejection_halts_the_campaign() {
         },
     );
     let id = fleet
-        .create(json!({
+        .start(json!({
             "template_id": fleet.template_id,
             "user_version": "2.0.0",
             "user_desc": "spring menu",
@@ -120,10 +117,7 @@ async fn waves_start_one_after_another_and_a_rejection_halts_the_campaign() {
             "waves": [25, 100],
             "halt": {"rejections": 1},
         }))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     fleet.one_round().await;
     let campaign = fleet.campaign(&id).await;
     assert_eq!(campaign["state"], "halted", "{campaign}");
@@ -175,11 +169,8 @@ async fn a_spent_audit_quota_pauses_the_campaign_and_the_next_month_finishes_it(
     let appids = fleet.mini_programs(3).await;
     fleet.app.sim.set_audit_quota_rest(1);
     let id = fleet
-        .create(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .start(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
+        .await;
     fleet.run().await;
     fleet.advance(PRIVACY_DELAY + 1);
     fleet.run().await;
@@ -222,11 +213,8 @@ async fn two_workers_racing_make_each_call_once_per_app() {
     let fleet = Fleet::spawn().await;
     let appids = fleet.mini_programs(12).await;
     let id = fleet
-        .create(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .start(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
+        .await;
     let other = fleet.app.wiring.campaign_worker(worker_settings());
     let deadline = Instant::now() + Duration::from_secs(30);
     for _ in 0..2 {
@@ -249,11 +237,8 @@ async fn a_run_killed_after_submitting_never_submits_that_app_twice() {
     let fleet = Fleet::spawn().await;
     let appid = fleet.mini_program().await;
     let id = fleet
-        .create(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .start(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
+        .await;
     fleet.run().await;
     fleet.advance(PRIVACY_DELAY + 1);
     // WeChat takes the submission but its answer comes late; the run is killed meanwhile, as
@@ -299,16 +284,13 @@ async fn apps_the_merchant_must_fix_wait_on_them_and_do_not_hold_the_wave() {
         .await
         .unwrap();
     let id = fleet
-        .create(json!({
+        .start(json!({
             "template_id": fleet.template_id,
             "user_version": "2.0.0",
             "user_desc": "spring menu",
             "appids": [ready.as_str(), without_permission.as_str(), revoked.as_str()],
         }))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await;
     fleet.one_round().await;
     let campaign = fleet.campaign(&id).await;
     assert_eq!(campaign["state"], "done", "{campaign}");
@@ -341,11 +323,8 @@ async fn wechat_busy_is_retried_later_and_a_refusal_fails_the_app_until_retried(
     let fleet = Fleet::spawn().await;
     let appid = fleet.mini_program().await;
     let id = fleet
-        .create(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .start(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
+        .await;
     // WeChat busy for longer than the client's own retries.
     fleet
         .app
@@ -428,11 +407,8 @@ async fn pause_resume_and_cancel_follow_the_campaigns_state() {
     let fleet = Fleet::spawn().await;
     let appid = fleet.mini_program().await;
     let id = fleet
-        .create(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .start(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
+        .await;
     let paused = json_of(
         &fleet
             .api
@@ -485,11 +461,8 @@ async fn a_submission_answered_with_500_is_sent_again_not_confused_with_an_older
     let fleet = Fleet::spawn().await;
     let appid = fleet.mini_program().await;
     let id = fleet
-        .create(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .start(json!({"template_id": fleet.template_id, "user_version": "2.0.0", "user_desc": "spring menu"}))
+        .await;
     fleet.run().await;
     fleet.advance(PRIVACY_DELAY + 1);
     // WeChat fails the submission without taking it; its latest audit is then one from long ago
