@@ -92,8 +92,9 @@ Try it, from another terminal in this directory:
          -d "{\\"authorizer_appid\\": \\"wx00000000000dev0\$i\\"}"; echo; done
        curl -s -X POST -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/campaigns \\
          -d '{"template_id": 3, "user_version": "1.0.1", "user_desc": "first release", "ext_json": {"extAppid": "{{appid}}"}, "waves": [50, 100]}'
-     Then, a few times over a minute (commit; the privacy check, 10 s here; the audit, 20 s here, pushed by
-     wechat-sim; the release; then the second wave):
+     Then every 15 s or so, for about two minutes (commit; the privacy check, 10 s here, which the worker
+     asks about every 30 s; the audit, 20 s here, pushed by wechat-sim; the release; then the second wave;
+     deployed, a schedule runs the worker every minute):
        PATH=$VENV/bin:\$PATH cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port $LAMBDA_PORT campaign-worker --data-ascii '{}'
        curl -s -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/campaigns
      until the campaign's "state" is "done" and its "counts" show every app "released". Each app's errcode and
