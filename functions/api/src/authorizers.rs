@@ -17,7 +17,7 @@ use crate::doc::{
     SettingsAnswers,
 };
 use crate::error::{ApiError, json_response};
-use crate::extract::{AppId, JsonBody, QueryOf, page_limit};
+use crate::extract::{AppId, JsonBody, PageQuery, QueryOf, page_limit};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,13 +31,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 
 fn ok(body: &impl Serialize) -> Result<Response, ApiError> {
     Ok(json_response(axum::http::StatusCode::OK, body))
-}
-
-/// `limit` and `cursor` as sent: `limit` is checked here, to answer `invalid_limit`.
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
 }
 
 /// List authorizers, ordered by appid
@@ -55,7 +48,7 @@ struct ListQuery {
 )]
 async fn list_authorizers(
     State(api): State<AppState>,
-    QueryOf(query): QueryOf<ListQuery>,
+    QueryOf(query): QueryOf<PageQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit.as_deref())?;
     let cursor = query.cursor.map(Cursor::from_string);

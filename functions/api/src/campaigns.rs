@@ -19,7 +19,7 @@ use crate::doc::{
     CampaignsAnswers,
 };
 use crate::error::{ApiError, json_response};
-use crate::extract::{JsonBody, QueryOf, page_limit};
+use crate::extract::{JsonBody, PageQuery, QueryOf, page_limit};
 
 pub(crate) fn routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
@@ -114,12 +114,6 @@ async fn create_campaign(
     Ok(json_response(StatusCode::CREATED, &view))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 /// List release campaigns, newest first
 #[utoipa::path(
     get,
@@ -133,7 +127,7 @@ struct ListQuery {
 )]
 async fn list_campaigns(
     State(api): State<Shared>,
-    QueryOf(query): QueryOf<ListQuery>,
+    QueryOf(query): QueryOf<PageQuery>,
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit.as_deref())?;
     let cursor = query.cursor.map(Cursor::from_string);

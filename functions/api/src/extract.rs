@@ -85,6 +85,14 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::invalid(format!("the body is not a valid request: {e}")))
 }
 
+/// A listing's `limit` and `cursor` as sent; `limit` is checked with [`page_limit`], to answer
+/// `invalid_limit`.
+#[derive(serde::Deserialize)]
+pub(crate) struct PageQuery {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
 /// A listing's `limit` as sent: absent is [`crate::DEFAULT_LIMIT`]; anything but a whole number from 1
 /// to [`crate::MAX_LIMIT`] is a 400 `invalid_limit`.
 pub(crate) fn page_limit(limit: Option<&str>) -> Result<usize, ApiError> {

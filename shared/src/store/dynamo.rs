@@ -180,6 +180,24 @@ fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, Attribut
     Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
+/// `items` (read with one more than `limit` asked for) as a page of at most `limit`, with a cursor
+/// after its last item when more exist: the extra item was read, or the read was cut short.
+fn page_of<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    more_in_table: bool,
+    cursor_after: impl Fn(&T) -> Cursor,
+) -> Page<T> {
+    let more = items.len() > limit || more_in_table;
+    items.truncate(limit);
+    let next = if more {
+        items.last().map(cursor_after)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
 /// Reads attributes of one item, naming the attribute when it is missing or malformed.
 struct Reader<'a> {
     item: &'a Item,
@@ -449,6 +467,35 @@ impl DynamoStore {
                 _ => Err(backend("UpdateItem", e)),
             },
         }
+    }
+
+    /// One page of the items of partition `pk` whose sort key starts with `prefix`, after
+    /// `start`, in sort key order (`forward`) or reversed: up to `limit + 1` items (one more than
+    /// asked, to know whether another page exists without returning an empty one) and whether
+    /// the 1 MB response limit cut the page short.
+    async fn query_prefix(
+        &self,
+        pk: String,
+        prefix: &str,
+        start: Option<Item>,
+        limit: usize,
+        forward: bool,
+    ) -> Result<(Vec<Item>, bool)> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(format!("#{PK} = :pk AND begins_with(#{SK}, :prefix)"))
+            .set_expression_attribute_names(names(&[PK, SK]))
+            .set_expression_attribute_values(values(vec![(":pk", s(pk)), (":prefix", s(prefix))]))
+            .scan_index_forward(forward)
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| backend("Query", e))?;
+        let more_in_table = out.last_evaluated_key().is_some();
+        Ok((out.items.unwrap_or_default(), more_in_table))
     }
 
     /// Stores authorizers as given, unconditionally, with BatchWriteItem (25 per request). For
@@ -1053,38 +1100,16 @@ impl AuthorizerDirectory for DynamoStore {
             .map(Cursor::last_appid)
             .transpose()?
             .map(|after| key(home(component), authorizer_sk(&after)));
-        // One more than asked, to know whether another page exists without returning an empty one.
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression(format!("#{PK} = :home AND begins_with(#{SK}, :prefix)"))
-            .set_expression_attribute_names(names(&[PK, SK]))
-            .set_expression_attribute_values(values(vec![
-                (":home", s(home(component))),
-                (":prefix", s(AUTHORIZER_PREFIX)),
-            ]))
-            .set_exclusive_start_key(start)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| backend("Query", e))?;
-        let more_in_table = out.last_evaluated_key().is_some();
-        let mut items = out
-            .items()
+        let (items, more_in_table) = self
+            .query_prefix(home(component), AUTHORIZER_PREFIX, start, limit, true)
+            .await?;
+        let items = items
             .iter()
             .map(authorizer_from)
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|a| Cursor::after(&a.appid))
-        } else if more_in_table {
-            // Cut short by the 1 MB response limit.
-            items.last().map(|a| Cursor::after(&a.appid))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(items, limit, more_in_table, |a| {
+            Cursor::after(&a.appid)
+        }))
     }
 
     async fn count_authorizers_by_status(

@@ -134,17 +134,9 @@ pub(crate) fn is_step(path: &str, query: &BTreeMap<String, String>) -> bool {
 /// The month of `at` in Beijing time (UTC+8), as months since year 0: audit quotas turn over
 /// with it.
 pub(crate) fn beijing_month(at: EpochSeconds) -> i64 {
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let days = (at + 8 * 3600).div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    year * 12 + (month - 1)
+    // The library's month (YYYYMM), the one the campaign engine counts the quota in.
+    let yyyymm = i64::from(wxcomponent::service::beijing_month(at));
+    yyyymm / 100 * 12 + (yyyymm % 100 - 1)
 }
 
 pub(crate) struct CodeModel {

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{DynamoStore, Item, backend, home, key, n, names, s, values};
+use super::{DynamoStore, Item, backend, home, key, n, names, page_of, s, values};
 use crate::clock::EpochSeconds;
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::store::campaign::{
@@ -333,36 +333,16 @@ impl DynamoStore {
             .map(|c| CampaignId::parse(c.as_str()).map_err(|_| StoreError::InvalidCursor))
             .transpose()?
             .map(|after| key(home(component), campaign_sk(&after)));
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression(format!("#{PK} = :home AND begins_with(#{SK}, :prefix)"))
-            .set_expression_attribute_names(names(&[PK, SK]))
-            .set_expression_attribute_values(values(vec![
-                (":home", s(home(component))),
-                (":prefix", s(CAMPAIGN_PREFIX)),
-            ]))
-            .scan_index_forward(false)
-            .set_exclusive_start_key(start)
-            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| backend("Query", e))?;
-        let more_in_table = out.last_evaluated_key().is_some();
-        let mut items = out
-            .items()
+        let (items, more_in_table) = self
+            .query_prefix(home(component), CAMPAIGN_PREFIX, start, limit, false)
+            .await?;
+        let items = items
             .iter()
             .map(|item| doc_of::<Campaign>(item, "campaign"))
             .collect::<Result<Vec<_>>>()?;
-        let cut = items.len() > limit || more_in_table;
-        items.truncate(limit);
-        let next = if cut {
-            items.last().map(|c| Cursor(c.id.to_string()))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(items, limit, more_in_table, |c| {
+            Cursor(c.id.to_string())
+        }))
     }
 
     /// The ids of every campaign not done or cancelled (the `by_status` index; no Scan).
@@ -664,14 +644,9 @@ impl DynamoStore {
                 break;
             }
         }
-        let cut = items.len() > limit || start.is_some();
-        items.truncate(limit);
-        let next = if cut {
-            items.last().map(|a| Cursor::after(&a.record.appid))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(items, limit, start.is_some(), |a| {
+            Cursor::after(&a.record.appid)
+        }))
     }
 
     /// Makes the app's step due now (an audit result arrived), unless it has no step left.
