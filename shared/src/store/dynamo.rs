@@ -506,12 +506,24 @@ impl DynamoStore {
         component: &ComponentAppId,
         authorizers: &[Authorizer],
     ) -> Result<()> {
-        for chunk in authorizers.chunks(25) {
+        self.batch_put(
+            authorizers
+                .iter()
+                .map(|a| authorizer_item(component, a))
+                .collect(),
+        )
+        .await
+    }
+
+    /// Writes `items` unconditionally with BatchWriteItem, 25 per request, retrying what DynamoDB
+    /// leaves unprocessed (throttling) with a growing back-off.
+    pub(super) async fn batch_put(&self, items: Vec<Item>) -> Result<()> {
+        for chunk in items.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
-                .map(|a| {
+                .map(|item| {
                     PutRequest::builder()
-                        .set_item(Some(authorizer_item(component, a)))
+                        .set_item(Some(item.clone()))
                         .build()
                         .map(|put| WriteRequest::builder().put_request(put).build())
                         .map_err(|e| backend("BatchWriteItem", e))

@@ -16,9 +16,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use sha2::{Digest, Sha256};
 
 use super::{DynamoStore, Item, backend, home, key, n, names, page_of, s, values};
@@ -228,46 +226,6 @@ impl DynamoStore {
             vec![],
         )
         .await
-    }
-
-    /// Writes `items` unconditionally, 25 per request, retrying what DynamoDB leaves unprocessed.
-    async fn batch_put(&self, items: Vec<Item>) -> Result<()> {
-        for chunk in items.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map(|put| WriteRequest::builder().put_request(put).build())
-                        .map_err(|e| backend("BatchWriteItem", e))
-                })
-                .collect::<Result<_>>()?;
-            for attempt in 0..10u32 {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(|e| backend("BatchWriteItem", e))?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut left| left.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
-            }
-            if !requests.is_empty() {
-                return Err(StoreError::Backend {
-                    operation: "BatchWriteItem",
-                    source: "items left unprocessed after 10 attempts".into(),
-                });
-            }
-        }
-        Ok(())
     }
 
     async fn put_campaign_if(
