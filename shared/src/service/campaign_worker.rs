@@ -37,8 +37,8 @@ use crate::store::campaign::{
 };
 use crate::store::dynamo::work_pk;
 use crate::store::{
-    AccountKind, AuditStatus, AuthorizerSettingsStore, AuthorizerStatus, AuthorizerStore,
-    DynamoStore, StoreError, StoredAuditQuota, Versioned,
+    AccountKind, AuditStatus, AuditStore, AuthorizerSettingsStore, AuthorizerStatus,
+    AuthorizerStore, DynamoStore, StoreError, StoredAuditQuota, Versioned,
 };
 use crate::wechat::miniprogram::code::{CommitRequest, SubmitAuditRequest};
 use crate::wechat::{AuthorizerAccessToken, WechatClient, WechatError, errcode};
@@ -962,14 +962,10 @@ impl CampaignWorker {
         }
         // The intent, written before the call (see the module's notes).
         let audit_before = self
-            .app
-            .audits
-            .audit_state(&app.appid)
+            .store()
+            .audit_state(self.component(), &app.appid)
             .await
-            .map_err(|e| match e {
-                AuditError::Store(e) => StepFailure::Store(e),
-                AuditError::Token(_) => StepFailure::Lost,
-            })?
+            .map_err(StepFailure::Store)?
             .map(|s| s.audit_id);
         let mut intent = app.clone();
         intent.submit_started_at = Some(now);
@@ -1124,14 +1120,10 @@ impl CampaignWorker {
             return Ok(Ok(false));
         };
         let stored = self
-            .app
-            .audits
-            .audit_state(&app.appid)
+            .store()
+            .audit_state(self.component(), &app.appid)
             .await
-            .map_err(|e| match e {
-                AuditError::Store(e) => StepFailure::Store(e),
-                AuditError::Token(_) => StepFailure::Lost,
-            })?;
+            .map_err(StepFailure::Store)?;
         let (status, reason) = match stored.filter(|s| s.audit_id == audit_id) {
             Some(s) if !matches!(s.status, AuditStatus::Pending | AuditStatus::Delayed) => {
                 (s.status, s.reason)
