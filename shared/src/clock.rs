@@ -95,6 +95,47 @@ impl Clock for ManualClock {
     }
 }
 
+/// Beijing time (UTC+8), in which WeChat counts its daily and monthly quotas: the audit quota, the
+/// withdrawals of an audit.
+const BEIJING: time::UtcOffset = match time::UtcOffset::from_hms(8, 0, 0) {
+    Ok(offset) => offset,
+    Err(_) => panic!("UTC+8 is a valid offset"),
+};
+
+/// The Beijing calendar date of `at`. Instants outside the calendar's range (never a real clock's)
+/// are clamped to its ends.
+fn beijing_date(at: EpochSeconds) -> time::Date {
+    let clamped = at.clamp(
+        time::PrimitiveDateTime::MIN.assume_utc().unix_timestamp(),
+        time::PrimitiveDateTime::MAX.assume_utc().unix_timestamp(),
+    );
+    time::OffsetDateTime::from_unix_timestamp(clamped)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(BEIJING)
+        .date()
+}
+
+/// The Beijing-time month of `at` as `YYYYMM`.
+pub fn beijing_month(at: EpochSeconds) -> u32 {
+    let date = beijing_date(at);
+    u32::try_from(date.year()).unwrap_or(0) * 100 + u32::from(u8::from(date.month()))
+}
+
+/// The Beijing-time day of `at` as `YYYYMMDD`.
+pub fn beijing_day(at: EpochSeconds) -> u32 {
+    beijing_month(at) * 100 + u32::from(beijing_date(at).day())
+}
+
+/// The first second of the Beijing-time month of `at`.
+pub fn beijing_month_start(at: EpochSeconds) -> EpochSeconds {
+    let date = beijing_date(at);
+    date.replace_day(1)
+        .unwrap_or(date)
+        .midnight()
+        .assume_offset(BEIJING)
+        .unix_timestamp()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +166,21 @@ mod tests {
             time_until(1_003_500, &clock),
             Some(Duration::from_millis(500))
         );
+    }
+
+    #[test]
+    fn beijing_days_and_months_turn_at_midnight_utc_plus_8() {
+        // 2026-11-30 16:00 UTC is 2026-12-01 00:00 in Beijing.
+        let december = 1_796_054_400;
+        assert_eq!(beijing_month(december - 1), 202611);
+        assert_eq!(beijing_day(december - 1), 20261130);
+        assert_eq!(beijing_month(december), 202612);
+        assert_eq!(beijing_day(december), 20261201);
+        assert_eq!(beijing_month(0), 197001);
+        // 2024-02-29 12:00 UTC, a leap day.
+        assert_eq!(beijing_day(1_709_208_000), 20240229);
+        assert_eq!(beijing_month_start(december + 86_400 * 20), december);
+        assert_eq!(beijing_month_start(december), december);
+        assert_eq!(beijing_month_start(december - 1), 1_793_462_400);
     }
 }

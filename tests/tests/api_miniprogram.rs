@@ -13,8 +13,8 @@ use wxcomponent::store::{AuditStatus, AuditStore, AuthorizerStore};
 use wxcomponent_tests::app::TestApp;
 use wxcomponent_tests::callbacks::{Callbacks, body_text, event_xml};
 use wxcomponent_tests::logs::{LogBuffer, assert_no_secret};
-use wxcomponent_tests::provider_api::{ProviderApi, json_of};
-use wxcomponent_tests::sim::RecordedCall;
+use wxcomponent_tests::provider_api::{ProviderApi, error_code, json_of};
+use wxcomponent_tests::sim::{Fault, RecordedCall, Times};
 
 fn api(app: &TestApp) -> ProviderApi {
     ProviderApi::on(app)
@@ -989,5 +989,146 @@ async fn registering_by_reusing_an_official_account_completes_the_new_mini_progr
         .unwrap()
         .expect("the new mini program is stored with its tokens");
     assert_eq!(stored.refresh_token_version, 1);
+    assert_no_secret(&logs.text(), &app.sim.secrets());
+}
+
+/// Withdraws `appid`'s audit through the API after an audit was submitted elsewhere.
+async fn withdraw(api: &ProviderApi, app: &TestApp, appid: &str) -> Response<Body> {
+    app.sim.submit_audit_elsewhere(appid);
+    send(
+        api,
+        Method::POST,
+        &format!("/authorizers/{appid}/audit/undo"),
+        None,
+    )
+    .await
+}
+
+async fn withdrawals_counted(api: &ProviderApi, appid: &str) -> Value {
+    let overview = send(
+        api,
+        Method::GET,
+        &format!("/authorizers/{appid}/audit"),
+        None,
+    )
+    .await;
+    assert_eq!(overview.status(), StatusCode::OK, "{}", text(&overview));
+    json_of(&overview)["withdrawals"].clone()
+}
+
+#[tokio::test]
+async fn withdrawals_are_counted_and_a_spent_day_is_refused_without_a_call() {
+    let logs = LogBuffer::global_at_trace();
+    let app = TestApp::spawn().await;
+    let (appid, _) = app.authorized_account().await;
+    let a = appid.as_str();
+    let api = api(&app);
+    app.sim.upload_code_elsewhere(a);
+
+    for n in 1..=5 {
+        let undone = withdraw(&api, &app, a).await;
+        assert_eq!(undone.status(), StatusCode::OK, "{}", text(&undone));
+        assert_eq!(withdrawals_counted(&api, a).await["today"], n);
+    }
+    let refused = withdraw(&api, &app, a).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(&refused), "withdrawals_spent");
+    assert!(text(&refused).contains("5 a day"), "{}", text(&refused));
+    assert_eq!(
+        app.sim.call_count_for("/wxa/undocodeaudit", a),
+        5,
+        "a spent day costs no call"
+    );
+    assert_eq!(
+        app.sim.latest_audit(a).unwrap().status,
+        2,
+        "still under audit"
+    );
+
+    // The next Beijing day allows five more, up to ten in the month.
+    app.clock.advance(86_400);
+    app.store_fresh_ticket().await;
+    let undone = withdraw(&api, &app, a).await;
+    assert_eq!(undone.status(), StatusCode::OK, "{}", text(&undone));
+    assert_eq!(
+        withdrawals_counted(&api, a).await,
+        json!({"today": 1, "today_limit": 5, "this_month": 6, "month_limit": 10})
+    );
+    assert_no_secret(&logs.text(), &app.sim.secrets());
+}
+
+#[tokio::test]
+async fn a_definite_refusal_gives_the_withdrawal_back_and_an_unknown_outcome_keeps_it_counted() {
+    let logs = LogBuffer::global_at_trace();
+    let app = TestApp::spawn().await;
+    let (appid, _) = app.authorized_account().await;
+    let a = appid.as_str();
+    let api = api(&app);
+    app.sim.upload_code_elsewhere(a);
+
+    app.sim.inject(
+        "/wxa/undocodeaudit",
+        Fault::Errcode { errcode: 61007 },
+        Times::Next(1),
+    );
+    let refused = withdraw(&api, &app, a).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::BAD_GATEWAY,
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(withdrawals_counted(&api, a).await["today"], 0);
+
+    // WeChat busy on every attempt: it may have withdrawn, so the withdrawal stays counted.
+    app.sim.inject(
+        "/wxa/undocodeaudit",
+        Fault::Errcode { errcode: -1 },
+        Times::Always,
+    );
+    let unknown = send(
+        &api,
+        Method::POST,
+        &format!("/authorizers/{a}/audit/undo"),
+        None,
+    )
+    .await;
+    assert!(unknown.status().is_server_error(), "{}", text(&unknown));
+    assert_eq!(withdrawals_counted(&api, a).await["today"], 1);
+    assert_no_secret(&logs.text(), &app.sim.secrets());
+}
+
+#[tokio::test]
+async fn withdrawals_made_elsewhere_are_learnt_from_wechats_87013() {
+    let logs = LogBuffer::global_at_trace();
+    let app = TestApp::spawn().await;
+    let (appid, _) = app.authorized_account().await;
+    let a = appid.as_str();
+    let api = api(&app);
+    app.sim.upload_code_elsewhere(a);
+    // Five withdrawals in WeChat's console today.
+    for _ in 0..5 {
+        app.sim.submit_audit_elsewhere(a);
+        assert_eq!(app.sim.withdraw_audit_elsewhere(a), None);
+    }
+
+    let refused = withdraw(&api, &app, a).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(&refused), "withdrawals_spent");
+    assert!(text(&refused).contains("87013"), "{}", text(&refused));
+    assert_eq!(withdrawals_counted(&api, a).await["today"], 5);
+    let again = send(
+        &api,
+        Method::POST,
+        &format!("/authorizers/{a}/audit/undo"),
+        None,
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.sim.call_count_for("/wxa/undocodeaudit", a),
+        1,
+        "once WeChat said so, the day is spent without asking again"
+    );
     assert_no_secret(&logs.text(), &app.sim.secrets());
 }

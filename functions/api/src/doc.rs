@@ -176,8 +176,12 @@ fn shared_responses() -> Vec<(&'static str, Response)> {
         ),
         (
             "WechatQuota",
-            error_response("WeChat's quota is used up or calls are too frequent (`wechat_quota`).")
-                .build(),
+            error_response(
+                "WeChat's quota is used up or calls are too frequent (`wechat_quota`); a mini \
+                 program's audit withdrawals are spent for the day or month \
+                 (`withdrawals_spent`).",
+            )
+            .build(),
         ),
         (
             "Unavailable",

@@ -8,7 +8,9 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use wxcomponent::logging::error_chain;
-use wxcomponent::service::{AuditError, AuthorizationError, DirectoryError, TokenError};
+use wxcomponent::service::{
+    AuditError, AuthorizationError, DirectoryError, TokenError, WithdrawError,
+};
 use wxcomponent::wechat::{errcode, fix_for};
 
 /// An error answer.
@@ -138,6 +140,22 @@ impl From<AuditError> for ApiError {
         match e {
             AuditError::Token(e) => e.into(),
             AuditError::Store(_) => Self::store(&e),
+        }
+    }
+}
+
+impl From<WithdrawError> for ApiError {
+    fn from(e: WithdrawError) -> Self {
+        match e {
+            WithdrawError::Audit(e) => e.into(),
+            WithdrawError::Spent { .. } => {
+                tracing::warn!(errcode = e.errcode(), "{e}");
+                Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "withdrawals_spent",
+                    e.to_string(),
+                )
+            }
         }
     }
 }

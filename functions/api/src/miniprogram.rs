@@ -337,7 +337,8 @@ async fn submit_audit(
 /// The stored audit merged with WeChat's latest status
 ///
 /// `audit` is the stored state (null if none); `wechat` is /wxa/get_latest_auditstatus (null if
-/// WeChat failed).
+/// WeChat failed); `withdrawals` counts the withdrawals today and this month (Beijing time)
+/// against WeChat's limits, which WeChat does not report.
 #[utoipa::path(
     get,
     path = "/authorizers/{appid}/audit",
@@ -354,7 +355,9 @@ async fn audit_status(
 
 /// Withdraw the audit (/wxa/undocodeaudit)
 ///
-/// The stored audit becomes withdrawn.
+/// The stored audit becomes withdrawn. WeChat allows 5 withdrawals a day and 10 a month per mini
+/// program (Beijing time); they are counted, and a spent budget answers 429 `withdrawals_spent`
+/// without calling WeChat.
 #[utoipa::path(
     post,
     path = "/authorizers/{appid}/audit/undo",

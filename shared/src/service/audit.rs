@@ -5,12 +5,15 @@
 use serde::Serialize;
 
 use super::context::Context;
-use super::error::{AuditError, TokenError};
+use super::error::{AuditError, TokenError, WithdrawError};
 use super::token_service::{TokenService, error_chain};
-use crate::clock::EpochSeconds;
+use crate::clock::{EpochSeconds, beijing_day};
 use crate::ids::AuthorizerAppId;
 use crate::store::campaign::CampaignId;
-use crate::store::{AuditState, AuditStatus, Store, StoreError};
+use crate::store::{
+    AuditState, AuditStatus, Store, StoreError, WITHDRAWALS_PER_DAY, WITHDRAWALS_PER_MONTH,
+    WithdrawalCount,
+};
 use crate::wechat::miniprogram::code::{GrayReleaseRequest, LatestAuditStatus, SubmitAuditRequest};
 use crate::wechat::{WechatError, errcode};
 
@@ -82,6 +85,28 @@ pub struct AuditOverview {
     pub audit: Option<AuditView>,
     /// `/wxa/get_latest_auditstatus` (`None` if WeChat failed).
     pub wechat: Option<LatestAuditStatus>,
+    /// The withdrawals counted today and this month, Beijing time, against WeChat's limits.
+    pub withdrawals: WithdrawalsView,
+}
+
+/// A mini program's audit withdrawals against WeChat's limits (which WeChat does not report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WithdrawalsView {
+    pub today: u32,
+    pub today_limit: u32,
+    pub this_month: u32,
+    pub month_limit: u32,
+}
+
+impl From<WithdrawalCount> for WithdrawalsView {
+    fn from(count: WithdrawalCount) -> Self {
+        Self {
+            today: count.day,
+            today_limit: WITHDRAWALS_PER_DAY,
+            this_month: count.month,
+            month_limit: WITHDRAWALS_PER_MONTH,
+        }
+    }
 }
 
 /// The audit use case. Cheap to clone.
@@ -318,13 +343,70 @@ impl<S: Store + 'static> Audits<S> {
         }
     }
 
-    /// Withdraws the audit at WeChat (once a day, 10 times a month), then marks the stored audit
-    /// withdrawn, which ends its automatic release.
-    pub async fn undo(&self, appid: &AuthorizerAppId) -> Result<(), AuditError> {
-        self.tokens
-            .with_authorizer_token(appid, |c, t| async move { c.undo_code_audit(&t).await })
-            .await?;
-        self.withdrawn(appid).await
+    /// Withdraws the audit at WeChat, then marks the stored audit withdrawn, which ends its
+    /// automatic release. WeChat allows 5 withdrawals a day and 10 a month per mini program and
+    /// tells nobody what is left, so they are counted here: one is taken before the call (a
+    /// call cut short keeps it counted), given back when WeChat definitely refused, and a spent
+    /// budget is refused without a call.
+    pub async fn undo(&self, appid: &AuthorizerAppId) -> Result<(), WithdrawError> {
+        let store = self.context.store();
+        let component = self.context.component_appid();
+        let day = beijing_day(self.context.now());
+        match store.take_withdrawal(component, appid, day).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict) => {
+                return Err(WithdrawError::Spent {
+                    appid: appid.clone(),
+                    count: store.withdrawals(component, appid, day).await?,
+                    by_wechat: false,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // On the heap: with a token refresh inside, the call's future is deep.
+        let result = Box::pin(
+            self.tokens
+                .with_authorizer_token(appid, |c, t| async move { c.undo_code_audit(&t).await }),
+        )
+        .await;
+        match result {
+            Ok(()) => Ok(self.withdrawn(appid).await?),
+            Err(e) if e.errcode() == Some(errcode::WITHDRAWALS_SPENT) => {
+                store.spend_withdrawals(component, appid, day).await?;
+                tracing::warn!(
+                    errcode = errcode::WITHDRAWALS_SPENT,
+                    "WeChat counts more withdrawals than this product made; none until tomorrow"
+                );
+                Err(WithdrawError::Spent {
+                    appid: appid.clone(),
+                    count: store.withdrawals(component, appid, day).await?,
+                    by_wechat: true,
+                })
+            }
+            Err(e) if outcome_unknown(&e) => Err(e.into()),
+            Err(e) => {
+                if let Err(store_error) = store.return_withdrawal(component, appid, day).await {
+                    tracing::warn!(
+                        error = %error_chain(&store_error),
+                        "a refused withdrawal stays counted"
+                    );
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The withdrawals of `appid`'s audits counted today and this month (Beijing time).
+    pub async fn withdrawals(
+        &self,
+        appid: &AuthorizerAppId,
+    ) -> Result<WithdrawalCount, AuditError> {
+        let day = beijing_day(self.context.now());
+        Ok(self
+            .context
+            .store()
+            .withdrawals(self.context.component_appid(), appid, day)
+            .await?)
     }
 
     /// Expedites audit `auditid`, or the stored audit without one. Answers the audit expedited,
@@ -376,6 +458,7 @@ impl<S: Store + 'static> Audits<S> {
         Ok(AuditOverview {
             audit: stored.as_ref().map(AuditView::from),
             wechat,
+            withdrawals: self.withdrawals(appid).await?.into(),
         })
     }
 

@@ -30,7 +30,7 @@ use super::campaign::pause_text;
 use super::context::Application;
 use super::error::{AuditError, TokenError};
 use super::token_service::error_chain;
-use crate::clock::EpochSeconds;
+use crate::clock::{EpochSeconds, beijing_month, beijing_month_start};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::store::campaign::{
     AppState, Campaign, CampaignApp, CampaignId, CampaignState, PauseReason, ReleaseMode, Step,
@@ -208,32 +208,6 @@ pub fn hint_for(code: i64) -> String {
         }
     };
     text.to_owned()
-}
-
-/// The Beijing-time month (`YYYYMM`) of `at`, in which WeChat's monthly quotas count.
-pub fn beijing_month(at: EpochSeconds) -> u32 {
-    let days = (at + 8 * 3600).div_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    u32::try_from(year * 100 + month).unwrap_or(0)
-}
-
-/// The first second of the Beijing-time month of `at` (within a day: months start at a day's
-/// start in Beijing, and the caller only compares with it).
-fn month_start(at: EpochSeconds) -> EpochSeconds {
-    let month = beijing_month(at);
-    let mut day_start = (at + 8 * 3600).div_euclid(86_400) * 86_400 - 8 * 3600;
-    while beijing_month(day_start - 1) == month {
-        day_start -= 86_400;
-    }
-    day_start
 }
 
 impl CampaignWorker {
@@ -881,7 +855,8 @@ impl CampaignWorker {
             speedup_limit: fetched.speedup_limit,
             fetched_at: now,
         };
-        let stale_before = (now - self.settings.quota_max_age_secs + 1).max(month_start(now));
+        let stale_before =
+            (now - self.settings.quota_max_age_secs + 1).max(beijing_month_start(now));
         let stored = self
             .store()
             .refresh_audit_quota(self.component(), &quota, stale_before)
@@ -1331,17 +1306,5 @@ mod tests {
         assert!(hint_for(85013).contains("ext_json"));
         assert!(hint_for(61023).contains("authorize again"));
         assert!(hint_for(123_456).contains("errcode 123456"));
-    }
-
-    #[test]
-    fn the_quota_month_is_beijings() {
-        // 2026-11-30 16:00 UTC is 2026-12-01 00:00 in Beijing.
-        assert_eq!(beijing_month(1_796_054_400 - 1), 202611);
-        assert_eq!(beijing_month(1_796_054_400), 202612);
-        assert_eq!(beijing_month(0), 197001);
-        // 2024-02-29 12:00 UTC.
-        assert_eq!(beijing_month(1_709_208_000), 202402);
-        assert_eq!(month_start(1_796_054_400 + 86_400 * 20), 1_796_054_400);
-        assert_eq!(month_start(1_796_054_400), 1_796_054_400);
     }
 }

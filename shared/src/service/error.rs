@@ -125,3 +125,52 @@ impl AuditError {
         }
     }
 }
+
+/// Why an audit could not be withdrawn.
+#[derive(Debug, thiserror::Error)]
+pub enum WithdrawError {
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The mini program's audit withdrawals are spent for the Beijing day or month (WeChat allows
+    /// [`crate::store::WITHDRAWALS_PER_DAY`] and [`crate::store::WITHDRAWALS_PER_MONTH`]): by
+    /// this product's count, without a call, or by WeChat's answer (87013) for withdrawals made
+    /// elsewhere. Nothing was withdrawn.
+    #[error(
+        "the audits of {appid} were withdrawn {} times today and {} times this month (Beijing \
+         time); WeChat allows {} a day and {} a month{}",
+        count.day,
+        count.month,
+        crate::store::WITHDRAWALS_PER_DAY,
+        crate::store::WITHDRAWALS_PER_MONTH,
+        if *by_wechat { ", and answered 87013: some were withdrawn without this product" } else { "" }
+    )]
+    Spent {
+        appid: AuthorizerAppId,
+        count: crate::store::WithdrawalCount,
+        by_wechat: bool,
+    },
+}
+
+impl WithdrawError {
+    /// WeChat's errcode behind the error, if WeChat answered with one.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            Self::Audit(e) => e.errcode(),
+            Self::Spent { by_wechat, .. } => {
+                by_wechat.then_some(crate::wechat::errcode::WITHDRAWALS_SPENT)
+            }
+        }
+    }
+}
+
+impl From<TokenError> for WithdrawError {
+    fn from(e: TokenError) -> Self {
+        Self::Audit(e.into())
+    }
+}
+
+impl From<StoreError> for WithdrawError {
+    fn from(e: StoreError) -> Self {
+        Self::Audit(e.into())
+    }
+}

@@ -28,7 +28,7 @@ mod refresher;
 mod single_flight;
 mod token_service;
 
-pub use audit::{AuditOverview, AuditView, Audits, ReleaseKind, ReleaseOutcome};
+pub use audit::{AuditOverview, AuditView, Audits, ReleaseKind, ReleaseOutcome, WithdrawalsView};
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
     CallbackOutcome, CallbackResponse, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE,
@@ -46,14 +46,14 @@ pub use campaign::{
 };
 pub use campaign_worker::{
     CODE_MANAGEMENT_PERMISSION, CampaignWorker, Disposition, WorkerSettings, WorkerSummary,
-    beijing_month, classify, hint_for,
+    classify, hint_for,
 };
 pub use context::{Application, Context};
 pub use directory::{
     AccountView, AuthorizerPage, AuthorizerView, Directory, Health, StatusCountsView,
     TICKET_HEALTHY_FOR_SECS,
 };
-pub use error::{AuditError, AuthorizationError, DirectoryError, TokenError};
+pub use error::{AuditError, AuthorizationError, DirectoryError, TokenError, WithdrawError};
 pub use push_handling::{
     OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,
     RELEASE_TEST_API_SUFFIX, RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT,

@@ -87,6 +87,9 @@ const LEASE_OWNER: &str = "refresh_lease_owner";
 const LEASE_EXPIRES_AT: &str = "refresh_lease_expires_at";
 const SETTINGS: &str = "settings";
 const CAMPAIGN: &str = "campaign";
+const MONTH_COUNT: &str = "month_count";
+/// How long a month's withdrawal counts are kept after their last change.
+const WITHDRAWALS_KEPT_SECS: i64 = 62 * 86_400;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -131,6 +134,16 @@ fn audit_sk(appid: &AuthorizerAppId) -> String {
 }
 
 // A partition each: written once per authorization, only ever read by key.
+/// A mini program's withdrawals in the month of Beijing day `day` (`YYYYMMDD`): the month's count
+/// and one count per day (`d01`..`d31`).
+fn withdrawals_sk(appid: &AuthorizerAppId, day: u32) -> String {
+    format!("WITHDRAWALS#{appid}#{}", day / 100)
+}
+
+fn withdrawal_day_attribute(day: u32) -> String {
+    format!("d{:02}", day % 100)
+}
+
 fn completed_authorization_pk(component: &ComponentAppId, code: &AuthCodeDigest) -> String {
     format!("C#{component}#AUTHCODE#{}", code.as_str())
 }
@@ -1217,6 +1230,116 @@ impl AuditStore for DynamoStore {
         )
         .await
     }
+
+    async fn withdrawals(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> Result<WithdrawalCount> {
+        let Some(item) = self
+            .get(key(home(component), withdrawals_sk(appid, day)))
+            .await?
+        else {
+            return Ok(WithdrawalCount::default());
+        };
+        withdrawal_count_of(&item, day)
+    }
+
+    async fn take_withdrawal(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> Result<WithdrawalCount> {
+        let day_attribute = withdrawal_day_attribute(day);
+        let d = &day_attribute;
+        let item = self
+            .update_if(
+                key(home(component), withdrawals_sk(appid, day)),
+                &format!("ADD #{MONTH_COUNT} :one, #{d} :one SET #{APPID} = :appid, #{TTL} = :ttl"),
+                &format!(
+                    "(attribute_not_exists(#{MONTH_COUNT}) OR #{MONTH_COUNT} < :month_limit) \
+                     AND (attribute_not_exists(#{d}) OR #{d} < :day_limit)"
+                ),
+                &[MONTH_COUNT, d, APPID, TTL],
+                vec![
+                    (":one", n(1)),
+                    (":appid", s(appid.as_str())),
+                    (":ttl", n(self.now() + WITHDRAWALS_KEPT_SECS)),
+                    (":month_limit", n(WITHDRAWALS_PER_MONTH)),
+                    (":day_limit", n(WITHDRAWALS_PER_DAY)),
+                ],
+            )
+            .await?
+            .map_err(|_| StoreError::Conflict)?;
+        withdrawal_count_of(&item, day)
+    }
+
+    async fn return_withdrawal(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> Result<()> {
+        let day_attribute = withdrawal_day_attribute(day);
+        let d = &day_attribute;
+        // A failed condition: nothing to give back.
+        let _ = self
+            .update_if(
+                key(home(component), withdrawals_sk(appid, day)),
+                &format!("ADD #{MONTH_COUNT} :minus_one, #{d} :minus_one"),
+                &format!("#{MONTH_COUNT} > :zero AND #{d} > :zero"),
+                &[MONTH_COUNT, d],
+                vec![(":minus_one", n(-1)), (":zero", n(0))],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn spend_withdrawals(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> Result<()> {
+        let day_attribute = withdrawal_day_attribute(day);
+        let d = &day_attribute;
+        // A failed condition: the day is spent already.
+        let _ = self
+            .update_if(
+                key(home(component), withdrawals_sk(appid, day)),
+                &format!(
+                    "SET #{d} = :day_limit, #{MONTH_COUNT} = if_not_exists(#{MONTH_COUNT}, :zero), \
+                     #{APPID} = :appid, #{TTL} = :ttl"
+                ),
+                &format!("attribute_not_exists(#{d}) OR #{d} < :day_limit"),
+                &[d, MONTH_COUNT, APPID, TTL],
+                vec![
+                    (":day_limit", n(WITHDRAWALS_PER_DAY)),
+                    (":zero", n(0)),
+                    (":appid", s(appid.as_str())),
+                    (":ttl", n(self.now() + WITHDRAWALS_KEPT_SECS)),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn withdrawal_count_of(item: &Item, day: u32) -> Result<WithdrawalCount> {
+    let r = Reader::new(item, "withdrawals");
+    let count = |attribute: &str| -> Result<u32> {
+        match item.get(attribute) {
+            None => Ok(0),
+            Some(AttributeValue::N(v)) => v.parse().map_err(|_| r.corrupt("day count")),
+            Some(_) => Err(r.corrupt("day count")),
+        }
+    };
+    Ok(WithdrawalCount {
+        day: count(&withdrawal_day_attribute(day))?,
+        month: r.num(MONTH_COUNT)?,
+    })
 }
 
 impl CompletedAuthorizations for DynamoStore {

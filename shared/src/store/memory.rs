@@ -27,6 +27,8 @@ struct State {
     // Code digest → (appid, when it stops counting).
     completed: HashMap<(ComponentAppId, AuthCodeDigest), (AuthorizerAppId, EpochSeconds)>,
     settings: HashMap<(ComponentAppId, AuthorizerAppId), AuthorizerSettings>,
+    // Withdrawals per Beijing day (YYYYMMDD); a month's are the sum of its days.
+    withdrawals: HashMap<(ComponentAppId, AuthorizerAppId, u32), u32>,
 }
 
 impl MemoryStore {
@@ -461,6 +463,87 @@ impl AuditStore for MemoryStore {
         }
         state.audits.insert(slot, audit.clone());
         Ok(())
+    }
+
+    async fn withdrawals(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> Result<WithdrawalCount> {
+        Ok(self.state().withdrawal_count(component, appid, day))
+    }
+
+    async fn take_withdrawal(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> Result<WithdrawalCount> {
+        let mut state = self.state();
+        let count = state.withdrawal_count(component, appid, day);
+        if count.spent() {
+            return Err(StoreError::Conflict);
+        }
+        *state
+            .withdrawals
+            .entry((component.clone(), appid.clone(), day))
+            .or_default() += 1;
+        Ok(WithdrawalCount {
+            day: count.day + 1,
+            month: count.month + 1,
+        })
+    }
+
+    async fn return_withdrawal(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> Result<()> {
+        if let Some(n) = self
+            .state()
+            .withdrawals
+            .get_mut(&(component.clone(), appid.clone(), day))
+        {
+            *n = n.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    async fn spend_withdrawals(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> Result<()> {
+        let mut state = self.state();
+        let n = state
+            .withdrawals
+            .entry((component.clone(), appid.clone(), day))
+            .or_default();
+        *n = (*n).max(WITHDRAWALS_PER_DAY);
+        Ok(())
+    }
+}
+
+impl State {
+    fn withdrawal_count(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> WithdrawalCount {
+        let mut count = WithdrawalCount::default();
+        for ((c, a, d), n) in &self.withdrawals {
+            if c == component && a == appid && d / 100 == day / 100 {
+                count.month += n;
+                if *d == day {
+                    count.day = *n;
+                }
+            }
+        }
+        count
     }
 }
 

@@ -477,6 +477,25 @@ pub struct AuditState {
     pub campaign: Option<campaign::CampaignId>,
 }
 
+/// WeChat's limits on withdrawing a mini program's audits (`undocodeaudit`): per mini program, a
+/// Beijing-time day and month. WeChat offers no way to read what is left (87013 when spent).
+pub const WITHDRAWALS_PER_DAY: u32 = 5;
+pub const WITHDRAWALS_PER_MONTH: u32 = 10;
+
+/// The withdrawals of a mini program's audits counted on one Beijing day and in its month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WithdrawalCount {
+    pub day: u32,
+    pub month: u32,
+}
+
+impl WithdrawalCount {
+    /// Whether another withdrawal would exceed a limit.
+    pub fn spent(&self) -> bool {
+        self.day >= WITHDRAWALS_PER_DAY || self.month >= WITHDRAWALS_PER_MONTH
+    }
+}
+
 /// The latest component_verify_ticket.
 pub trait TicketStore: Send + Sync {
     /// The latest ticket, or `None` if there is none younger than [`TICKET_VALIDITY_SECS`].
@@ -705,6 +724,42 @@ pub trait AuditStore: Send + Sync {
         component: &ComponentAppId,
         appid: &AuthorizerAppId,
         state: &AuditState,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The withdrawals of `appid`'s audits counted on Beijing day `day` (`YYYYMMDD`) and in its
+    /// month.
+    fn withdrawals(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> impl Future<Output = Result<WithdrawalCount>> + Send;
+
+    /// Counts one withdrawal on `day`, unless the day's or the month's count has reached its limit
+    /// ([`StoreError::Conflict`]). Answers the counts with it.
+    fn take_withdrawal(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> impl Future<Output = Result<WithdrawalCount>> + Send;
+
+    /// Gives back a withdrawal taken on `day` that WeChat definitely did not make (no count goes
+    /// below zero).
+    fn return_withdrawal(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Counts `day` as spent: WeChat refused a withdrawal (87013) that the counts allowed, so
+    /// some were made without this product.
+    fn spend_withdrawals(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        day: u32,
     ) -> impl Future<Output = Result<()>> + Send;
 }
 

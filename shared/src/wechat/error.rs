@@ -40,6 +40,8 @@ pub mod errcode {
     pub const REFRESH_TOKEN_INVALID: i64 = 61023;
     /// `release`: the latest approved version is already released.
     pub const ALREADY_RELEASED: i64 = 85052;
+    /// `undocodeaudit`: the mini program's withdrawals (5 a day, 10 a month) are spent.
+    pub const WITHDRAWALS_SPENT: i64 = 87013;
 }
 
 /// An error from a WeChat API call. `path` is the API path without its query string.

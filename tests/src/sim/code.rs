@@ -8,8 +8,8 @@
 //! delayed), 85085 (monthly quota spent); release 85019 (no audit), 85020 (latest audit not
 //! approved), 85052 (already released); grayrelease 85080 (not approved), 85081 (bad
 //! percentage), 85082 (not above the running plan's); speedupaudit 89402 (not under audit), 89404
-//! (already expedited), 89405 (expedite quota spent); 9402202 for a step that overlaps another
-//! of the same account.
+//! (already expedited), 89405 (expedite quota spent); undocodeaudit 87013 (5 withdrawals a day
+//! or 10 a month spent); 9402202 for a step that overlaps another of the same account.
 
 use super::state::State;
 use super::{SimAudit, SimConfig};
@@ -107,6 +107,8 @@ struct Account {
     /// The versions released, latest last (`revertcoderelease` goes back one).
     releases: Vec<String>,
     gray: Option<GrayPlan>,
+    /// When its audits were withdrawn: 5 a Beijing day and 10 a Beijing month are allowed.
+    withdrawals: Vec<EpochSeconds>,
 }
 
 /// The first `auditid` the sim hands out: the one of WeChat's documented sample answer.
@@ -135,7 +137,7 @@ pub(crate) fn is_step(path: &str, query: &BTreeMap<String, String>) -> bool {
 /// with it.
 pub(crate) fn beijing_month(at: EpochSeconds) -> i64 {
     // The library's month (YYYYMM), the one the campaign engine counts the quota in.
-    let yyyymm = i64::from(wxcomponent::service::beijing_month(at));
+    let yyyymm = i64::from(wxcomponent::clock::beijing_month(at));
     yyyymm / 100 * 12 + (yyyymm % 100 - 1)
 }
 
@@ -471,13 +473,32 @@ impl CodeModel {
         }
     }
 
-    fn undo(&mut self, appid: &str) {
-        if let Some(audit) = self.accounts.get_mut(appid).and_then(|a| a.audit.as_mut())
-            && matches!(audit.public.status, 2 | 4)
-        {
-            audit.public.status = 3;
-            audit.due_at = None;
+    /// Withdraws the account's audit if one is under audit (or delayed); 87013 once the account
+    /// withdrew 5 today or 10 this month (Beijing time), whoever asked.
+    pub(crate) fn undo(&mut self, appid: &str, now: EpochSeconds) -> Option<Value> {
+        let account = self.accounts.get_mut(appid)?;
+        let audit = account
+            .audit
+            .as_mut()
+            .filter(|audit| matches!(audit.public.status, 2 | 4))?;
+        let day = wxcomponent::clock::beijing_day(now);
+        let today = account
+            .withdrawals
+            .iter()
+            .filter(|at| wxcomponent::clock::beijing_day(**at) == day)
+            .count();
+        let this_month = account
+            .withdrawals
+            .iter()
+            .filter(|at| beijing_month(**at) == beijing_month(now))
+            .count();
+        if today >= 5 || this_month >= 10 {
+            return Some(err(87013, "no quota to undo code"));
         }
+        account.withdrawals.push(now);
+        audit.public.status = 3;
+        audit.due_at = None;
+        None
     }
 
     fn release(&mut self, appid: &str) -> Value {
@@ -673,7 +694,11 @@ impl State {
             "/wxa/submit_audit" => *answer = code.submit_audit(&appid, now, &config),
             "/wxa/get_latest_auditstatus" => code.latest_status(&appid, answer),
             "/wxa/get_auditstatus" => code.audit_status(&appid, body, answer),
-            "/wxa/undocodeaudit" => code.undo(&appid),
+            "/wxa/undocodeaudit" => {
+                if let Some(refusal) = code.undo(&appid, now) {
+                    *answer = refusal;
+                }
+            }
             "/wxa/release" => *answer = code.release(&appid),
             "/wxa/revertcoderelease" if is_step(path, query) => code.revert_release(&appid),
             "/wxa/grayrelease" => *answer = code.gray_release(&appid, body, now),

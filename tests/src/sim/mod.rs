@@ -457,6 +457,18 @@ impl WechatSim {
         self.shared.lock().submit_audit(authorizer_appid)
     }
 
+    /// Someone withdraws `authorizer_appid`'s audit without this product (in WeChat's console,
+    /// say), which counts against the account's withdrawals like any other; the errcode if WeChat
+    /// refused (87013).
+    pub fn withdraw_audit_elsewhere(&self, authorizer_appid: &str) -> Option<i64> {
+        let mut state = self.shared.lock();
+        let now = state.now();
+        state
+            .code
+            .undo(authorizer_appid, now)
+            .and_then(|refusal| refusal["errcode"].as_i64())
+    }
+
     /// WeChat's reviewers decide on the account's latest audit (0 approved, 1 rejected, 4
     /// delayed); `None` when it has none. The push that tells of it is the test's to send, and
     /// the audit is no longer decided automatically.

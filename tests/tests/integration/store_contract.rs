@@ -65,6 +65,8 @@ contract_suite!(
     authorizers_are_counted_by_status,
     the_due_query_returns_authorized_tokens_expiring_by_the_deadline_earliest_first,
     audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one,
+    withdrawals_are_counted_per_day_and_month_up_to_wechats_limits,
+    sixteen_racers_for_the_days_withdrawals_take_exactly_five,
     the_start_push_ticket_lease_is_its_own_and_lapses_after_its_interval,
     a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends,
 );
@@ -1428,6 +1430,117 @@ async fn a_completed_authorization_is_found_by_its_code_digest_until_its_retenti
             .unwrap(),
         None
     );
+}
+
+async fn withdrawals_are_counted_per_day_and_month_up_to_wechats_limits<S: Store>(f: &Fixture<S>) {
+    let (appid, other) = (random_authorizer(), random_authorizer());
+    let (c, day) = (&f.component, 20260105);
+    let count = |day: u32, month: u32| WithdrawalCount { day, month };
+    assert_eq!(
+        f.store.withdrawals(c, &appid, day).await.unwrap(),
+        count(0, 0)
+    );
+    for n in 1..=WITHDRAWALS_PER_DAY {
+        assert_eq!(
+            f.store.take_withdrawal(c, &appid, day).await.unwrap(),
+            count(n, n)
+        );
+    }
+    assert!(matches!(
+        f.store.take_withdrawal(c, &appid, day).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        f.store.withdrawals(c, &appid, day).await.unwrap(),
+        count(5, 5)
+    );
+    assert_eq!(
+        f.store.withdrawals(c, &other, day).await.unwrap(),
+        count(0, 0),
+        "each mini program has its own"
+    );
+
+    // A given-back withdrawal may be taken again; nothing goes below zero.
+    f.store.return_withdrawal(c, &appid, day).await.unwrap();
+    assert_eq!(
+        f.store.withdrawals(c, &appid, day).await.unwrap(),
+        count(4, 4)
+    );
+    f.store.take_withdrawal(c, &appid, day).await.unwrap();
+    f.store.return_withdrawal(c, &other, day).await.unwrap();
+    assert_eq!(
+        f.store.withdrawals(c, &other, day).await.unwrap(),
+        count(0, 0)
+    );
+
+    // The next day of the month: five more, then the month's ten are spent.
+    let next = day + 1;
+    assert_eq!(
+        f.store.withdrawals(c, &appid, next).await.unwrap(),
+        count(0, 5)
+    );
+    for _ in 0..5 {
+        f.store.take_withdrawal(c, &appid, next).await.unwrap();
+    }
+    assert_eq!(
+        f.store.withdrawals(c, &appid, next).await.unwrap(),
+        count(5, 10)
+    );
+    assert!(matches!(
+        f.store.take_withdrawal(c, &appid, next + 1).await,
+        Err(StoreError::Conflict)
+    ));
+    // A new month starts from nothing.
+    assert_eq!(
+        f.store.take_withdrawal(c, &appid, 20260201).await.unwrap(),
+        count(1, 1)
+    );
+
+    // WeChat said 87013: the day is spent, whatever was counted.
+    f.store.spend_withdrawals(c, &other, day).await.unwrap();
+    assert!(f.store.withdrawals(c, &other, day).await.unwrap().spent());
+    assert!(matches!(
+        f.store.take_withdrawal(c, &other, day).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        f.store
+            .take_withdrawal(c, &other, day + 1)
+            .await
+            .unwrap()
+            .day,
+        1
+    );
+}
+
+async fn sixteen_racers_for_the_days_withdrawals_take_exactly_five<S: Store + 'static>(
+    f: &Fixture<S>,
+) {
+    let appid = random_authorizer();
+    let start = Arc::new(Barrier::new(16));
+    let mut racers = Vec::new();
+    for _ in 0..16 {
+        let (store, component, appid, start) = (
+            f.store.clone(),
+            f.component.clone(),
+            appid.clone(),
+            start.clone(),
+        );
+        racers.push(tokio::spawn(async move {
+            start.wait().await;
+            store.take_withdrawal(&component, &appid, 20260105).await
+        }));
+    }
+    let mut taken = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(count) => taken.push(count.day),
+            Err(StoreError::Conflict) => {}
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    taken.sort_unstable();
+    assert_eq!(taken, vec![1, 2, 3, 4, 5], "each count is taken once");
 }
 
 async fn audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one<S: Store>(
