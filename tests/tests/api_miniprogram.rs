@@ -9,6 +9,7 @@
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
+use wxcomponent::AuthorizerAppId;
 use wxcomponent::store::{AuditStatus, AuditStore, AuthorizerStore};
 use wxcomponent_tests::app::TestApp;
 use wxcomponent_tests::callbacks::{Callbacks, body_text, event_xml};
@@ -992,6 +993,16 @@ async fn registering_by_reusing_an_official_account_completes_the_new_mini_progr
     assert_no_secret(&logs.text(), &app.sim.secrets());
 }
 
+/// An authorized mini program with code uploaded, the logs at TRACE, and the API.
+async fn mini_program_with_code() -> (LogBuffer, TestApp, AuthorizerAppId, ProviderApi) {
+    let logs = LogBuffer::global_at_trace();
+    let app = TestApp::spawn().await;
+    let (appid, _) = app.authorized_account().await;
+    let api = api(&app);
+    app.sim.upload_code_elsewhere(appid.as_str());
+    (logs, app, appid, api)
+}
+
 /// Withdraws `appid`'s audit through the API after an audit was submitted elsewhere.
 async fn withdraw(api: &ProviderApi, app: &TestApp, appid: &str) -> Response<Body> {
     app.sim.submit_audit_elsewhere(appid);
@@ -1018,12 +1029,8 @@ async fn withdrawals_counted(api: &ProviderApi, appid: &str) -> Value {
 
 #[tokio::test]
 async fn withdrawals_are_counted_and_a_spent_day_is_refused_without_a_call() {
-    let logs = LogBuffer::global_at_trace();
-    let app = TestApp::spawn().await;
-    let (appid, _) = app.authorized_account().await;
+    let (logs, app, appid, api) = mini_program_with_code().await;
     let a = appid.as_str();
-    let api = api(&app);
-    app.sim.upload_code_elsewhere(a);
 
     for n in 1..=5 {
         let undone = withdraw(&api, &app, a).await;
@@ -1059,12 +1066,8 @@ async fn withdrawals_are_counted_and_a_spent_day_is_refused_without_a_call() {
 
 #[tokio::test]
 async fn a_definite_refusal_gives_the_withdrawal_back_and_an_unknown_outcome_keeps_it_counted() {
-    let logs = LogBuffer::global_at_trace();
-    let app = TestApp::spawn().await;
-    let (appid, _) = app.authorized_account().await;
+    let (logs, app, appid, api) = mini_program_with_code().await;
     let a = appid.as_str();
-    let api = api(&app);
-    app.sim.upload_code_elsewhere(a);
 
     app.sim.inject(
         "/wxa/undocodeaudit",
@@ -1100,12 +1103,8 @@ async fn a_definite_refusal_gives_the_withdrawal_back_and_an_unknown_outcome_kee
 
 #[tokio::test]
 async fn withdrawals_made_elsewhere_are_learnt_from_wechats_87013() {
-    let logs = LogBuffer::global_at_trace();
-    let app = TestApp::spawn().await;
-    let (appid, _) = app.authorized_account().await;
+    let (logs, app, appid, api) = mini_program_with_code().await;
     let a = appid.as_str();
-    let api = api(&app);
-    app.sim.upload_code_elsewhere(a);
     // Five withdrawals in WeChat's console today.
     for _ in 0..5 {
         app.sim.submit_audit_elsewhere(a);
