@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod event;
+pub mod events;
 pub mod ids;
 pub mod logging;
 pub mod sdk_http;

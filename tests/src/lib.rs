@@ -3,6 +3,7 @@
 pub mod app;
 pub mod callbacks;
 pub mod dynamodb_local;
+pub mod fake_bus;
 pub mod fleet;
 pub mod logs;
 pub mod provider_api;

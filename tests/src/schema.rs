@@ -309,8 +309,8 @@ pub async fn create_table_from_template(
 mod tests {
     use super::*;
     use wxcomponent::store::schema::{
-        DUE_AT, DUE_INDEX, DUE_PK, PK, SK, STATUS_INDEX, STATUS_PK, TTL, WORK_AT, WORK_INDEX,
-        WORK_PK,
+        DUE_AT, DUE_INDEX, DUE_PK, OUTBOX_AT, OUTBOX_INDEX, OUTBOX_PK, OUTBOX_PROJECTED, PK, SK,
+        STATUS_INDEX, STATUS_PK, TTL, WORK_AT, WORK_INDEX, WORK_PK,
     };
 
     fn keys(schema: &[KeySchemaElement]) -> Vec<(&str, KeyType)> {
@@ -348,7 +348,23 @@ mod tests {
             keys(work.key_schema()),
             [(WORK_PK, KeyType::Hash), (WORK_AT, KeyType::Range)]
         );
+        let outbox = index(OUTBOX_INDEX);
+        assert_eq!(
+            keys(outbox.key_schema()),
+            [(OUTBOX_PK, KeyType::Hash), (OUTBOX_AT, KeyType::Range)]
+        );
+        assert_eq!(
+            outbox.projection().and_then(|p| p.projection_type()),
+            Some(&ProjectionType::Include)
+        );
+        assert_eq!(
+            outbox.projection().map(|p| p.non_key_attributes()),
+            Some(&OUTBOX_PROJECTED.map(str::to_owned)[..])
+        );
         for g in &def.global_secondary_indexes {
+            if g.index_name() == OUTBOX_INDEX {
+                continue;
+            }
             // The due query and the counts read keys only; projecting more would cost writes.
             assert_eq!(
                 g.projection().and_then(|p| p.projection_type()),
@@ -363,7 +379,8 @@ mod tests {
         };
         assert_eq!(attr_type(DUE_AT), Some(ScalarAttributeType::N));
         assert_eq!(attr_type(WORK_AT), Some(ScalarAttributeType::N));
-        for name in [PK, SK, DUE_PK, STATUS_PK, WORK_PK] {
+        assert_eq!(attr_type(OUTBOX_AT), Some(ScalarAttributeType::N));
+        for name in [PK, SK, DUE_PK, STATUS_PK, WORK_PK, OUTBOX_PK] {
             assert_eq!(attr_type(name), Some(ScalarAttributeType::S), "{name}");
         }
         assert_eq!(def.ttl_attribute.as_deref(), Some(TTL));

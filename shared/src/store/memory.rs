@@ -29,6 +29,8 @@ struct State {
     settings: HashMap<(ComponentAppId, AuthorizerAppId), AuthorizerSettings>,
     // Withdrawals per Beijing day (YYYYMMDD); a month's are the sum of its days.
     withdrawals: HashMap<(ComponentAppId, AuthorizerAppId, u32), u32>,
+    // Recorded events in the order recorded, and whether each was sent.
+    events: Vec<(ProductEvent, bool)>,
 }
 
 impl MemoryStore {
@@ -573,5 +575,64 @@ impl CompletedAuthorizations for MemoryStore {
             .get(&(component.clone(), code.clone()))
             .filter(|(_, until)| *until > now)
             .map(|(appid, _)| appid.clone()))
+    }
+}
+
+impl EventOutbox for MemoryStore {
+    async fn record_events(
+        &self,
+        component: &ComponentAppId,
+        events: &[ProductEvent],
+    ) -> Result<()> {
+        let mut state = self.state();
+        for event in events {
+            let known = state
+                .events
+                .iter()
+                .any(|(e, _)| &e.component == component && e.id == event.id);
+            if !known {
+                let mut event = event.clone();
+                event.component = component.clone();
+                state.events.push((event, false));
+            }
+        }
+        Ok(())
+    }
+
+    async fn unsent_events(
+        &self,
+        component: &ComponentAppId,
+        limit: usize,
+    ) -> Result<Vec<UnsentEvent>> {
+        let mut unsent: Vec<UnsentEvent> = self
+            .state()
+            .events
+            .iter()
+            .filter(|(e, sent)| !sent && &e.component == component)
+            .map(|(e, _)| UnsentEvent {
+                event: e.clone(),
+                slot: EventSlot {
+                    pk: format!("EVENT#{}", e.id),
+                    sk: "EVENT".to_owned(),
+                },
+            })
+            .collect();
+        // Stable: events of the same second stay in the order recorded.
+        unsent.sort_by_key(|u| u.event.occurred_at);
+        unsent.truncate(limit);
+        Ok(unsent)
+    }
+
+    async fn mark_events_sent(
+        &self,
+        component: &ComponentAppId,
+        sent: &[(EventSlot, EventId)],
+    ) -> Result<()> {
+        for (event, is_sent) in &mut self.state().events {
+            if &event.component == component && sent.iter().any(|(_, id)| id == &event.id) {
+                *is_sent = true;
+            }
+        }
+        Ok(())
     }
 }

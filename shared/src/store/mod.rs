@@ -18,6 +18,7 @@ use std::fmt;
 use std::future::Future;
 
 use crate::clock::EpochSeconds;
+use crate::events::{EventId, ProductEvent};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 
@@ -763,6 +764,54 @@ pub trait AuditStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// Where an unsent event is kept: its own record, or the record whose change it describes
+/// (written in the same write as the change). Opaque outside the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventSlot {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+}
+
+/// An event not yet published, and where it is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsentEvent {
+    pub event: ProductEvent,
+    pub slot: EventSlot,
+}
+
+/// Product events waiting for the bus (the outbox): recorded with the state change they describe,
+/// published, then marked sent. Whatever is left unsent is published by a later run, with the
+/// same [`EventId`].
+pub trait EventOutbox: Send + Sync {
+    /// Records events that no state change carries (a message passed on, a missing ticket), each
+    /// in a record of its own. An id recorded before is left as it is (the same event, recorded
+    /// again), sent or not.
+    fn record_events(
+        &self,
+        component: &ComponentAppId,
+        events: &[ProductEvent],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Up to `limit` unsent events, oldest first (to the second).
+    fn unsent_events(
+        &self,
+        component: &ComponentAppId,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<UnsentEvent>>> + Send;
+
+    /// Marks events sent: they are no longer listed as unsent. An event's own record is kept for
+    /// [`SENT_EVENT_RETENTION_SECS`], so recording it again changes nothing. Events already
+    /// marked are ignored.
+    fn mark_events_sent(
+        &self,
+        component: &ComponentAppId,
+        sent: &[(EventSlot, EventId)],
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// How long a sent event stays in the table.
+pub const SENT_EVENT_RETENTION_SECS: i64 = 7 * 86_400;
+
 /// Every capability at once, for wiring and tests.
 pub trait Store:
     TicketStore
@@ -774,6 +823,7 @@ pub trait Store:
     + AuditStore
     + CompletedAuthorizations
     + AuthorizerSettingsStore
+    + EventOutbox
 {
 }
 
@@ -787,6 +837,7 @@ impl<T> Store for T where
         + AuditStore
         + CompletedAuthorizations
         + AuthorizerSettingsStore
+        + EventOutbox
 {
 }
 

@@ -21,3 +21,11 @@ pub const STATUS_PK: &str = "status_pk";
 pub const WORK_INDEX: &str = "work";
 pub const WORK_PK: &str = "work_pk";
 pub const WORK_AT: &str = "work_at";
+/// The outbox index (sparse): items keeping product events not yet published, by component and
+/// shard, and when the oldest happened. It carries the events (`events`), so a drain is Queries
+/// only.
+pub const OUTBOX_INDEX: &str = "outbox";
+pub const OUTBOX_PK: &str = "outbox_pk";
+pub const OUTBOX_AT: &str = "outbox_at";
+/// The attributes the outbox index carries besides its keys.
+pub const OUTBOX_PROJECTED: [&str; 1] = ["events"];

@@ -9,6 +9,7 @@ mod campaigns;
 mod client;
 mod client_miniprogram;
 mod dynamodb_costs;
+mod event_bus;
 mod faults;
 mod iam;
 mod push_deadlines;

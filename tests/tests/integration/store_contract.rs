@@ -67,6 +67,7 @@ contract_suite!(
     audit_state_round_trips_and_an_older_audit_never_replaces_a_newer_one,
     withdrawals_are_counted_per_day_and_month_up_to_wechats_limits,
     sixteen_racers_for_the_days_withdrawals_take_exactly_five,
+    events_are_recorded_once_listed_unsent_oldest_first_and_leave_the_list_when_sent,
     the_start_push_ticket_lease_is_its_own_and_lapses_after_its_interval,
     a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends,
 );
@@ -1432,6 +1433,75 @@ async fn a_completed_authorization_is_found_by_its_code_digest_until_its_retenti
     );
 }
 
+async fn events_are_recorded_once_listed_unsent_oldest_first_and_leave_the_list_when_sent<
+    S: Store,
+>(
+    f: &Fixture<S>,
+) {
+    use wxcomponent::events::{DetailType, ProductEvent};
+    let c = &f.component;
+    let appid = random_authorizer();
+    let event = |key: &str, at: i64| {
+        ProductEvent::new(c, DetailType::AuthorizerMessage, key, at)
+            .about(&appid)
+            .with("msg_type", "text")
+    };
+    let unsent = |limit: usize| async move {
+        let unsent = f.store.unsent_events(c, limit).await.unwrap();
+        unsent.into_iter().map(|u| u.event).collect::<Vec<_>>()
+    };
+    assert_eq!(unsent(10).await, vec![]);
+    let (late, early, middle) = (event("c", T0 + 20), event("a", T0), event("b", T0 + 10));
+    f.store
+        .record_events(c, &[late.clone(), early.clone()])
+        .await
+        .unwrap();
+    f.store
+        .record_events(c, std::slice::from_ref(&middle))
+        .await
+        .unwrap();
+    // The same event recorded again is one event.
+    f.store
+        .record_events(c, std::slice::from_ref(&early))
+        .await
+        .unwrap();
+    assert_eq!(
+        unsent(10).await,
+        vec![early.clone(), middle.clone(), late.clone()]
+    );
+    assert_eq!(unsent(2).await, vec![early.clone(), middle.clone()]);
+    let other = f.as_component(random_component());
+    assert_eq!(
+        other
+            .store
+            .unsent_events(&other.component, 10)
+            .await
+            .unwrap(),
+        vec![],
+        "each component has its own"
+    );
+
+    let to_mark: Vec<_> = f
+        .store
+        .unsent_events(c, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.event.id != middle.id)
+        .map(|u| (u.slot, u.event.id))
+        .collect();
+    assert_eq!(to_mark.len(), 2);
+    f.store.mark_events_sent(c, &to_mark).await.unwrap();
+    assert_eq!(unsent(10).await, vec![middle.clone()]);
+    // Marking again changes nothing; a sent event recorded again stays sent.
+    f.store.mark_events_sent(c, &to_mark).await.unwrap();
+    f.store
+        .record_events(c, std::slice::from_ref(&early))
+        .await
+        .unwrap();
+    assert_eq!(unsent(10).await, vec![middle]);
+}
+
 async fn withdrawals_are_counted_per_day_and_month_up_to_wechats_limits<S: Store>(f: &Fixture<S>) {
     let (appid, other) = (random_authorizer(), random_authorizer());
     let (c, day) = (&f.component, 20260105);
@@ -1647,7 +1717,7 @@ mod dynamodb_only {
             })
             .collect();
         names.sort();
-        assert_eq!(names, ["by_status", "due", "work"]);
+        assert_eq!(names, ["by_status", "due", "outbox", "work"]);
         assert_eq!(ttl.attribute_name(), Some(TTL));
         assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
 

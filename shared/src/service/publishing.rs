@@ -1,0 +1,99 @@
+//! Publishing the event outbox on the bus. Events are recorded in the store with the change they
+//! describe; this use case hands what is unsent to the bus and marks what the bus took, so an
+//! event the bus refused, or never saw because the invocation ended, is published by a later
+//! drain with the same id. Without a bus (no `EVENT_BUS_NAME`) nothing is published and the
+//! events wait.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::token_service::error_chain;
+use crate::events::EventBus;
+use crate::ids::ComponentAppId;
+use crate::store::{Store, StoreError};
+
+/// The most events one drain reads from the outbox at a time.
+pub const DRAIN_BATCH: usize = 100;
+
+/// What one drain did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DrainSummary {
+    /// Events the bus took and that were marked sent.
+    pub published: u32,
+    /// Events the bus did not take: left for the next drain.
+    pub failed: u32,
+    /// Whether the drain stopped with unsent events it did not try (a full batch was read).
+    pub more: bool,
+}
+
+/// The publishing use case. Cheap to clone.
+pub struct EventPublisher<S> {
+    store: Arc<S>,
+    component: ComponentAppId,
+    bus: Option<EventBus>,
+}
+
+impl<S> Clone for EventPublisher<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            component: self.component.clone(),
+            bus: self.bus.clone(),
+        }
+    }
+}
+
+impl<S: Store> EventPublisher<S> {
+    pub fn new(store: Arc<S>, component: ComponentAppId, bus: Option<EventBus>) -> Self {
+        Self {
+            store,
+            component,
+            bus,
+        }
+    }
+
+    /// Whether events are published at all.
+    pub fn has_bus(&self) -> bool {
+        self.bus.is_some()
+    }
+
+    /// Publishes one batch of the oldest unsent events ([`DRAIN_BATCH`]) and marks those the bus
+    /// took. A bus failure is counted, not returned: the events stay for the next drain.
+    pub async fn drain(&self) -> Result<DrainSummary, StoreError> {
+        let mut summary = DrainSummary::default();
+        let Some(bus) = &self.bus else {
+            return Ok(summary);
+        };
+        let unsent = self
+            .store
+            .unsent_events(&self.component, DRAIN_BATCH)
+            .await?;
+        summary.more = unsent.len() == DRAIN_BATCH;
+        if unsent.is_empty() {
+            return Ok(summary);
+        }
+        let events: Vec<_> = unsent.iter().map(|u| u.event.clone()).collect();
+        let published = bus.publish(&events).await;
+        let sent: Vec<_> = unsent
+            .into_iter()
+            .filter(|u| published.sent.contains(&u.event.id))
+            .map(|u| (u.slot, u.event.id))
+            .collect();
+        summary.published = u32::try_from(sent.len()).unwrap_or(u32::MAX);
+        summary.failed = u32::try_from(published.failed.len()).unwrap_or(u32::MAX);
+        if let Err(e) = self.store.mark_events_sent(&self.component, &sent).await {
+            // Published but not marked: the next drain publishes them again, with the same ids.
+            tracing::warn!(error = %error_chain(&e), "published events could not be marked sent");
+            return Err(e);
+        }
+        if summary.failed > 0 {
+            tracing::warn!(
+                failed = summary.failed,
+                published = summary.published,
+                "the bus did not take every event; the rest wait for the next drain"
+            );
+        }
+        Ok(summary)
+    }
+}
