@@ -174,7 +174,8 @@ impl EventOutbox for DynamoStore {
             } else {
                 String::new()
             };
-            let mut attributes = vec![EVENTS];
+            // The event id (hex) is its own placeholder name: `#<id>` stands for the map key.
+            let mut attributes = vec![EVENTS, id.as_str()];
             let mut vals = vec![];
             if own_record {
                 attributes.extend([SENT_AT, TTL]);
@@ -183,34 +184,18 @@ impl EventOutbox for DynamoStore {
                     (":ttl", n(now + SENT_EVENT_RETENTION_SECS)),
                 ]);
             }
-            let mut names = names(&attributes).unwrap_or_default();
-            names.insert("#id".to_owned(), id.as_str().to_owned());
-            let removed = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(slot.pk.clone(), slot.sk.clone())))
-                .update_expression(format!("REMOVE #{EVENTS}.#id{retention}"))
-                .condition_expression(format!("attribute_exists(#{EVENTS}.#id)"))
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(values(vals))
-                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-                .send()
-                .await;
-            let item = match removed {
-                Ok(out) => out.attributes.unwrap_or_default(),
-                Err(e)
-                    if matches!(
-                        e.as_service_error(),
-                        Some(
-                            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_)
-                        )
-                    ) =>
-                {
-                    // Marked before.
-                    continue;
-                }
-                Err(e) => return Err(backend("UpdateItem", e)),
+            let Ok(item) = self
+                .update_if(
+                    key(slot.pk.clone(), slot.sk.clone()),
+                    &format!("REMOVE #{EVENTS}.#{id}{retention}"),
+                    &format!("attribute_exists(#{EVENTS}.#{id})"),
+                    &attributes,
+                    vals,
+                )
+                .await?
+            else {
+                // Marked before.
+                continue;
             };
             let none_left = match item.get(EVENTS) {
                 Some(AttributeValue::M(events)) => events.is_empty(),
