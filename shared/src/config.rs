@@ -16,6 +16,9 @@ pub const ENCODING_AES_KEY: &str = "WECHAT_ENCODING_AES_KEY";
 pub const ENCODING_AES_KEY_PREVIOUS: &str = "WECHAT_ENCODING_AES_KEY_PREVIOUS";
 pub const API_BASE_URL: &str = "WECHAT_API_BASE_URL";
 pub const TABLE_NAME: &str = "TABLE_NAME";
+/// The EventBridge bus the product's events go to (name or ARN). Without it they wait in the
+/// table's outbox.
+pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
 pub const API_KEY_SHA256: &str = "API_KEY_SHA256";
 pub const REFRESH_CONCURRENCY: &str = "REFRESH_CONCURRENCY";
 /// How many release campaign steps the campaign worker runs at once (1 to 64, default 16).
@@ -45,6 +48,8 @@ pub struct Config {
     /// Base URL of WeChat's API (a simulator's in tests and local runs).
     pub api_base_url: url::Url,
     pub table_name: String,
+    /// `EVENT_BUS_NAME`, if set.
+    pub event_bus_name: Option<String>,
 }
 
 /// The push crypto's secrets (`WECHAT_TOKEN`, `WECHAT_ENCODING_AES_KEY`, optionally
@@ -186,6 +191,12 @@ impl Config {
         let base = v.optional(API_BASE_URL).unwrap_or(DEFAULT_API_BASE_URL);
         let api_base_url = v.parse(API_BASE_URL, Some(base), parse_base_url);
         let table_name = v.required(TABLE_NAME).map(str::to_owned);
+        let event_bus_name = v.optional(EVENT_BUS_NAME).map(str::to_owned);
+        if let Some(bus) = &event_bus_name
+            && (bus.len() > 1600 || bus.chars().any(char::is_whitespace))
+        {
+            v.problem(EVENT_BUS_NAME, "must be an event bus name or ARN");
+        }
 
         if let Some(t) = &table_name
             && !(3..=255).contains(&t.len())
@@ -204,6 +215,7 @@ impl Config {
                 component_secret,
                 api_base_url,
                 table_name,
+                event_bus_name,
             }),
             // Unreachable: every None above recorded a problem and `finish` returned it.
             _ => Err(ConfigError { problems: vec![] }),

@@ -9,6 +9,7 @@
 //! deduplicate on it.
 
 pub mod bus;
+pub mod catalogue;
 
 use std::fmt;
 

@@ -149,6 +149,7 @@ mod tests {
                 deferred: 0,
             },
             stopped_early: false,
+            events: Default::default(),
             duration_ms: 1234,
         }
     }

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::crypto::MessageCrypto;
+use crate::events::{EventBus, eventbridge_client};
 use crate::service::{
-    Application, AuthFlow, AuthFlowSettings, CampaignWorker, Campaigns, PushService, PushSettings,
-    TokenSettings, WorkerSettings,
+    Application, AuthFlow, AuthFlowSettings, CampaignWorker, Campaigns, Context, PushService,
+    PushSettings, TokenSettings, WorkerSettings,
 };
 use crate::store::{DynamoPushLedger, DynamoStore, dynamodb_client};
 use crate::wechat::{ClientConfig, WechatClient, WechatError};
@@ -24,16 +25,19 @@ pub struct App {
     pub application: Application<DynamoStore>,
 }
 
-/// The parts on `dynamodb` and `table`, with `client` for WeChat.
+/// The parts on `dynamodb` and `table`, with `client` for WeChat and `bus` for the product's
+/// events (none: they wait in the outbox).
 pub fn assemble(
     dynamodb: aws_sdk_dynamodb::Client,
     table: &str,
     clock: Arc<dyn Clock>,
     client: WechatClient,
     settings: TokenSettings,
+    bus: Option<EventBus>,
 ) -> App {
     let store = Arc::new(DynamoStore::new(dynamodb.clone(), table, clock.clone()));
-    let application = Application::assemble(store.clone(), client, clock.clone(), settings);
+    let context = Context::new(store.clone(), client, clock.clone(), settings).with_event_bus(bus);
+    let application = Application::new(context);
     App {
         clock,
         dynamodb,
@@ -43,8 +47,9 @@ pub fn assemble(
 }
 
 /// The production parts: the system clock, the AWS SDK's configuration from the environment
-/// (`AWS_ENDPOINT_URL_DYNAMODB` points DynamoDB elsewhere), the WeChat client with `client`'s
-/// timeouts and retries.
+/// (`AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_EVENTBRIDGE` point DynamoDB and
+/// EventBridge elsewhere), the WeChat client with `client`'s timeouts and retries, and the
+/// event bus `EVENT_BUS_NAME` if set.
 pub async fn production(
     config: &Config,
     client: ClientConfig,
@@ -62,12 +67,17 @@ pub async fn production(
         config.component_secret.clone(),
         clock.clone(),
     )?;
+    let bus = config
+        .event_bus_name
+        .as_ref()
+        .map(|name| EventBus::new(eventbridge_client(&sdk), name.clone()));
     Ok(assemble(
         dynamodb_client(&sdk),
         &config.table_name,
         clock,
         wechat,
         settings,
+        bus,
     ))
 }
 

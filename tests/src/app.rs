@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::schema::{SchemaError, TEMPLATE_YAML, create_table_from_template};
 use aws_sdk_dynamodb::Client as DynamoClient;
+use wxcomponent::events::EventBus;
 use wxcomponent::service::{Application, Authorizations, TokenService, TokenSettings};
 use wxcomponent::store::{
     AccountInfo, AccountKind, AuthorizationGrant, Authorizer, AuthorizerStore, ComponentTokenStore,
@@ -33,6 +34,8 @@ pub struct TestApp {
     pub dynamodb: DynamoClient,
     /// What the functions are built from ([`wxcomponent::wiring::assemble`]).
     pub wiring: wxcomponent::wiring::App,
+    /// The bus the app publishes its events on, if any.
+    pub bus: Option<EventBus>,
 }
 
 /// Settings for tests: the production margin and intervals, quicker polling, a generous wait.
@@ -120,6 +123,7 @@ impl TestApp {
             Arc::new(clock.clone()),
             client.clone(),
             tuned,
+            None,
         );
         let component = client.component_appid().clone();
         Self {
@@ -131,22 +135,36 @@ impl TestApp {
             component,
             dynamodb,
             wiring,
+            bus: None,
         }
     }
 
     /// The same app (table, clock, simulator, settings) wired on another DynamoDB client, for
     /// example one that counts or records its requests.
-    pub fn rewired_on(mut self, dynamodb: DynamoClient) -> Self {
+    pub fn rewired_on(self, dynamodb: DynamoClient) -> Self {
+        let bus = self.bus.clone();
+        self.rewired(dynamodb, bus)
+    }
+
+    /// The same app publishing its events on `bus` (a [`crate::fake_bus::FakeBus`]'s, say).
+    pub fn with_event_bus(self, bus: EventBus) -> Self {
+        let dynamodb = self.dynamodb.clone();
+        self.rewired(dynamodb, Some(bus))
+    }
+
+    fn rewired(mut self, dynamodb: DynamoClient, bus: Option<EventBus>) -> Self {
         self.wiring = wxcomponent::wiring::assemble(
             dynamodb.clone(),
             self.store.table_name(),
             Arc::new(self.clock.clone()),
             self.client.clone(),
             self.service.context().settings().clone(),
+            bus.clone(),
         );
         self.store = self.wiring.store.clone();
         self.service = self.wiring.application.tokens.clone();
         self.dynamodb = dynamodb;
+        self.bus = bus;
         self
     }
 

@@ -91,6 +91,16 @@ impl FakeBus {
         format!("http://{}", self.addr)
     }
 
+    /// The product's bus `name` on this fake, through the real SDK with the product's timeouts.
+    pub async fn event_bus(&self, name: &str) -> wxcomponent::events::EventBus {
+        let sdk = wxcomponent::tls::sdk_config(None).await;
+        let config = aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .endpoint_url(self.endpoint_url())
+            .timeout_config(wxcomponent::events::eventbridge_timeouts())
+            .build();
+        wxcomponent::events::EventBus::new(aws_sdk_eventbridge::Client::from_conf(config), name)
+    }
+
     pub fn set_mode(&self, mode: BusMode) {
         self.shared.lock().mode = mode;
     }

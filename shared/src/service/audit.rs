@@ -4,10 +4,14 @@
 
 use serde::Serialize;
 
+use std::time::Instant;
+
 use super::context::Context;
 use super::error::{AuditError, TokenError, WithdrawError};
+use super::publishing::PUBLISH_BUDGET;
 use super::token_service::{TokenService, error_chain};
 use crate::clock::{EpochSeconds, beijing_day};
+use crate::events::catalogue;
 use crate::ids::AuthorizerAppId;
 use crate::store::campaign::CampaignId;
 use crate::store::{
@@ -210,13 +214,23 @@ impl<S: Store + 'static> Audits<S> {
         state.reason = reason;
         state.updated_at = self.context.now();
         state.auto_release = state.auto_release && status == AuditStatus::Delayed;
+        let component = self.context.component_appid();
+        let events: Vec<_> = catalogue::audit_result(component, appid, &state, state.updated_at)
+            .into_iter()
+            .collect();
         match self
             .context
             .store()
-            .put_audit_state(self.context.component_appid(), appid, &state)
+            .put_audit_state_with_events(component, appid, &state, &events)
             .await
         {
-            Ok(()) | Err(StoreError::Conflict) => Ok(()),
+            Ok(()) => {
+                self.context
+                    .publish_recorded(&events, Instant::now() + PUBLISH_BUDGET)
+                    .await;
+                Ok(())
+            }
+            Err(StoreError::Conflict) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
@@ -302,6 +316,7 @@ impl<S: Store + 'static> Audits<S> {
         match result {
             Ok(()) => {
                 tracing::info!(audit_id, "approved version released");
+                self.released(appid, audit_id, kind).await?;
                 Ok(ReleaseOutcome::Released)
             }
             Err(e) if e.errcode() == Some(errcode::ALREADY_RELEASED) => {
@@ -309,6 +324,7 @@ impl<S: Store + 'static> Audits<S> {
                     audit_id,
                     "approved version already released (an earlier attempt's answer was lost)"
                 );
+                self.released(appid, audit_id, kind).await?;
                 Ok(ReleaseOutcome::Released)
             }
             Err(e) if outcome_unknown(&e) => {
@@ -322,6 +338,37 @@ impl<S: Store + 'static> Audits<S> {
                 })
             }
         }
+    }
+
+    /// Records and publishes `Code Released`. If the event cannot be recorded, the outcome is
+    /// reported unknown, so the caller tries again; WeChat answers the next `release` with 85052
+    /// (already released), and that attempt records it.
+    async fn released(
+        &self,
+        appid: &AuthorizerAppId,
+        audit_id: u64,
+        kind: ReleaseKind,
+    ) -> Result<(), TokenError> {
+        let gray = match kind {
+            ReleaseKind::Full => None,
+            ReleaseKind::Gray(p) => Some(p),
+        };
+        let component = self.context.component_appid();
+        let events = [catalogue::code_released(
+            component,
+            appid,
+            audit_id,
+            gray,
+            self.context.now(),
+        )];
+        if let Err(e) = self.context.store().record_events(component, &events).await {
+            tracing::warn!(error = %error_chain(&e), "released, but the event could not be recorded; to be tried again");
+            return Err(e.into());
+        }
+        self.context
+            .publish_recorded(&events, Instant::now() + PUBLISH_BUDGET)
+            .await;
+        Ok(())
     }
 
     /// Marks the stored audit withdrawn after a successful undo.

@@ -23,6 +23,7 @@ use super::context::Context;
 use super::error::{AuthorizationError, TokenError};
 use super::token_service::{TokenService, error_chain};
 use crate::clock::EpochSeconds;
+use crate::events::catalogue::{self, Completion};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 use crate::store::{
@@ -221,7 +222,9 @@ impl<S: Store + 'static> Authorizations<S> {
             func_info: func_ids(&authorization.func_info),
             account: None,
         };
-        let mut authorizer = self.store_grant(&digest, &grant, deadline).await?;
+        let mut authorizer = self
+            .store_grant(&digest, &grant, Completion::Code, deadline)
+            .await?;
         tracing::info!(
             refresh_token_version = authorizer.refresh_token_version,
             "authorization completed"
@@ -311,19 +314,41 @@ impl<S: Store + 'static> Authorizations<S> {
         }
     }
 
-    /// Stores the authorizer of a spent code, then remembers the code's digest. A failed write is
-    /// tried again while time is left (the write is the last copy of the refresh token).
+    /// Stores the authorizer of a spent code with its `Authorizer Authorized` (or `Updated`)
+    /// event, then remembers the code's digest and publishes the event. A failed write is tried
+    /// again while time is left (the write is the last copy of the refresh token).
     async fn store_grant(
         &self,
         digest: &AuthCodeDigest,
         grant: &AuthorizationGrant,
+        how: Completion,
         deadline: Instant,
     ) -> Result<Authorizer, AuthorizationError> {
         let store = self.context.store();
         let component = self.context.component_appid();
+        // Whether this grants again what was granted: read first, for the event's kind only.
+        let was_authorized = match store.authorizer(component, &grant.appid).await {
+            Ok(stored) => stored.is_some_and(|a| a.status == AuthorizerStatus::Authorized),
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "could not read the authorizer before storing its grant; reported as a new authorization");
+                false
+            }
+        };
+        let events = [catalogue::authorization(
+            component,
+            &grant.appid,
+            digest,
+            was_authorized,
+            &grant.func_info,
+            how,
+            self.context.now(),
+        )];
         let mut attempt = 1;
         let authorizer = loop {
-            match store.record_authorization(component, grant).await {
+            match store
+                .record_authorization_with_events(component, grant, &events)
+                .await
+            {
                 Ok(authorizer) => break authorizer,
                 Err(e) if attempt < GRANT_WRITE_ATTEMPTS && time_left(deadline) > STORE_RESERVE => {
                     tracing::warn!(attempt, error = %error_chain(&e), "could not store the authorization; trying again");
@@ -341,6 +366,8 @@ impl<S: Store + 'static> Authorizations<S> {
         store
             .remember_completed_authorization(component, digest, &grant.appid)
             .await?;
+        let publish_by = deadline.checked_sub(STORE_RESERVE).unwrap_or(deadline);
+        self.context.publish_recorded(&events, publish_by).await;
         Ok(authorizer)
     }
 
@@ -426,7 +453,9 @@ impl<S: Store + 'static> Authorizations<S> {
             func_info: func_ids(&info.authorization_info.func_info),
             account: Some(account_info(&info.authorizer_info)),
         };
-        let mut authorizer = self.store_grant(digest, &grant, deadline).await?;
+        let mut authorizer = self
+            .store_grant(digest, &grant, Completion::Recovered, deadline)
+            .await?;
         tracing::warn!(
             refresh_token_version = authorizer.refresh_token_version,
             "authorization recovered: the code had been spent without an answer"

@@ -10,8 +10,12 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
+use std::time::Instant;
+
 use super::context::Application;
+use super::publishing::PUBLISH_BUDGET;
 use crate::clock::EpochSeconds;
+use crate::events::{ProductEvent, catalogue};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::store::campaign::{
     AppState, Campaign, CampaignApp, CampaignCounts, CampaignId, CampaignSpec, CampaignState,
@@ -581,9 +585,14 @@ impl Campaigns {
                 }
             })
             .collect();
+        let events = state_change_events(self.component(), None, &campaign, 1);
         self.store()
-            .create_campaign(self.component(), &campaign, &apps)
+            .create_campaign(self.component(), &campaign, &apps, &events)
             .await?;
+        self.app
+            .context
+            .publish_recorded(&events, Instant::now() + PUBLISH_BUDGET)
+            .await;
         tracing::info!(campaign = %campaign.id, total, waves = ?campaign.spec.waves, "release campaign created");
         let counts = self
             .store()
@@ -675,14 +684,25 @@ impl Campaigns {
                 .await?
                 .ok_or_else(|| CampaignError::NotFound { id: id.to_string() })?;
             let mut campaign = stored.record;
+            let before = campaign.state;
             change(&mut campaign)?;
             campaign.updated_at = self.app.context.now();
+            let events = state_change_events(
+                self.component(),
+                Some(before),
+                &campaign,
+                stored.version + 1,
+            );
             match self
                 .store()
-                .update_campaign(self.component(), &campaign, stored.version)
+                .update_campaign(self.component(), &campaign, stored.version, &events)
                 .await
             {
                 Ok(()) => {
+                    self.app
+                        .context
+                        .publish_recorded(&events, Instant::now() + PUBLISH_BUDGET)
+                        .await;
                     let counts = self.store().campaign_counts(self.component(), &id).await?;
                     return Ok(CampaignView::new(&campaign, Some(&counts)));
                 }
@@ -837,6 +857,26 @@ impl Campaigns {
         tracing::info!(campaign = %view.id, restarted, "failed apps of a release campaign restarted");
         Ok((view, restarted))
     }
+}
+
+/// The `Campaign State Changed` event of a campaign stored as `version` whose state was `before`
+/// (none: just created); none when the state stayed.
+pub(crate) fn state_change_events(
+    component: &ComponentAppId,
+    before: Option<CampaignState>,
+    campaign: &Campaign,
+    version: u64,
+) -> Vec<ProductEvent> {
+    if before == Some(campaign.state) {
+        return Vec::new();
+    }
+    vec![catalogue::campaign_state_changed(
+        component,
+        campaign,
+        before,
+        version,
+        campaign.updated_at,
+    )]
 }
 
 #[cfg(test)]

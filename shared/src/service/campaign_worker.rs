@@ -26,11 +26,13 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::audit::{ReleaseKind, ReleaseOutcome, outcome_unknown};
-use super::campaign::pause_text;
+use super::campaign::{pause_text, state_change_events};
 use super::context::Application;
 use super::error::{AuditError, TokenError};
+use super::publishing::PUBLISH_BUDGET;
 use super::token_service::error_chain;
 use crate::clock::{EpochSeconds, beijing_month, beijing_month_start};
+use crate::events::ProductEvent;
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::store::campaign::{
     AppState, Campaign, CampaignApp, CampaignId, CampaignState, PauseReason, ReleaseMode, Step,
@@ -245,6 +247,15 @@ impl CampaignWorker {
         self.app.context.now()
     }
 
+    /// Publishes events just recorded with a campaign's change (what is not published in time
+    /// waits for the scheduled drain).
+    async fn publish(&self, events: &[ProductEvent]) {
+        self.app
+            .context
+            .publish_recorded(events, Instant::now() + PUBLISH_BUDGET)
+            .await;
+    }
+
     /// Works on every active campaign until nothing is due or `deadline` comes near.
     pub async fn run(&self, deadline: Instant) -> WorkerSummary {
         let mut summary = WorkerSummary::default();
@@ -452,12 +463,17 @@ impl CampaignWorker {
                 return Ok(Some(campaign));
             }
             campaign.updated_at = now;
+            let events =
+                state_change_events(self.component(), Some(before.state), &campaign, version + 1);
             match self
                 .store()
-                .update_campaign(self.component(), &campaign, version)
+                .update_campaign(self.component(), &campaign, version, &events)
                 .await
             {
-                Ok(()) => return Ok(Some(campaign)),
+                Ok(()) => {
+                    self.publish(&events).await;
+                    return Ok(Some(campaign));
+                }
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
             }
@@ -485,12 +501,21 @@ impl CampaignWorker {
             tracing::warn!(campaign = %id, reason = %pause_text(&reason), "release campaign paused");
             campaign.pause = Some(reason.clone());
             campaign.updated_at = self.now();
+            let events = state_change_events(
+                self.component(),
+                Some(CampaignState::Running),
+                &campaign,
+                version + 1,
+            );
             match self
                 .store()
-                .update_campaign(self.component(), &campaign, version)
+                .update_campaign(self.component(), &campaign, version, &events)
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.publish(&events).await;
+                    return Ok(());
+                }
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e),
             }

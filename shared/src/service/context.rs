@@ -17,13 +17,16 @@
 //! [`Application`] by the function that runs them.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::audit::Audits;
 use super::authorization::Authorizations;
 use super::directory::Directory;
 use super::passthrough::Passthrough;
+use super::publishing::EventPublisher;
 use super::token_service::{TokenService, TokenSettings};
 use crate::clock::{Clock, EpochSeconds};
+use crate::events::{EventBus, ProductEvent};
 use crate::ids::ComponentAppId;
 use crate::store::Store;
 use crate::wechat::WechatClient;
@@ -39,6 +42,7 @@ pub(super) struct Parts<S> {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) component: ComponentAppId,
     pub(super) settings: TokenSettings,
+    pub(super) bus: Option<EventBus>,
 }
 
 impl<S> Clone for Context<S> {
@@ -65,8 +69,39 @@ impl<S: Store + 'static> Context<S> {
                 clock,
                 component,
                 settings,
+                bus: None,
             }),
         }
+    }
+
+    /// The same context, publishing its events on `bus` (none: they wait in the outbox).
+    pub fn with_event_bus(self, bus: Option<EventBus>) -> Self {
+        let p = &self.parts;
+        Self {
+            parts: Arc::new(Parts {
+                store: p.store.clone(),
+                client: p.client.clone(),
+                clock: p.clock.clone(),
+                component: p.component.clone(),
+                settings: p.settings.clone(),
+                bus,
+            }),
+        }
+    }
+
+    /// The event publishing use case on this context's store and bus.
+    pub fn events(&self) -> EventPublisher<S> {
+        EventPublisher::new(
+            self.parts.store.clone(),
+            self.parts.component.clone(),
+            self.parts.bus.clone(),
+        )
+    }
+
+    /// Publishes `events`, just recorded with the change they describe, and marks those the bus
+    /// took, giving up at `by`: what is not published by then waits for the scheduled drain.
+    pub async fn publish_recorded(&self, events: &[ProductEvent], by: Instant) {
+        self.events().publish_recorded(events, by).await;
     }
 }
 

@@ -55,7 +55,7 @@ pub use directory::{
     TICKET_HEALTHY_FOR_SECS,
 };
 pub use error::{AuditError, AuthorizationError, DirectoryError, TokenError, WithdrawError};
-pub use publishing::{DRAIN_BATCH, DrainSummary, EventPublisher};
+pub use publishing::{DRAIN_BATCH, DrainSummary, EventPublisher, PUBLISH_BUDGET};
 pub use push_handling::{
     OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,
     RELEASE_TEST_API_SUFFIX, RELEASE_TEST_QUERY_AUTH_CODE, RELEASE_TEST_TEXT,

@@ -5,13 +5,18 @@
 //! events wait.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::token_service::error_chain;
-use crate::events::EventBus;
+use crate::events::{EventBus, ProductEvent};
 use crate::ids::ComponentAppId;
 use crate::store::{Store, StoreError};
+
+/// How long publishing just-recorded events may take outside a push (the bus client's own
+/// timeouts end sooner).
+pub const PUBLISH_BUDGET: Duration = Duration::from_secs(3);
 
 /// The most events one drain reads from the outbox at a time.
 pub const DRAIN_BATCH: usize = 100;
@@ -58,6 +63,39 @@ impl<S: Store> EventPublisher<S> {
         self.bus.is_some()
     }
 
+    /// Publishes `events`, just recorded, and marks those the bus took, giving up at `by` (the
+    /// rest wait for a drain). Failures are logged, not returned: the events are safe in the
+    /// outbox whatever happens here.
+    pub async fn publish_recorded(&self, events: &[ProductEvent], by: Instant) {
+        let Some(bus) = &self.bus else { return };
+        if events.is_empty() {
+            return;
+        }
+        let publish = async {
+            let published = bus.publish(events).await;
+            if !published.failed.is_empty() {
+                tracing::warn!(
+                    failed = published.failed.len(),
+                    "the bus did not take every event; they wait for the next drain"
+                );
+            }
+            if let Err(e) = self
+                .store
+                .mark_events_sent(&self.component, &published.sent)
+                .await
+            {
+                tracing::warn!(error = %error_chain(&e), "published events could not be marked sent; a drain publishes them again");
+            }
+            published.sent.len()
+        };
+        match tokio::time::timeout_at(by.into(), publish).await {
+            Ok(sent) => tracing::info!(published = sent, "events published"),
+            Err(_) => tracing::warn!(
+                "event publication ran out of time; the events wait for the next drain"
+            ),
+        }
+    }
+
     /// Publishes one batch of the oldest unsent events ([`DRAIN_BATCH`]) and marks those the bus
     /// took. A bus failure is counted, not returned: the events stay for the next drain.
     pub async fn drain(&self) -> Result<DrainSummary, StoreError> {
@@ -73,13 +111,8 @@ impl<S: Store> EventPublisher<S> {
         if unsent.is_empty() {
             return Ok(summary);
         }
-        let events: Vec<_> = unsent.iter().map(|u| u.event.clone()).collect();
-        let published = bus.publish(&events).await;
-        let sent: Vec<_> = unsent
-            .into_iter()
-            .filter(|u| published.sent.contains(&u.event.id))
-            .map(|u| (u.slot, u.event.id))
-            .collect();
+        let published = bus.publish(&unsent).await;
+        let sent = published.sent;
         summary.published = u32::try_from(sent.len()).unwrap_or(u32::MAX);
         summary.failed = u32::try_from(published.failed.len()).unwrap_or(u32::MAX);
         if let Err(e) = self.store.mark_events_sent(&self.component, &sent).await {

@@ -39,6 +39,7 @@ use crate::crypto::{CryptoError, MAX_BODY_LEN, MessageCrypto, PushQuery, random_
 use crate::event::{
     AuthorizerMessage, ComponentEvent, ComponentEventKind, EventError, MessageKind,
 };
+use crate::events::catalogue::{self, StatusCause};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 use crate::store::{
@@ -547,24 +548,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             ComponentEventKind::Unauthorized { authorizer_appid } => {
                 tracing::Span::current().record("authorizer", authorizer_appid.as_str());
                 record.appid = Some(authorizer_appid.to_string());
-                match self
-                    .inner
-                    .app
-                    .context
-                    .store()
-                    .set_authorizer_status(
-                        self.component(),
-                        authorizer_appid,
-                        AuthorizerStatus::Unauthorized,
-                    )
-                    .await
-                {
-                    Ok(()) => tracing::info!("authorizer marked unauthorized"),
-                    Err(StoreError::NotFound) => {
-                        tracing::info!("unauthorized by an authorizer that is not stored")
-                    }
-                    Err(e) => return Err(PushError::Store(e)),
-                }
+                self.mark_unauthorized(authorizer_appid, deadline).await?;
             }
             ComponentEventKind::FastRegister(r) | ComponentEventKind::FastVerifyBetaApp(r) => {
                 record.appid = r.appid.as_ref().map(ToString::to_string);
@@ -719,7 +703,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             }
             let acted = self
                 .once(&idempotency_key, budget, || {
-                    self.act_on_message(appid, &message)
+                    self.act_on_message(appid, &message, budget.answer_by)
                 })
                 .await?;
             if let Acted::Now = acted {
@@ -845,6 +829,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         &self,
         appid: &AuthorizerAppId,
         message: &AuthorizerMessage,
+        deadline: Instant,
     ) -> Result<PushRecord, PushError> {
         let kind = match message.event() {
             Some(event) => format!("{}:{event}", message.msg_type),
@@ -855,7 +840,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         match &message.kind {
             MessageKind::WeappAuditSuccess { succ_time } => {
                 let release = self
-                    .update_audit(appid, AuditStatus::Succeeded, None, *succ_time)
+                    .update_audit(appid, AuditStatus::Succeeded, None, *succ_time, deadline)
                     .await?;
                 if let Some(outcome) = release {
                     record.detail.insert("auto_release".into(), outcome);
@@ -864,12 +849,24 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             MessageKind::WeappAuditFail {
                 reason, fail_time, ..
             } => {
-                self.update_audit(appid, AuditStatus::Failed, Some(reason), *fail_time)
-                    .await?;
+                self.update_audit(
+                    appid,
+                    AuditStatus::Failed,
+                    Some(reason),
+                    *fail_time,
+                    deadline,
+                )
+                .await?;
             }
             MessageKind::WeappAuditDelay { reason, delay_time } => {
-                self.update_audit(appid, AuditStatus::Delayed, Some(reason), *delay_time)
-                    .await?;
+                self.update_audit(
+                    appid,
+                    AuditStatus::Delayed,
+                    Some(reason),
+                    *delay_time,
+                    deadline,
+                )
+                .await?;
             }
             MessageKind::NicknameAudit {
                 ret,
@@ -937,12 +934,57 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
     /// rather than lose the release. When the release's outcome is unknown, the approval is
     /// stored with the wish kept and the push fails, so WeChat's next delivery tries again.
     /// Answers what the automatic release did, if it was tried.
+    /// Marks the authorizer unauthorized, with its `Authorizer Unauthorized` event (one per
+    /// grant), and publishes the event before `deadline` if it can.
+    async fn mark_unauthorized(
+        &self,
+        appid: &AuthorizerAppId,
+        deadline: Instant,
+    ) -> Result<(), PushError> {
+        let context = &self.inner.app.context;
+        let store = context.store();
+        let component = self.component();
+        let Some(stored) = store
+            .authorizer(component, appid)
+            .await
+            .map_err(PushError::Store)?
+        else {
+            tracing::info!("unauthorized by an authorizer that is not stored");
+            return Ok(());
+        };
+        let status = AuthorizerStatus::Unauthorized;
+        let events: Vec<_> = catalogue::status_changed(
+            component,
+            appid,
+            status,
+            stored.refresh_token_version,
+            StatusCause::Push,
+            self.now(),
+        )
+        .into_iter()
+        .collect();
+        match store
+            .set_authorizer_status_with_events(component, appid, status, &events)
+            .await
+        {
+            Ok(()) => tracing::info!("authorizer marked unauthorized"),
+            Err(StoreError::NotFound) => {
+                tracing::info!("unauthorized by an authorizer that is not stored");
+                return Ok(());
+            }
+            Err(e) => return Err(PushError::Store(e)),
+        }
+        context.publish_recorded(&events, deadline).await;
+        Ok(())
+    }
+
     async fn update_audit(
         &self,
         appid: &AuthorizerAppId,
         status: AuditStatus,
         reason: Option<&String>,
         at: EpochSeconds,
+        deadline: Instant,
     ) -> Result<Option<String>, PushError> {
         let store = self.inner.app.context.store();
         let component = self.component();
@@ -986,8 +1028,19 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             }
             _ => Ok(None),
         };
-        match store.put_audit_state(component, appid, &state).await {
+        let events: Vec<_> = catalogue::audit_result(component, appid, &state, self.now())
+            .into_iter()
+            .collect();
+        match store
+            .put_audit_state_with_events(component, appid, &state, &events)
+            .await
+        {
             Ok(()) => {
+                self.inner
+                    .app
+                    .context
+                    .publish_recorded(&events, deadline)
+                    .await;
                 tracing::info!(
                     audit_id = state.audit_id,
                     status = status.as_str(),

@@ -23,7 +23,9 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use super::publishing::{DrainSummary, PUBLISH_BUDGET};
 use super::token_service::{RefreshOutcome, TokenService, error_chain};
+use crate::events::catalogue;
 use crate::ids::AuthorizerAppId;
 use crate::store::{DueToken, Store};
 use crate::wechat::deadline;
@@ -124,6 +126,8 @@ pub struct RefreshSummary {
     pub skipped: Skipped,
     /// Whether the deadline stopped the run with due tokens left.
     pub stopped_early: bool,
+    /// The outbox drain after the refreshes: events published by this run, and not.
+    pub events: DrainSummary,
     pub duration_ms: u64,
 }
 
@@ -133,6 +137,7 @@ impl RefreshSummary {
             component_token: ComponentTokenStep::NotDue,
             ticket_age_secs: None,
             ticket_push_requested: false,
+            events: DrainSummary::default(),
             due: 0,
             refreshed: 0,
             failed: 0,
@@ -234,6 +239,7 @@ impl<S: Store + 'static> Refresher<S> {
             } else {
                 self.defer_authorizers(&mut summary, due_by).await;
             }
+            self.drain_events(&mut summary, limits.stop_at).await;
         };
         tracing::Instrument::instrument(deadline::within(deadline, run), span).await;
         summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -241,23 +247,70 @@ impl<S: Store + 'static> Refresher<S> {
     }
 
     async fn check_ticket(&self, summary: &mut RefreshSummary) {
-        let store = self.service.context().store();
-        let component = self.service.context().component_appid();
-        let age = match store.latest_ticket(component).await {
-            Ok(ticket) => ticket.map(|t| (self.service.context().now() - t.received_at).max(0)),
+        let context = self.service.context();
+        let store = context.store();
+        let component = context.component_appid();
+        let now = context.now();
+        let received_at = match store.latest_ticket(component).await {
+            Ok(ticket) => ticket.map(|t| t.received_at),
             Err(e) => {
                 tracing::warn!(error = %error_chain(&e), "could not read the ticket");
                 summary.count_failure(None);
                 return;
             }
         };
+        let age = received_at.map(|at| (now - at).max(0));
         summary.ticket_age_secs = age;
         if age.is_none_or(|age| age > self.settings.ticket_stale_after_secs) {
             tracing::warn!(
                 ticket_age_secs = age,
                 "the ticket is missing or stale; asking WeChat for a push"
             );
+            // One event per stale ticket; with none stored at all, one an hour.
+            let events = [catalogue::ticket_missing(component, received_at, now)];
+            match store.record_events(component, &events).await {
+                Ok(()) => {
+                    context
+                        .publish_recorded(&events, Instant::now() + PUBLISH_BUDGET)
+                        .await
+                }
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "could not record the Ticket Missing event");
+                }
+            }
             summary.ticket_push_requested = self.service.request_ticket_push().await;
+        }
+    }
+
+    /// Publishes what the outbox holds, a batch at a time, while batches come full and time is
+    /// left before `stop_at`.
+    async fn drain_events(&self, summary: &mut RefreshSummary, stop_at: Instant) {
+        let publisher = self.service.context().events();
+        if !publisher.has_bus() {
+            return;
+        }
+        while Instant::now() < stop_at {
+            match publisher.drain().await {
+                Ok(drained) => {
+                    summary.events.published += drained.published;
+                    summary.events.failed += drained.failed;
+                    summary.events.more = drained.more;
+                    if !drained.more || drained.failed > 0 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "could not drain the event outbox");
+                    break;
+                }
+            }
+        }
+        if summary.events.published + summary.events.failed > 0 {
+            tracing::info!(
+                published = summary.events.published,
+                failed = summary.events.failed,
+                "event outbox drained"
+            );
         }
     }
 

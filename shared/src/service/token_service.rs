@@ -21,14 +21,16 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
 use super::context::{Context, Parts};
 use super::error::TokenError;
+use super::publishing::PUBLISH_BUDGET;
 use super::single_flight::{Claim, Flight, Hold, Rules, Want};
 use crate::clock::EpochSeconds;
+use crate::events::catalogue::{self, StatusCause};
 use crate::ids::AuthorizerAppId;
 use crate::secret::Secret;
 use crate::store::{
@@ -727,14 +729,27 @@ impl<S: Store + 'static> TokenService<S> {
             Ok(_) => {}
             Err(e) => return e.into(),
         }
+        let events: Vec<_> = catalogue::status_changed(
+            &inner.component,
+            appid,
+            status,
+            used.refresh_token_version,
+            StatusCause::Refused(cause.errcode().unwrap_or(-1)),
+            self.now(),
+        )
+        .into_iter()
+        .collect();
         if let Err(e) = inner
             .store
-            .set_authorizer_status(&inner.component, appid, status)
+            .set_authorizer_status_with_events(&inner.component, appid, status, &events)
             .await
         {
             return e.into();
         }
         tracing::warn!(errcode = cause.errcode(), %status, "authorizer marked");
+        self.context
+            .publish_recorded(&events, Instant::now() + PUBLISH_BUDGET)
+            .await;
         match status {
             AuthorizerStatus::Unauthorized => TokenError::Unauthorized {
                 appid: appid.clone(),

@@ -23,6 +23,8 @@ use sha2::{Digest, Sha256};
 mod campaigns;
 mod outbox;
 
+use outbox::StateWrite;
+
 pub use campaigns::{COUNT_SHARDS, StoredAuditQuota, Versioned, work_pk};
 
 use super::schema::{DUE_AT, DUE_INDEX, DUE_PK, PK, SK, STATUS_INDEX, STATUS_PK, TTL};
@@ -783,10 +785,11 @@ impl LeaseStore for DynamoStore {
 }
 
 impl AuthorizerStore for DynamoStore {
-    async fn record_authorization(
+    async fn record_authorization_with_events(
         &self,
         component: &ComponentAppId,
         grant: &AuthorizationGrant,
+        events: &[ProductEvent],
     ) -> Result<Authorizer> {
         let now = self.now();
         let mut update = format!(
@@ -816,32 +819,47 @@ impl AuthorizerStore for DynamoStore {
         }
         // Re-authorization is the newest word from WeChat: it always becomes the next version.
         update.push_str(&format!(" ADD #{REFRESH_VERSION} :one"));
+        let record = key(home(component), authorizer_sk(&grant.appid));
+        let attribute_names = names(
+            &[
+                APPID,
+                STATUS,
+                STATUS_PK,
+                REFRESH_TOKEN,
+                ACCESS_TOKEN,
+                ACCESS_EXPIRES_AT,
+                DUE_PK,
+                DUE_AT,
+                FUNC_INFO,
+                AUTHORIZED_AT,
+                UPDATED_AT,
+                ACCOUNT,
+                REFRESH_VERSION,
+            ]
+            .into_iter()
+            .filter(|a| *a != ACCOUNT || grant.account.is_some())
+            .collect::<Vec<_>>(),
+        );
+        if !events.is_empty() {
+            let write = StateWrite::Update {
+                key: record.clone(),
+                update,
+                condition: None,
+                names: attribute_names,
+                values: values(vals),
+            };
+            // No condition, so it cannot fail on one.
+            let _ = self.write_with_events(component, write, events).await?;
+            let stored = self.get(record).await?.ok_or(StoreError::NotFound)?;
+            return authorizer_from(&stored);
+        }
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(home(component), authorizer_sk(&grant.appid))))
+            .set_key(Some(record))
             .update_expression(update)
-            .set_expression_attribute_names(names(
-                &[
-                    APPID,
-                    STATUS,
-                    STATUS_PK,
-                    REFRESH_TOKEN,
-                    ACCESS_TOKEN,
-                    ACCESS_EXPIRES_AT,
-                    DUE_PK,
-                    DUE_AT,
-                    FUNC_INFO,
-                    AUTHORIZED_AT,
-                    UPDATED_AT,
-                    ACCOUNT,
-                    REFRESH_VERSION,
-                ]
-                .into_iter()
-                .filter(|a| *a != ACCOUNT || grant.account.is_some())
-                .collect::<Vec<_>>(),
-            ))
+            .set_expression_attribute_names(attribute_names)
             .set_expression_attribute_values(values(vals))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -991,11 +1009,12 @@ impl AuthorizerStore for DynamoStore {
         }
     }
 
-    async fn set_authorizer_status(
+    async fn set_authorizer_status_with_events(
         &self,
         component: &ComponentAppId,
         appid: &AuthorizerAppId,
         status: AuthorizerStatus,
+        events: &[ProductEvent],
     ) -> Result<()> {
         let mut vals = vec![
             (":status", s(status.as_str())),
@@ -1015,16 +1034,24 @@ impl AuthorizerStore for DynamoStore {
         if status == AuthorizerStatus::Authorized {
             attribute_names.push(ACCESS_EXPIRES_AT);
         }
-        self.update_if(
-            key(home(component), authorizer_sk(appid)),
-            &update,
-            &format!("attribute_exists(#{PK})"),
-            &attribute_names,
-            vals,
-        )
-        .await?
-        .map_err(|_| StoreError::NotFound)?;
-        Ok(())
+        let record = key(home(component), authorizer_sk(appid));
+        let condition = format!("attribute_exists(#{PK})");
+        if events.is_empty() {
+            self.update_if(record, &update, &condition, &attribute_names, vals)
+                .await?
+                .map_err(|_| StoreError::NotFound)?;
+            return Ok(());
+        }
+        let write = StateWrite::Update {
+            key: record,
+            update,
+            condition: Some(condition),
+            names: names(&attribute_names),
+            values: values(vals),
+        };
+        self.write_with_events(component, write, events)
+            .await?
+            .map_err(|_| StoreError::NotFound)
     }
 
     async fn set_account_info(
@@ -1199,11 +1226,12 @@ impl AuditStore for DynamoStore {
         }))
     }
 
-    async fn put_audit_state(
+    async fn put_audit_state_with_events(
         &self,
         component: &ComponentAppId,
         appid: &AuthorizerAppId,
         state: &AuditState,
+        events: &[ProductEvent],
     ) -> Result<()> {
         let mut item = key(home(component), audit_sk(appid));
         item.extend([
@@ -1222,14 +1250,28 @@ impl AuditStore for DynamoStore {
         if let Some(id) = &state.campaign {
             item.insert(CAMPAIGN.to_owned(), s(id.as_str()));
         }
-        self.put_if(
+        let condition = format!("attribute_not_exists(#{PK}) OR #{AUDIT_ID} <= :audit_id");
+        let condition_values = vec![(":audit_id", n(state.audit_id))];
+        if events.is_empty() {
+            return self
+                .put_if(
+                    item,
+                    &condition,
+                    &[PK, AUDIT_ID],
+                    condition_values,
+                    StoreError::Conflict,
+                )
+                .await;
+        }
+        let write = StateWrite::Put {
             item,
-            &format!("attribute_not_exists(#{PK}) OR #{AUDIT_ID} <= :audit_id"),
-            &[PK, AUDIT_ID],
-            vec![(":audit_id", n(state.audit_id))],
-            StoreError::Conflict,
-        )
-        .await
+            condition,
+            names: names(&[PK, AUDIT_ID]),
+            values: values(condition_values),
+        };
+        self.write_with_events(component, write, events)
+            .await?
+            .map_err(|_| StoreError::Conflict)
     }
 
     async fn withdrawals(

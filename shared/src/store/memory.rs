@@ -173,10 +173,11 @@ impl LeaseStore for MemoryStore {
 }
 
 impl AuthorizerStore for MemoryStore {
-    async fn record_authorization(
+    async fn record_authorization_with_events(
         &self,
         component: &ComponentAppId,
         grant: &AuthorizationGrant,
+        events: &[ProductEvent],
     ) -> Result<Authorizer> {
         let now = self.now();
         let mut state = self.state();
@@ -197,6 +198,7 @@ impl AuthorizerStore for MemoryStore {
             updated_at: now,
         };
         state.authorizers.insert(slot, authorizer.clone());
+        state.record(component, events);
         Ok(authorizer)
     }
 
@@ -284,11 +286,12 @@ impl AuthorizerStore for MemoryStore {
         }
     }
 
-    async fn set_authorizer_status(
+    async fn set_authorizer_status_with_events(
         &self,
         component: &ComponentAppId,
         appid: &AuthorizerAppId,
         status: AuthorizerStatus,
+        events: &[ProductEvent],
     ) -> Result<()> {
         let now = self.now();
         let mut state = self.state();
@@ -298,6 +301,7 @@ impl AuthorizerStore for MemoryStore {
             .ok_or(StoreError::NotFound)?;
         stored.status = status;
         stored.updated_at = now;
+        state.record(component, events);
         Ok(())
     }
 
@@ -448,11 +452,12 @@ impl AuditStore for MemoryStore {
             .cloned())
     }
 
-    async fn put_audit_state(
+    async fn put_audit_state_with_events(
         &self,
         component: &ComponentAppId,
         appid: &AuthorizerAppId,
         audit: &AuditState,
+        events: &[ProductEvent],
     ) -> Result<()> {
         let mut state = self.state();
         let slot = (component.clone(), appid.clone());
@@ -464,6 +469,7 @@ impl AuditStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         state.audits.insert(slot, audit.clone());
+        state.record(component, events);
         Ok(())
     }
 
@@ -578,24 +584,30 @@ impl CompletedAuthorizations for MemoryStore {
     }
 }
 
-impl EventOutbox for MemoryStore {
-    async fn record_events(
-        &self,
-        component: &ComponentAppId,
-        events: &[ProductEvent],
-    ) -> Result<()> {
-        let mut state = self.state();
+impl State {
+    /// Records the events whose ids are not recorded yet, as unsent.
+    fn record(&mut self, component: &ComponentAppId, events: &[ProductEvent]) {
         for event in events {
-            let known = state
+            let known = self
                 .events
                 .iter()
                 .any(|(e, _)| &e.component == component && e.id == event.id);
             if !known {
                 let mut event = event.clone();
                 event.component = component.clone();
-                state.events.push((event, false));
+                self.events.push((event, false));
             }
         }
+    }
+}
+
+impl EventOutbox for MemoryStore {
+    async fn record_events(
+        &self,
+        component: &ComponentAppId,
+        events: &[ProductEvent],
+    ) -> Result<()> {
+        self.state().record(component, events);
         Ok(())
     }
 
@@ -603,33 +615,23 @@ impl EventOutbox for MemoryStore {
         &self,
         component: &ComponentAppId,
         limit: usize,
-    ) -> Result<Vec<UnsentEvent>> {
-        let mut unsent: Vec<UnsentEvent> = self
+    ) -> Result<Vec<ProductEvent>> {
+        let mut unsent: Vec<ProductEvent> = self
             .state()
             .events
             .iter()
             .filter(|(e, sent)| !sent && &e.component == component)
-            .map(|(e, _)| UnsentEvent {
-                event: e.clone(),
-                slot: EventSlot {
-                    pk: format!("EVENT#{}", e.id),
-                    sk: "EVENT".to_owned(),
-                },
-            })
+            .map(|(e, _)| e.clone())
             .collect();
         // Stable: events of the same second stay in the order recorded.
-        unsent.sort_by_key(|u| u.event.occurred_at);
+        unsent.sort_by_key(|e| e.occurred_at);
         unsent.truncate(limit);
         Ok(unsent)
     }
 
-    async fn mark_events_sent(
-        &self,
-        component: &ComponentAppId,
-        sent: &[(EventSlot, EventId)],
-    ) -> Result<()> {
+    async fn mark_events_sent(&self, component: &ComponentAppId, sent: &[EventId]) -> Result<()> {
         for (event, is_sent) in &mut self.state().events {
-            if &event.component == component && sent.iter().any(|(_, id)| id == &event.id) {
+            if &event.component == component && sent.contains(&event.id) {
                 *is_sent = true;
             }
         }

@@ -562,6 +562,17 @@ pub trait AuthorizerStore: Send + Sync {
         &self,
         component: &ComponentAppId,
         grant: &AuthorizationGrant,
+    ) -> impl Future<Output = Result<Authorizer>> + Send {
+        self.record_authorization_with_events(component, grant, &[])
+    }
+
+    /// [`AuthorizerStore::record_authorization`], recording `events` (what the change means) in
+    /// the same write: both are stored or neither (see [`EventOutbox`]).
+    fn record_authorization_with_events(
+        &self,
+        component: &ComponentAppId,
+        grant: &AuthorizationGrant,
+        events: &[ProductEvent],
     ) -> impl Future<Output = Result<Authorizer>> + Send;
 
     /// Stores a refreshed access token (and a new refresh token, if any) and gives the refresh
@@ -609,6 +620,17 @@ pub trait AuthorizerStore: Send + Sync {
         component: &ComponentAppId,
         appid: &AuthorizerAppId,
         status: AuthorizerStatus,
+    ) -> impl Future<Output = Result<()>> + Send {
+        self.set_authorizer_status_with_events(component, appid, status, &[])
+    }
+
+    /// [`AuthorizerStore::set_authorizer_status`], recording `events` in the same write.
+    fn set_authorizer_status_with_events(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        status: AuthorizerStatus,
+        events: &[ProductEvent],
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Stores the account facts. [`StoreError::NotFound`] if there is no such authorizer.
@@ -725,6 +747,18 @@ pub trait AuditStore: Send + Sync {
         component: &ComponentAppId,
         appid: &AuthorizerAppId,
         state: &AuditState,
+    ) -> impl Future<Output = Result<()>> + Send {
+        self.put_audit_state_with_events(component, appid, state, &[])
+    }
+
+    /// [`AuditStore::put_audit_state`], recording `events` in the same write (none when the
+    /// stored state is for a later audit).
+    fn put_audit_state_with_events(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        state: &AuditState,
+        events: &[ProductEvent],
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// The withdrawals of `appid`'s audits counted on Beijing day `day` (`YYYYMMDD`) and in its
@@ -764,24 +798,11 @@ pub trait AuditStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// Where an unsent event is kept: its own record, or the record whose change it describes
-/// (written in the same write as the change). Opaque outside the store.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct EventSlot {
-    pub(crate) pk: String,
-    pub(crate) sk: String,
-}
-
-/// An event not yet published, and where it is kept.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UnsentEvent {
-    pub event: ProductEvent,
-    pub slot: EventSlot,
-}
-
 /// Product events waiting for the bus (the outbox): recorded with the state change they describe,
-/// published, then marked sent. Whatever is left unsent is published by a later run, with the
-/// same [`EventId`].
+/// in the same write (the `_with_events` methods of the other store traits) or on their own when
+/// no state change carries them, then published and marked sent. Whatever is left unsent is
+/// published by a later run, with the same [`EventId`]. An event is recorded once: recording an
+/// id again, sent or not, changes nothing.
 pub trait EventOutbox: Send + Sync {
     /// Records events that no state change carries (a message passed on, a missing ticket), each
     /// in a record of its own. An id recorded before is left as it is (the same event, recorded
@@ -797,7 +818,7 @@ pub trait EventOutbox: Send + Sync {
         &self,
         component: &ComponentAppId,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<UnsentEvent>>> + Send;
+    ) -> impl Future<Output = Result<Vec<ProductEvent>>> + Send;
 
     /// Marks events sent: they are no longer listed as unsent. An event's own record is kept for
     /// [`SENT_EVENT_RETENTION_SECS`], so recording it again changes nothing. Events already
@@ -805,7 +826,7 @@ pub trait EventOutbox: Send + Sync {
     fn mark_events_sent(
         &self,
         component: &ComponentAppId,
-        sent: &[(EventSlot, EventId)],
+        sent: &[EventId],
     ) -> impl Future<Output = Result<()>> + Send;
 }
 

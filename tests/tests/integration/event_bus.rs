@@ -5,22 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use wxcomponent::events::{
-    DetailType, EventBus, ProductEvent, SCHEMA_VERSION, SOURCE, eventbridge_timeouts,
-};
+use wxcomponent::events::{DetailType, EventBus, ProductEvent, SCHEMA_VERSION, SOURCE};
 use wxcomponent::{AuthorizerAppId, ComponentAppId};
 use wxcomponent_tests::fake_bus::{BusMode, FakeBus};
 
 async fn bus_on(fake: &FakeBus) -> EventBus {
-    let sdk = wxcomponent::tls::sdk_config(None).await;
-    let config = aws_sdk_eventbridge::config::Builder::from(&sdk)
-        .endpoint_url(fake.endpoint_url())
-        .timeout_config(eventbridge_timeouts())
-        .build();
-    EventBus::new(
-        aws_sdk_eventbridge::Client::from_conf(config),
-        "wxcomponent-test",
-    )
+    fake.event_bus("wxcomponent-test").await
 }
 
 fn events(n: usize) -> Vec<ProductEvent> {

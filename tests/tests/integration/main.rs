@@ -10,6 +10,7 @@ mod client;
 mod client_miniprogram;
 mod dynamodb_costs;
 mod event_bus;
+mod events;
 mod faults;
 mod iam;
 mod push_deadlines;

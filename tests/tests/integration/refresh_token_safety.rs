@@ -121,8 +121,14 @@ async fn real_time(settings: TokenSettings) -> RealTime {
     .unwrap();
     let dynamodb = dynamodb_client().await;
     let table = fresh_table(&dynamodb).await;
-    let wiring =
-        wxcomponent::wiring::assemble(dynamodb, &table, Arc::new(SystemClock), client, settings);
+    let wiring = wxcomponent::wiring::assemble(
+        dynamodb,
+        &table,
+        Arc::new(SystemClock),
+        client,
+        settings,
+        None,
+    );
     RealTime {
         sim,
         store: wiring.store,

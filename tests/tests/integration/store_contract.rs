@@ -1446,10 +1446,7 @@ async fn events_are_recorded_once_listed_unsent_oldest_first_and_leave_the_list_
             .about(&appid)
             .with("msg_type", "text")
     };
-    let unsent = |limit: usize| async move {
-        let unsent = f.store.unsent_events(c, limit).await.unwrap();
-        unsent.into_iter().map(|u| u.event).collect::<Vec<_>>()
-    };
+    let unsent = |limit: usize| async move { f.store.unsent_events(c, limit).await.unwrap() };
     assert_eq!(unsent(10).await, vec![]);
     let (late, early, middle) = (event("c", T0 + 20), event("a", T0), event("b", T0 + 10));
     f.store
@@ -1487,8 +1484,8 @@ async fn events_are_recorded_once_listed_unsent_oldest_first_and_leave_the_list_
         .await
         .unwrap()
         .into_iter()
-        .filter(|u| u.event.id != middle.id)
-        .map(|u| (u.slot, u.event.id))
+        .filter(|e| e.id != middle.id)
+        .map(|e| e.id)
         .collect();
     assert_eq!(to_mark.len(), 2);
     f.store.mark_events_sent(c, &to_mark).await.unwrap();

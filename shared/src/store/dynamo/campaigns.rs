@@ -19,8 +19,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use sha2::{Digest, Sha256};
 
-use super::{DynamoStore, Item, backend, home, key, n, names, page_of, s, values};
+use super::{DynamoStore, Item, StateWrite, backend, home, key, n, names, page_of, s, values};
 use crate::clock::EpochSeconds;
+use crate::events::ProductEvent;
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::store::campaign::{
     AppState, Campaign, CampaignApp, CampaignCounts, CampaignId, CountDelta, Step,
@@ -191,6 +192,7 @@ impl DynamoStore {
         component: &ComponentAppId,
         campaign: &Campaign,
         apps: &[CampaignApp],
+        events: &[ProductEvent],
     ) -> Result<()> {
         let mut counters: HashMap<u32, CountDelta> = HashMap::new();
         for app in apps {
@@ -224,10 +226,12 @@ impl DynamoStore {
             &format!("attribute_not_exists(#{PK})"),
             &[PK],
             vec![],
+            events,
         )
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn put_campaign_if(
         &self,
         component: &ComponentAppId,
@@ -236,23 +240,39 @@ impl DynamoStore {
         condition: &str,
         condition_names: &[&str],
         condition_values: Vec<(&str, AttributeValue)>,
+        events: &[ProductEvent],
     ) -> Result<()> {
-        self.put_if(
-            campaign_item(component, campaign, version),
-            condition,
-            condition_names,
-            condition_values,
-            StoreError::Conflict,
-        )
-        .await
+        let item = campaign_item(component, campaign, version);
+        if events.is_empty() {
+            return self
+                .put_if(
+                    item,
+                    condition,
+                    condition_names,
+                    condition_values,
+                    StoreError::Conflict,
+                )
+                .await;
+        }
+        let write = StateWrite::Put {
+            item,
+            condition: condition.to_owned(),
+            names: names(condition_names),
+            values: values(condition_values),
+        };
+        self.write_with_events(component, write, events)
+            .await?
+            .map_err(|_| StoreError::Conflict)
     }
 
-    /// Replaces the campaign if it is still at `version`; `Conflict` otherwise.
+    /// Replaces the campaign if it is still at `version`, recording `events` with it (the new
+    /// version is `version + 1`); `Conflict` otherwise.
     pub async fn update_campaign(
         &self,
         component: &ComponentAppId,
         campaign: &Campaign,
         version: u64,
+        events: &[ProductEvent],
     ) -> Result<()> {
         self.put_campaign_if(
             component,
@@ -261,6 +281,7 @@ impl DynamoStore {
             &format!("#{VERSION} = :version"),
             &[VERSION],
             vec![(":version", n(version))],
+            events,
         )
         .await
     }
