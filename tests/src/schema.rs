@@ -517,8 +517,11 @@ mod tests {
             for statement in policy["Statement"].as_sequence().expect("statements") {
                 assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{function}");
                 let list = |v: &Value| match v.as_sequence() {
-                    Some(items) => items.iter().map(text).collect::<Vec<_>>(),
-                    None => vec![text(v)],
+                    // A condition's choice (`!If`) is one resource.
+                    Some(items) if !matches!(v, Value::Tagged(_)) => {
+                        items.iter().map(text).collect::<Vec<_>>()
+                    }
+                    _ => vec![text(v)],
                 };
                 for resource in list(&statement["Resource"]) {
                     for action in list(&statement["Action"]) {
