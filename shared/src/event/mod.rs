@@ -16,12 +16,17 @@
 mod component;
 mod fields;
 mod message;
+mod notice;
 
 pub use component::{
     Authorization, BetaAppInfo, BetaAppRegistration, ComponentEvent, ComponentEventKind,
     RegistrationInfo, RegistrationResult,
 };
 pub use message::{AuthorizerMessage, MessageKind, text_reply_xml};
+pub use notice::{
+    Notice, NoticeKind, PrivacyApplyResult, Punishment, UserAuthorizationChange, WxaAuthDispatch,
+    WxaAuthProgress,
+};
 
 use sha2::{Digest, Sha256};
 
@@ -43,8 +48,12 @@ pub enum EventError {
         #[source]
         source: quick_xml::Error,
     },
-    /// Well-formed enough to read, but not a single `<xml>` element.
-    #[error("push XML has the wrong shape: {0}")]
+    /// A body that starts with `{` but is not valid JSON. Only the position is kept: the JSON
+    /// parser's own message can quote the push.
+    #[error("push JSON is not well-formed (line {line}, column {column})")]
+    MalformedJson { line: usize, column: usize },
+    /// Well-formed enough to read, but not a single `<xml>` element (or, for JSON, not an object).
+    #[error("push has the wrong shape: {0}")]
     Shape(&'static str),
     /// A field that this kind of push must have is absent or blank.
     #[error("{kind} push is missing required field <{field}>")]
