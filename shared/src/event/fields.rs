@@ -7,7 +7,7 @@
 //! `parent/child` (deeper levels are skipped, as in XML). JSON numbers and booleans count as their
 //! text; `null` counts as absent. A JSON array of scalars is a list (see [`Body::list`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use super::EventError;
@@ -34,6 +34,8 @@ pub(crate) enum Body {
 pub(crate) struct JsonFields {
     values: HashMap<String, String>,
     lists: HashMap<String, Vec<String>>,
+    /// Keys that occur more than once in one object: refused when read, as in XML.
+    duplicated: HashSet<String>,
 }
 
 /// Whether a decrypted body is JSON rather than XML: its first non-blank character is `{`.
@@ -52,20 +54,19 @@ pub(crate) fn read(body: &str) -> Result<Body, EventError> {
 
 fn read_json(body: &str) -> Result<JsonFields, EventError> {
     // The parser's own message can quote the input, so only its position is kept.
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| EventError::MalformedJson {
-            line: e.line(),
-            column: e.column(),
-        })?;
-    let serde_json::Value::Object(object) = value else {
+    let node: Node = serde_json::from_str(body).map_err(|e| EventError::MalformedJson {
+        line: e.line(),
+        column: e.column(),
+    })?;
+    let Node::Object(entries) = node else {
         return Err(EventError::Shape("push JSON is not an object"));
     };
     let mut fields = JsonFields::default();
-    for (name, value) in object {
-        match value {
-            serde_json::Value::Object(children) => {
-                for (child, value) in children {
-                    fields.insert(format!("{name}/{child}"), value);
+    for (name, node) in entries {
+        match node {
+            Node::Object(children) => {
+                for (child, node) in children {
+                    fields.insert(format!("{name}/{child}"), node);
                 }
             }
             other => fields.insert(name, other),
@@ -75,30 +76,94 @@ fn read_json(body: &str) -> Result<JsonFields, EventError> {
 }
 
 impl JsonFields {
-    fn insert(&mut self, key: String, value: serde_json::Value) {
-        match value {
-            serde_json::Value::Array(items) => {
-                let items = items.into_iter().filter_map(scalar_text).collect();
+    fn insert(&mut self, key: String, node: Node) {
+        if self.values.contains_key(&key) || self.lists.contains_key(&key) {
+            self.duplicated.insert(key);
+            return;
+        }
+        match node {
+            Node::Text(text) => {
+                self.values.insert(key, text);
+            }
+            Node::List(items) => {
                 self.lists.insert(key, items);
             }
-            other => {
-                if let Some(text) = scalar_text(other) {
-                    self.values.insert(key, text);
-                }
-            }
+            // `null` is absent; anything nested deeper is skipped, as in XML.
+            Node::Null | Node::Object(_) => {}
         }
     }
 }
 
-/// The text of a JSON scalar; `None` for `null` and for anything nested (skipped, as in XML).
-fn scalar_text(value: serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::String(text) => Some(text),
-        serde_json::Value::Number(number) => Some(number.to_string()),
-        serde_json::Value::Bool(flag) => Some(flag.to_string()),
-        serde_json::Value::Null | serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
-            None
+/// A JSON value as a push uses it: objects keep their entries in order, duplicates included, so
+/// that a key sent twice can be refused instead of the last one silently winning.
+enum Node {
+    Null,
+    /// A string, a number or a boolean, as text.
+    Text(String),
+    /// An array; its scalars as text (nested arrays and objects in it are skipped).
+    List(Vec<String>),
+    Object(Vec<(String, Node)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Node, E> {
+        Ok(Node::Text(value.to_string()))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Node, E> {
+        Ok(Node::Text(value.to_string()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Node, E> {
+        Ok(Node::Text(value.to_string()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Node, E> {
+        Ok(Node::Text(value.to_string()))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Node, E> {
+        Ok(Node::Text(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Node, E> {
+        Ok(Node::Text(value))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(node) = seq.next_element::<Node>()? {
+            if let Node::Text(text) = node {
+                items.push(text);
+            }
         }
+        Ok(Node::List(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((key, node)) = map.next_entry::<String, Node>()? {
+            entries.push((key, node));
+        }
+        Ok(Node::Object(entries))
     }
 }
 
@@ -111,6 +176,9 @@ impl Body {
             Body::Xml(fields) => fields
                 .get(field)
                 .map_err(|Duplicated| EventError::DuplicateField { field }),
+            Body::Json(fields) if fields.duplicated.contains(field) => {
+                Err(EventError::DuplicateField { field })
+            }
             Body::Json(fields) => Ok(fields.values.get(field).map(String::as_str)),
         }
     }
@@ -119,6 +187,9 @@ impl Body {
     /// has no arrays; a JSON scalar where an array is documented is accepted too). Absent is empty.
     pub(crate) fn list(&self, field: &'static str) -> Result<Vec<String>, EventError> {
         let items = match self {
+            Body::Json(fields) if fields.duplicated.contains(field) => {
+                return Err(EventError::DuplicateField { field });
+            }
             Body::Json(fields) if fields.lists.contains_key(field) => fields.lists[field].clone(),
             _ => self.raw(field)?.map(str::to_owned).into_iter().collect(),
         };
