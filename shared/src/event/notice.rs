@@ -443,3 +443,712 @@ fn optional_appid(f: &Body, field: &'static str) -> Result<Option<AuthorizerAppI
 fn invalid_appid(field: &'static str) -> impl FnOnce(InvalidId) -> EventError {
     move |source| EventError::InvalidAppId { field, source }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::{AuthorizerMessage, ComponentEvent, ComponentEventKind, MessageKind};
+
+    const PLATFORM: &str = "wx3d5d4b6ce7a1f001";
+    const MINI_PROGRAM: &str = "wxd101a85aa106f53e";
+
+    fn component_xml(info_type: &str, body: &str) -> String {
+        format!(
+            "<xml><AppId><![CDATA[{PLATFORM}]]></AppId><CreateTime>1700000000</CreateTime>\
+             <InfoType><![CDATA[{info_type}]]></InfoType>{body}</xml>"
+        )
+    }
+
+    fn component_json(info_type: &str, body: Value) -> String {
+        let mut push = json!({
+            "AppId": PLATFORM,
+            "CreateTime": 1700000000,
+            "InfoType": info_type,
+        });
+        push.as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        push.to_string()
+    }
+
+    fn message_xml(event: &str, body: &str) -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[gh_3c884a361561]]></ToUserName>\
+             <FromUserName><![CDATA[od1P50M-fNQI5Gcq-trm4a7apsU8]]></FromUserName>\
+             <CreateTime>1700000100</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+             <Event><![CDATA[{event}]]></Event>{body}</xml>"
+        )
+    }
+
+    fn message_json(event: &str, body: Value) -> String {
+        let mut push = json!({
+            "ToUserName": "gh_3c884a361561",
+            "FromUserName": "od1P50M-fNQI5Gcq-trm4a7apsU8",
+            "CreateTime": 1700000100,
+            "MsgType": "event",
+            "Event": event,
+        });
+        push.as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        push.to_string()
+    }
+
+    fn component_notice(body: &str) -> Notice {
+        let event = ComponentEvent::parse(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        match event.kind {
+            ComponentEventKind::Notice(notice) => notice,
+            other => panic!("not a notice: {other:?}"),
+        }
+    }
+
+    fn message_notice(body: &str) -> Notice {
+        let message = AuthorizerMessage::parse(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        match message.kind {
+            MessageKind::Notice(notice) => notice,
+            other => panic!("not a notice: {other:?}"),
+        }
+    }
+
+    fn appid(value: &str) -> Option<AuthorizerAppId> {
+        Some(AuthorizerAppId::parse(value).unwrap())
+    }
+
+    fn fields(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    fn assert_missing(result: Result<impl std::fmt::Debug, EventError>, kind: &str, field: &str) {
+        match result {
+            Err(EventError::MissingField { kind: k, field: f }) => {
+                assert_eq!((k, f), (kind, field));
+                let text = EventError::MissingField { kind: k, field: f }.to_string();
+                assert!(text.contains(field), "{text}");
+            }
+            other => panic!("expected {field} to be missing: {other:?}"),
+        }
+    }
+
+    // ------------------------------------------------------------ the authorization event URL
+
+    #[test]
+    fn an_icp_filing_result_reads_from_xml_and_from_json() {
+        let xml = component_xml(
+            ICP_FILING_RESULT,
+            "<authorizer_appid><![CDATA[wxd101a85aa106f53e]]></authorizer_appid>\
+             <beian_status>6</beian_status>",
+        );
+        let json = component_json(
+            ICP_FILING_RESULT,
+            json!({"authorizer_appid": MINI_PROGRAM, "beian_status": 6}),
+        );
+
+        for body in [&xml, &json] {
+            let notice = component_notice(body);
+            assert_eq!(notice.event, "notify_apply_icpfiling_result");
+            assert_eq!(notice.appid, appid(MINI_PROGRAM));
+            assert_eq!(notice.kind, NoticeKind::IcpFilingResult { beian_status: 6 });
+            assert_eq!(notice.fields(), fields(json!({"beian_status": 6})));
+        }
+        let event = ComponentEvent::parse(&xml).unwrap();
+        assert_eq!(event.info_type(), "notify_apply_icpfiling_result");
+        assert_eq!(
+            event.idempotency_key(),
+            format!("component:{PLATFORM}:notify_apply_icpfiling_result:1700000000:{MINI_PROGRAM}")
+        );
+        assert_eq!(event.raw_body().unwrap().expose(), xml);
+    }
+
+    #[test]
+    fn an_icp_filing_result_needs_its_appid_and_status() {
+        assert_missing(
+            ComponentEvent::parse(&component_xml(
+                ICP_FILING_RESULT,
+                "<authorizer_appid>wxd101a85aa106f53e</authorizer_appid>",
+            )),
+            ICP_FILING_RESULT,
+            "beian_status",
+        );
+        assert_missing(
+            ComponentEvent::parse(&component_json(
+                ICP_FILING_RESULT,
+                json!({"beian_status": 3}),
+            )),
+            ICP_FILING_RESULT,
+            "authorizer_appid",
+        );
+    }
+
+    #[test]
+    fn a_face_verification_result_for_a_filing_reads_from_xml_and_from_json() {
+        let xml = component_xml(
+            ICP_FILING_VERIFY_RESULT,
+            "<task_id><![CDATA[R5PqRPNb6GmG3i0rqd4pTg]]></task_id>\
+             <verify_appid><![CDATA[wxd101a85aa106f53e]]></verify_appid>\
+             <result>3</result>",
+        );
+        let json = component_json(
+            ICP_FILING_VERIFY_RESULT,
+            json!({"task_id": "R5PqRPNb6GmG3i0rqd4pTg", "verify_appid": MINI_PROGRAM, "result": 3}),
+        );
+
+        for body in [&xml, &json] {
+            let notice = component_notice(body);
+            assert_eq!(notice.appid, appid(MINI_PROGRAM));
+            assert_eq!(
+                notice.kind,
+                NoticeKind::IcpFilingVerifyResult {
+                    task_id: "R5PqRPNb6GmG3i0rqd4pTg".into(),
+                    result: 3,
+                    along_with_auth_result: None,
+                }
+            );
+            assert_eq!(
+                notice.fields(),
+                fields(json!({"task_id": "R5PqRPNb6GmG3i0rqd4pTg", "result": 3}))
+            );
+        }
+        assert_missing(
+            ComponentEvent::parse(&component_xml(
+                ICP_FILING_VERIFY_RESULT,
+                "<result>2</result>",
+            )),
+            ICP_FILING_VERIFY_RESULT,
+            "task_id",
+        );
+    }
+
+    #[test]
+    fn a_verification_task_update_reads_with_its_dispatch_info_from_xml_and_from_json() {
+        let xml = component_xml(
+            WXA_AUTH,
+            "<taskid><![CDATA[7bc7f0ef4a2e1d0c]]></taskid><appid><![CDATA[wxd101a85aa106f53e]]></appid>\
+             <task_status>12</task_status><apply_status>2</apply_status>\
+             <message><![CDATA[审核中]]></message>\
+             <dispatch_info><provider><![CDATA[某征信有限公司]]></provider>\
+             <contact><![CDATA[0411-84947888]]></contact>\
+             <dispatch_time>1704952913</dispatch_time></dispatch_info>",
+        );
+        let json = component_json(
+            WXA_AUTH,
+            json!({
+                "taskid": "7bc7f0ef4a2e1d0c",
+                "appid": MINI_PROGRAM,
+                "task_status": 12,
+                "apply_status": 2,
+                "message": "审核中",
+                "dispatch_info": {
+                    "provider": "某征信有限公司",
+                    "contact": "0411-84947888",
+                    "dispatch_time": 1704952913,
+                },
+            }),
+        );
+
+        for body in [&xml, &json] {
+            let notice = component_notice(body);
+            assert_eq!(notice.event, "notify_3rd_wxa_auth");
+            assert_eq!(notice.appid, appid(MINI_PROGRAM));
+            let NoticeKind::WxaAuth(progress) = &notice.kind else {
+                panic!("{notice:?}");
+            };
+            assert_eq!(progress.task_id, "7bc7f0ef4a2e1d0c");
+            assert_eq!(progress.task_status, 12);
+            assert_eq!(progress.apply_status, Some(2));
+            assert_eq!(progress.message.as_deref(), Some("审核中"));
+            assert_eq!(
+                progress.dispatch,
+                Some(WxaAuthDispatch {
+                    provider: Some("某征信有限公司".into()),
+                    contact: Some("0411-84947888".into()),
+                    dispatch_time: Some(1704952913),
+                })
+            );
+            assert_eq!(
+                notice.fields(),
+                fields(json!({
+                    "task_id": "7bc7f0ef4a2e1d0c",
+                    "task_status": 12,
+                    "apply_status": 2,
+                    "message": "审核中",
+                    "dispatch_provider": "某征信有限公司",
+                    "dispatch_contact": "0411-84947888",
+                    "dispatch_time": 1704952913,
+                }))
+            );
+        }
+    }
+
+    #[test]
+    fn a_verification_task_update_without_dispatch_info_has_none_and_needs_its_task() {
+        let notice = component_notice(&component_xml(
+            WXA_AUTH,
+            "<taskid>t1</taskid><appid>wxd101a85aa106f53e</appid><task_status>6</task_status>",
+        ));
+        let NoticeKind::WxaAuth(progress) = &notice.kind else {
+            panic!("{notice:?}");
+        };
+        assert_eq!(progress.task_status, 6);
+        assert_eq!(progress.apply_status, None);
+        assert_eq!(progress.dispatch, None);
+
+        assert_missing(
+            ComponentEvent::parse(&component_xml(WXA_AUTH, "<task_status>6</task_status>")),
+            WXA_AUTH,
+            "taskid",
+        );
+        assert_missing(
+            ComponentEvent::parse(&component_json(WXA_AUTH, json!({"taskid": "t1"}))),
+            WXA_AUTH,
+            "task_status",
+        );
+    }
+
+    #[test]
+    fn an_annual_review_reminder_reads_from_xml_and_from_json() {
+        let xml = component_xml(
+            WXA_WXVERIFY,
+            "<appid><![CDATA[wxd101a85aa106f53e]]></appid><expired>1735660800</expired>\
+             <message><![CDATA[认证将于30天后过期]]></message>",
+        );
+        let json = component_json(
+            WXA_WXVERIFY,
+            json!({"appid": MINI_PROGRAM, "expired": 1735660800, "message": "认证将于30天后过期"}),
+        );
+
+        for body in [&xml, &json] {
+            let notice = component_notice(body);
+            assert_eq!(notice.appid, appid(MINI_PROGRAM));
+            assert_eq!(
+                notice.kind,
+                NoticeKind::WxaVerifyExpiry {
+                    expired: 1735660800,
+                    message: Some("认证将于30天后过期".into()),
+                }
+            );
+            assert_eq!(
+                notice.fields(),
+                fields(json!({"expired": 1735660800, "message": "认证将于30天后过期"}))
+            );
+        }
+        assert_missing(
+            ComponentEvent::parse(&component_xml(
+                WXA_WXVERIFY,
+                "<appid>wxd101a85aa106f53e</appid>",
+            )),
+            WXA_WXVERIFY,
+            "expired",
+        );
+    }
+
+    #[test]
+    fn unknown_info_types_stay_unknown_in_both_framings() {
+        let xml = component_xml("notify_icpfiling_status", "<beian_status>2</beian_status>");
+        let json = component_json("notify_icpfiling_status", json!({"beian_status": 2}));
+
+        for body in [&xml, &json] {
+            let event = ComponentEvent::parse(body).unwrap();
+            let ComponentEventKind::Unknown { info_type, raw_xml } = &event.kind else {
+                panic!("{event:?}");
+            };
+            assert_eq!(info_type, "notify_icpfiling_status");
+            assert_eq!(raw_xml.expose(), body.as_str());
+            assert_eq!(event.raw_body().unwrap().expose(), body.as_str());
+            assert!(event.idempotency_key().contains(":sha256:"));
+        }
+    }
+
+    #[test]
+    fn known_kinds_read_from_json_too() {
+        let json = component_json("unauthorized", json!({"AuthorizerAppid": MINI_PROGRAM}));
+
+        let event = ComponentEvent::parse(&json).unwrap();
+
+        assert_eq!(
+            event.kind,
+            ComponentEventKind::Unauthorized {
+                authorizer_appid: AuthorizerAppId::parse(MINI_PROGRAM).unwrap()
+            }
+        );
+        assert_eq!(event.create_time, 1700000000);
+        assert_eq!(event.raw_body(), None);
+    }
+
+    #[test]
+    fn malformed_json_is_an_error_that_does_not_quote_the_push() {
+        let body = r#"{"AppId": "wx3d5d4b6ce7a1f001", "ComponentVerifyTicket": "ticket@@@secret" "#;
+
+        let error = ComponentEvent::parse(body).unwrap_err();
+
+        assert!(
+            matches!(error, EventError::MalformedJson { line: 1, .. }),
+            "{error:?}"
+        );
+        let text = format!("{error} {error:?}");
+        assert!(!text.contains("ticket@@@secret"), "{text}");
+
+        let error = ComponentEvent::parse(r#"{"InfoType": tick3t}"#).unwrap_err();
+        assert!(!format!("{error} {error:?}").contains("tick3t"));
+    }
+
+    #[test]
+    fn json_that_is_not_one_object_is_refused() {
+        let error = ComponentEvent::parse(r#"{"AppId": "wx3d5d4b6ce7a1f001"} {}"#).unwrap_err();
+        assert!(
+            matches!(error, EventError::MalformedJson { .. }),
+            "{error:?}"
+        );
+        // Starts with `[`: not JSON by the first-character rule, so it is read (and refused) as XML.
+        assert!(ComponentEvent::parse(r#"[{"AppId": "wx3d5d4b6ce7a1f001"}]"#).is_err());
+        assert_missing(
+            ComponentEvent::parse(r#"{"AppId": "wx3d5d4b6ce7a1f001", "CreateTime": null}"#),
+            "component event",
+            "CreateTime",
+        );
+    }
+
+    #[test]
+    fn a_json_key_sent_twice_is_refused_like_a_repeated_xml_field() {
+        let json = format!(
+            r#"{{"AppId": "{PLATFORM}", "CreateTime": 1700000000, "InfoType": "{ICP_FILING_RESULT}",
+                "authorizer_appid": "{MINI_PROGRAM}", "beian_status": 6, "beian_status": 3}}"#
+        );
+        assert!(matches!(
+            ComponentEvent::parse(&json),
+            Err(EventError::DuplicateField {
+                field: "beian_status"
+            })
+        ));
+
+        let nested = message_json(PRIVACY_APPLY, json!({})).replacen(
+            '}',
+            r#","result_info":{"api_name":"wx.choosePoi","status":2,"status":3}}"#,
+            1,
+        );
+        assert!(
+            matches!(
+                AuthorizerMessage::parse(&nested),
+                Err(EventError::DuplicateField {
+                    field: "result_info/status"
+                })
+            ),
+            "{nested}"
+        );
+    }
+
+    // ------------------------------------------------------------ the message URL
+
+    #[test]
+    fn a_privacy_interface_result_reads_from_xml_quoted_xml_and_json() {
+        let plain = message_xml(
+            PRIVACY_APPLY,
+            "<result_info><api_name><![CDATA[wx.choosePoi]]></api_name>\
+             <apply_time>1644805538</apply_time><audit_id>421609337</audit_id>\
+             <audit_time>1644828435</audit_time>\
+             <reason><![CDATA[小程序内未含有相应使用场景]]></reason><status>2</status></result_info>",
+        );
+        // WeChat's own XML example wraps every value in double quotes.
+        let quoted = message_xml(
+            PRIVACY_APPLY,
+            "<result_info><api_name>\"wx.choosePoi\"</api_name>\
+             <apply_time>\"1644805538\"</apply_time><audit_id>\"421609337\"</audit_id>\
+             <audit_time>\"1644828435\"</audit_time>\
+             <reason>\"小程序内未含有相应使用场景\"</reason><status>\"2\"</status></result_info>",
+        );
+        let json = message_json(
+            PRIVACY_APPLY,
+            json!({"result_info": {
+                "api_name": "wx.choosePoi",
+                "apply_time": "1644805538",
+                "audit_id": "421609337",
+                "audit_time": "1644828435",
+                "reason": "小程序内未含有相应使用场景",
+                "status": "2",
+            }}),
+        );
+
+        for body in [&plain, &quoted, &json] {
+            let notice = message_notice(body);
+            assert_eq!(notice.event, "wxa_privacy_apply");
+            assert_eq!(notice.appid, None);
+            assert_eq!(
+                notice.kind,
+                NoticeKind::PrivacyApply(PrivacyApplyResult {
+                    audit_id: Some(421609337),
+                    api_name: "wx.choosePoi".into(),
+                    status: 2,
+                    apply_time: Some(1644805538),
+                    audit_time: Some(1644828435),
+                    reason: Some("小程序内未含有相应使用场景".into()),
+                }),
+                "{body}"
+            );
+            assert_eq!(
+                notice.fields(),
+                fields(json!({
+                    "audit_id": 421609337,
+                    "api_name": "wx.choosePoi",
+                    "status": 2,
+                    "apply_time": 1644805538,
+                    "audit_time": 1644828435,
+                    "reason": "小程序内未含有相应使用场景",
+                }))
+            );
+        }
+        assert_missing(
+            AuthorizerMessage::parse(&message_xml(
+                PRIVACY_APPLY,
+                "<result_info><api_name>wx.choosePoi</api_name></result_info>",
+            )),
+            PRIVACY_APPLY,
+            "result_info/status",
+        );
+        assert_missing(
+            AuthorizerMessage::parse(&message_json(
+                PRIVACY_APPLY,
+                json!({"result_info": {"status": 3}}),
+            )),
+            PRIVACY_APPLY,
+            "result_info/api_name",
+        );
+    }
+
+    #[test]
+    fn a_penalty_reads_from_json_with_its_content_list_and_from_xml() {
+        let detail = r#"{"warned_type":1,"rectify_deadline":1699796571,"warned_function_names":[],"warned_ban_days":[3]}"#;
+        let json = message_json(
+            PUNISH,
+            json!({
+                "punish_id": "649557",
+                "appid": MINI_PROGRAM,
+                "punish_time": 1699803865,
+                "illegal_reason": "存在诱导分享行为",
+                "illegal_content": ["违规内容测试", "第二条"],
+                "detail": detail,
+                "rule_url": "https://developers.weixin.qq.com/miniprogram/product/index.html",
+                "rule_name": "《微信小程序平台运营规范》5.1",
+                "adjust_guide_url": "https://mp.weixin.qq.com/s/73rLZmwPeQ87Q89DYQcfkw",
+                "event_type": 1,
+            }),
+        );
+
+        let notice = message_notice(&json);
+
+        assert_eq!(notice.event, "wxa_punish_event");
+        assert_eq!(notice.appid, appid(MINI_PROGRAM));
+        let NoticeKind::Punish(p) = &notice.kind else {
+            panic!("{notice:?}");
+        };
+        assert_eq!(p.punish_id, "649557");
+        assert_eq!(p.event_type, 1);
+        assert_eq!(p.punish_time, Some(1699803865));
+        assert_eq!(p.illegal_content, ["违规内容测试", "第二条"]);
+        assert_eq!(p.detail.as_deref(), Some(detail));
+        let f = notice.fields();
+        assert_eq!(f["punish_id"], json!("649557"));
+        assert_eq!(f["event_type"], json!(1));
+        assert_eq!(f["punish_time"], json!(1699803865));
+        assert_eq!(f["illegal_content"], json!(["违规内容测试", "第二条"]));
+        assert_eq!(f["detail"]["warned_ban_days"], json!([3]));
+        assert_eq!(f["rule_name"], json!("《微信小程序平台运营规范》5.1"));
+
+        let xml = message_xml(
+            PUNISH,
+            "<event_type>2</event_type><punish_id><![CDATA[649558]]></punish_id>\
+             <appid><![CDATA[wxd101a85aa106f53e]]></appid><punish_time>1699803900</punish_time>\
+             <illegal_reason><![CDATA[内容涉嫌欺诈]]></illegal_reason>\
+             <illegal_content><![CDATA[违规内容]]></illegal_content>\
+             <detail><![CDATA[not json]]></detail>",
+        );
+        let notice = message_notice(&xml);
+        let NoticeKind::Punish(p) = &notice.kind else {
+            panic!("{notice:?}");
+        };
+        assert_eq!(p.punish_id, "649558");
+        assert_eq!(p.event_type, 2);
+        assert_eq!(p.illegal_content, ["违规内容"]);
+        assert_eq!(p.rule_url, None);
+        assert_eq!(notice.fields()["detail"], json!("not json"));
+        assert!(!notice.fields().contains_key("rule_url"));
+
+        assert_missing(
+            AuthorizerMessage::parse(&message_json(PUNISH, json!({"event_type": 1}))),
+            PUNISH,
+            "punish_id",
+        );
+    }
+
+    #[test]
+    fn a_category_audit_reads_from_xml_and_from_json() {
+        let xml = message_xml(
+            CATEGORY_AUDIT,
+            "<ret>2</ret><first>304</first><second>1027</second>\
+             <reason><![CDATA[资质不全]]></reason>",
+        );
+        let json = message_json(
+            CATEGORY_AUDIT,
+            json!({"ret": 2, "first": 304, "second": 1027, "reason": "资质不全"}),
+        );
+
+        for body in [&xml, &json] {
+            let notice = message_notice(body);
+            assert_eq!(
+                notice.kind,
+                NoticeKind::CategoryAudit {
+                    ret: 2,
+                    first: Some(304),
+                    second: Some(1027),
+                    reason: Some("资质不全".into()),
+                }
+            );
+            assert_eq!(
+                notice.fields(),
+                fields(json!({"ret": 2, "first": 304, "second": 1027, "reason": "资质不全"}))
+            );
+        }
+        assert_missing(
+            AuthorizerMessage::parse(&message_xml(CATEGORY_AUDIT, "<first>304</first>")),
+            CATEGORY_AUDIT,
+            "ret",
+        );
+    }
+
+    #[test]
+    fn a_nickname_audit_reads_from_json_as_the_existing_kind() {
+        let json = message_json(
+            "wxa_nickname_audit",
+            json!({"ret": 2, "nickname": "好物小店", "reason": "名称涉嫌侵权"}),
+        );
+
+        let message = AuthorizerMessage::parse(&json).unwrap();
+
+        assert_eq!(
+            message.kind,
+            MessageKind::NicknameAudit {
+                ret: 2,
+                nickname: "好物小店".into(),
+                reason: Some("名称涉嫌侵权".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn user_authorization_events_read_from_xml_and_from_json() {
+        let xml = message_xml(
+            USER_AUTHORIZATION_REVOKE,
+            "<OpenID><![CDATA[owAqB1nqaOYYWl0Ng484G2z5NIwU]]></OpenID>\
+             <AppID><![CDATA[wxd101a85aa106f53e]]></AppID><RevokeInfo><![CDATA[1]]></RevokeInfo>\
+             <PluginID><![CDATA[wx13974bf780d3dc89]]></PluginID>\
+             <OpenPID><![CDATA[G7esq5NVzP76HI]]></OpenPID>",
+        );
+        let json = message_json(
+            USER_AUTHORIZATION_REVOKE,
+            json!({
+                "OpenID": "owAqB1nqaOYYWl0Ng484G2z5NIwU",
+                "AppID": MINI_PROGRAM,
+                "RevokeInfo": "1",
+                "PluginID": "wx13974bf780d3dc89",
+                "OpenPID": "G7esq5NVzP76HI",
+            }),
+        );
+        let expected = UserAuthorizationChange {
+            openid: "owAqB1nqaOYYWl0Ng484G2z5NIwU".into(),
+            unionid: None,
+            revoke_info: Some("1".into()),
+            plugin_id: Some("wx13974bf780d3dc89".into()),
+            open_pid: Some("G7esq5NVzP76HI".into()),
+        };
+
+        for body in [&xml, &json] {
+            let notice = message_notice(body);
+            assert_eq!(notice.event, "user_authorization_revoke");
+            assert_eq!(notice.appid, appid(MINI_PROGRAM));
+            assert_eq!(
+                notice.kind,
+                NoticeKind::UserAuthorizationRevoke(expected.clone())
+            );
+            assert_eq!(
+                notice.fields(),
+                fields(json!({
+                    "openid": "owAqB1nqaOYYWl0Ng484G2z5NIwU",
+                    "revoke_info": "1",
+                    "plugin_id": "wx13974bf780d3dc89",
+                    "open_pid": "G7esq5NVzP76HI",
+                }))
+            );
+        }
+
+        let cancelled = message_notice(&message_json(
+            USER_AUTHORIZATION_CANCELLATION,
+            json!({"OpenID": "olP_Y6xJBOCP-98LZlrG06JgoaBk", "AppID": MINI_PROGRAM, "UnionID": "oW-TY6_26T2nqKjOU7NDfmk27Cms"}),
+        ));
+        let NoticeKind::UserAuthorizationCancellation(user) = &cancelled.kind else {
+            panic!("{cancelled:?}");
+        };
+        assert_eq!(user.openid, "olP_Y6xJBOCP-98LZlrG06JgoaBk");
+        assert_eq!(
+            user.unionid.as_deref(),
+            Some("oW-TY6_26T2nqKjOU7NDfmk27Cms")
+        );
+        assert_eq!(user.revoke_info, None);
+
+        let modified = message_notice(&message_xml(
+            USER_INFO_MODIFIED,
+            "<OpenID>owAqB1nqaOYYWl0Ng484G2z5NIwU</OpenID><AppID>wxd101a85aa106f53e</AppID>",
+        ));
+        assert!(
+            matches!(&modified.kind, NoticeKind::UserInfoModified(u) if u.openid == "owAqB1nqaOYYWl0Ng484G2z5NIwU")
+        );
+
+        assert_missing(
+            AuthorizerMessage::parse(&message_xml(
+                USER_AUTHORIZATION_CANCELLATION,
+                "<AppID>wxd101a85aa106f53e</AppID>",
+            )),
+            USER_AUTHORIZATION_CANCELLATION,
+            "OpenID",
+        );
+    }
+
+    #[test]
+    fn message_notices_are_keyed_per_push_even_within_one_second() {
+        let revoke = |openid: &str| {
+            message_xml(
+                USER_AUTHORIZATION_REVOKE,
+                &format!("<OpenID>{openid}</OpenID><AppID>wxd101a85aa106f53e</AppID>"),
+            )
+        };
+        let first = AuthorizerMessage::parse(&revoke("owAqB1nqaOYYWl0Ng484G2z5NIwU")).unwrap();
+        let again = AuthorizerMessage::parse(&revoke("owAqB1nqaOYYWl0Ng484G2z5NIwU")).unwrap();
+        let other = AuthorizerMessage::parse(&revoke("olP_Y6xJBOCP-98LZlrG06JgoaBk")).unwrap();
+
+        assert_eq!(first.idempotency_key(), again.idempotency_key());
+        assert_ne!(first.idempotency_key(), other.idempotency_key());
+        assert!(
+            first.idempotency_key().starts_with(
+                "event:gh_3c884a361561:od1P50M-fNQI5Gcq-trm4a7apsU8:1700000100:user_authorization_revoke:sha256:"
+            ),
+            "{}",
+            first.idempotency_key()
+        );
+        assert_eq!(first.event(), Some("user_authorization_revoke"));
+        assert!(format!("{:?}", first.kind).contains("UserAuthorizationRevoke"));
+    }
+
+    #[test]
+    fn unknown_events_stay_unknown_in_both_framings() {
+        let xml = message_xml("wxa_media_check", "<trace_id>abc</trace_id>");
+        let json = message_json("wxa_media_check", json!({"trace_id": "abc"}));
+
+        for body in [&xml, &json] {
+            let message = AuthorizerMessage::parse(body).unwrap();
+            let MessageKind::Unknown { event, raw_xml, .. } = &message.kind else {
+                panic!("{message:?}");
+            };
+            assert_eq!(event.as_deref(), Some("wxa_media_check"));
+            assert_eq!(raw_xml.expose(), body.as_str());
+        }
+    }
+}
