@@ -1,10 +1,13 @@
-//! Typed push events: the decrypted XML of a WeChat push turned into Rust values.
+//! Typed push events: the decrypted XML (or JSON) of a WeChat push turned into Rust values.
 //!
-//! Two kinds of push arrive (docs/wechat-protocol.md, "Events"):
+//! Two kinds of push arrive (docs/wechat-protocol.md, "Events" and "Notices"):
 //! - on the authorization event URL, [`ComponentEvent`]s keyed by `InfoType` (the verify ticket,
-//!   authorizations, fast-registration results);
+//!   authorizations, fast-registration results, filing and verification [`Notice`]s);
 //! - on the message URL, [`AuthorizerMessage`]s keyed by `MsgType` / `Event` (user messages, code
-//!   audit results, nickname audits, ...).
+//!   audit results, nickname audits, privacy, penalty, category and user [`Notice`]s, ...).
+//!
+//! A body whose first non-blank character is `{` is read as a JSON object with the XML's field
+//! names; anything else as XML.
 //!
 //! Kinds this crate does not know are kept with their raw XML instead of failing, so a new WeChat
 //! notification is stored and answered rather than retried. Each value has an idempotency key so that
