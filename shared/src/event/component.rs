@@ -175,12 +175,19 @@ impl ComponentEvent {
                 msg: f.optional_text("msg")?,
                 info: registration_info(f)?,
             }),
-            other => match notice::parse(other, f)? {
-                Some(notice) => ComponentEventKind::Notice(notice),
-                None => ComponentEventKind::Unknown {
-                    info_type: other.to_owned(),
-                    raw_xml: Secret::new(xml),
-                },
+            other => match notice::parse(other, f) {
+                Ok(Some(notice)) => ComponentEventKind::Notice(notice),
+                unknown => {
+                    if let Err(e) = unknown {
+                        // Kept whole rather than refused: WeChat would retry it three times and
+                        // the notice would be lost.
+                        tracing::warn!(info_type = other, error = %e, "a notice could not be read; kept raw as an unknown kind");
+                    }
+                    ComponentEventKind::Unknown {
+                        info_type: other.to_owned(),
+                        raw_xml: Secret::new(xml),
+                    }
+                }
             },
         };
         let notice_body = matches!(kind, ComponentEventKind::Notice(_)).then(|| Secret::new(xml));

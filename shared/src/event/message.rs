@@ -132,13 +132,19 @@ impl AuthorizerMessage {
                 nickname: f.required_text(NICKNAME_AUDIT, "nickname")?,
                 reason: f.trimmed("reason")?.map(str::to_owned),
             },
-            (other, event) => match event.map(|name| notice::parse(name, &f)).transpose()? {
-                Some(Some(notice)) => MessageKind::Notice(notice),
-                _ => MessageKind::Unknown {
-                    msg_type: other.to_owned(),
-                    event: event.map(str::to_owned),
-                    raw_xml: Secret::new(xml),
-                },
+            (other, event) => match event.map(|name| notice::parse(name, &f)).transpose() {
+                Ok(Some(Some(notice))) => MessageKind::Notice(notice),
+                unknown => {
+                    if let Err(e) = unknown {
+                        // Kept whole rather than refused, as on the authorization event URL.
+                        tracing::warn!(event, error = %e, "a notice could not be read; kept raw as an unknown kind");
+                    }
+                    MessageKind::Unknown {
+                        msg_type: other.to_owned(),
+                        event: event.map(str::to_owned),
+                        raw_xml: Secret::new(xml),
+                    }
+                }
             },
         };
 

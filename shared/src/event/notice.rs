@@ -520,8 +520,11 @@ mod tests {
         value.as_object().unwrap().clone()
     }
 
-    fn assert_missing(result: Result<impl std::fmt::Debug, EventError>, kind: &str, field: &str) {
-        match result {
+    /// The notice `kind` in `body` lacks `field`: reading it names the field, and the push is
+    /// kept whole as an unknown kind instead of refused (nothing is lost).
+    fn assert_missing(body: &str, kind: &str, field: &str) {
+        let f = super::super::fields::read(body).unwrap();
+        match parse(kind, &f) {
             Err(EventError::MissingField { kind: k, field: f }) => {
                 assert_eq!((k, f), (kind, field));
                 let text = EventError::MissingField { kind: k, field: f }.to_string();
@@ -529,6 +532,11 @@ mod tests {
             }
             other => panic!("expected {field} to be missing: {other:?}"),
         }
+        let kept_raw = ComponentEvent::parse(body)
+            .is_ok_and(|e| matches!(e.kind, ComponentEventKind::Unknown { .. }))
+            || AuthorizerMessage::parse(body)
+                .is_ok_and(|m| matches!(m.kind, MessageKind::Unknown { .. }));
+        assert!(kept_raw, "kept as an unknown kind: {body}");
     }
 
     // ------------------------------------------------------------ the authorization event URL
@@ -564,18 +572,15 @@ mod tests {
     #[test]
     fn an_icp_filing_result_needs_its_appid_and_status() {
         assert_missing(
-            ComponentEvent::parse(&component_xml(
+            &component_xml(
                 ICP_FILING_RESULT,
                 "<authorizer_appid>wxd101a85aa106f53e</authorizer_appid>",
-            )),
+            ),
             ICP_FILING_RESULT,
             "beian_status",
         );
         assert_missing(
-            ComponentEvent::parse(&component_json(
-                ICP_FILING_RESULT,
-                json!({"beian_status": 3}),
-            )),
+            &component_json(ICP_FILING_RESULT, json!({"beian_status": 3})),
             ICP_FILING_RESULT,
             "authorizer_appid",
         );
@@ -611,10 +616,7 @@ mod tests {
             );
         }
         assert_missing(
-            ComponentEvent::parse(&component_xml(
-                ICP_FILING_VERIFY_RESULT,
-                "<result>2</result>",
-            )),
+            &component_xml(ICP_FILING_VERIFY_RESULT, "<result>2</result>"),
             ICP_FILING_VERIFY_RESULT,
             "task_id",
         );
@@ -695,12 +697,12 @@ mod tests {
         assert_eq!(progress.dispatch, None);
 
         assert_missing(
-            ComponentEvent::parse(&component_xml(WXA_AUTH, "<task_status>6</task_status>")),
+            &component_xml(WXA_AUTH, "<task_status>6</task_status>"),
             WXA_AUTH,
             "taskid",
         );
         assert_missing(
-            ComponentEvent::parse(&component_json(WXA_AUTH, json!({"taskid": "t1"}))),
+            &component_json(WXA_AUTH, json!({"taskid": "t1"})),
             WXA_AUTH,
             "task_status",
         );
@@ -734,10 +736,7 @@ mod tests {
             );
         }
         assert_missing(
-            ComponentEvent::parse(&component_xml(
-                WXA_WXVERIFY,
-                "<appid>wxd101a85aa106f53e</appid>",
-            )),
+            &component_xml(WXA_WXVERIFY, "<appid>wxd101a85aa106f53e</appid>"),
             WXA_WXVERIFY,
             "expired",
         );
@@ -802,11 +801,13 @@ mod tests {
         );
         // Starts with `[`: not JSON by the first-character rule, so it is read (and refused) as XML.
         assert!(ComponentEvent::parse(r#"[{"AppId": "wx3d5d4b6ce7a1f001"}]"#).is_err());
-        assert_missing(
+        assert!(matches!(
             ComponentEvent::parse(r#"{"AppId": "wx3d5d4b6ce7a1f001", "CreateTime": null}"#),
-            "component event",
-            "CreateTime",
-        );
+            Err(EventError::MissingField {
+                kind: "component event",
+                field: "CreateTime"
+            })
+        ));
     }
 
     #[test]
@@ -815,11 +816,17 @@ mod tests {
             r#"{{"AppId": "{PLATFORM}", "CreateTime": 1700000000, "InfoType": "{ICP_FILING_RESULT}",
                 "authorizer_appid": "{MINI_PROGRAM}", "beian_status": 6, "beian_status": 3}}"#
         );
+        // The notice cannot be read, and the push is kept whole rather than refused.
+        let f = super::super::fields::read(&json).unwrap();
         assert!(matches!(
-            ComponentEvent::parse(&json),
+            parse(ICP_FILING_RESULT, &f),
             Err(EventError::DuplicateField {
                 field: "beian_status"
             })
+        ));
+        assert!(matches!(
+            ComponentEvent::parse(&json).unwrap().kind,
+            ComponentEventKind::Unknown { .. }
         ));
 
         let nested = message_json(PRIVACY_APPLY, json!({})).replacen(
@@ -827,15 +834,20 @@ mod tests {
             r#","result_info":{"api_name":"wx.choosePoi","status":2,"status":3}}"#,
             1,
         );
+        let f = super::super::fields::read(&nested).unwrap();
         assert!(
             matches!(
-                AuthorizerMessage::parse(&nested),
+                parse(PRIVACY_APPLY, &f),
                 Err(EventError::DuplicateField {
                     field: "result_info/status"
                 })
             ),
             "{nested}"
         );
+        assert!(matches!(
+            AuthorizerMessage::parse(&nested).unwrap().kind,
+            MessageKind::Unknown { .. }
+        ));
     }
 
     // ------------------------------------------------------------ the message URL
@@ -898,18 +910,15 @@ mod tests {
             );
         }
         assert_missing(
-            AuthorizerMessage::parse(&message_xml(
+            &message_xml(
                 PRIVACY_APPLY,
                 "<result_info><api_name>wx.choosePoi</api_name></result_info>",
-            )),
+            ),
             PRIVACY_APPLY,
             "result_info/status",
         );
         assert_missing(
-            AuthorizerMessage::parse(&message_json(
-                PRIVACY_APPLY,
-                json!({"result_info": {"status": 3}}),
-            )),
+            &message_json(PRIVACY_APPLY, json!({"result_info": {"status": 3}})),
             PRIVACY_APPLY,
             "result_info/api_name",
         );
@@ -974,7 +983,7 @@ mod tests {
         assert!(!notice.fields().contains_key("rule_url"));
 
         assert_missing(
-            AuthorizerMessage::parse(&message_json(PUNISH, json!({"event_type": 1}))),
+            &message_json(PUNISH, json!({"event_type": 1})),
             PUNISH,
             "punish_id",
         );
@@ -1009,7 +1018,7 @@ mod tests {
             );
         }
         assert_missing(
-            AuthorizerMessage::parse(&message_xml(CATEGORY_AUDIT, "<first>304</first>")),
+            &message_xml(CATEGORY_AUDIT, "<first>304</first>"),
             CATEGORY_AUDIT,
             "ret",
         );
@@ -1103,10 +1112,10 @@ mod tests {
         );
 
         assert_missing(
-            AuthorizerMessage::parse(&message_xml(
+            &message_xml(
                 USER_AUTHORIZATION_CANCELLATION,
                 "<AppID>wxd101a85aa106f53e</AppID>",
-            )),
+            ),
             USER_AUTHORIZATION_CANCELLATION,
             "OpenID",
         );
