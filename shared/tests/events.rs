@@ -271,13 +271,9 @@ fn beta_app_verification_gives_appid_status_and_company_info() {
 
 #[test]
 fn unknown_info_types_are_kept_with_their_raw_xml_not_refused() {
-    for (name, info_type) in [
-        ("unknown_notify_3rd_wxa_auth.xml", "notify_3rd_wxa_auth"),
-        (
-            "unknown_notify_apply_icpfiling_result.xml",
-            "notify_apply_icpfiling_result",
-        ),
-    ] {
+    // A verification progress push without the fields it must have is kept whole, as an
+    // unknown kind is.
+    for (name, info_type) in [("unknown_notify_3rd_wxa_auth.xml", "notify_3rd_wxa_auth")] {
         let xml = fixture(name);
 
         let event = ComponentEvent::parse(&xml).expect(name);
@@ -391,11 +387,6 @@ fn nickname_audit_gives_result_nickname_and_reason() {
 #[test]
 fn unknown_messages_and_events_are_kept_with_their_raw_xml_not_refused() {
     for (name, msg_type, event) in [
-        (
-            "unknown_event_wxa_privacy_apply.xml",
-            "event",
-            Some("wxa_privacy_apply"),
-        ),
         ("unknown_event_subscribe.xml", "event", Some("subscribe")),
         ("unknown_location.xml", "location", None),
     ] {
@@ -994,4 +985,31 @@ proptest! {
         let parsed = parsed.map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(parsed.kind, MessageKind::Text { content, msg_id: None });
     }
+}
+
+#[test]
+fn filing_and_privacy_interface_results_once_unknown_now_read_as_typed_notices() {
+    use wxcomponent::event::NoticeKind;
+    let icp = ComponentEvent::parse(&fixture("unknown_notify_apply_icpfiling_result.xml")).unwrap();
+    let ComponentEventKind::Notice(notice) = &icp.kind else {
+        panic!("a notice: {icp:?}");
+    };
+    assert_eq!(notice.event, "notify_apply_icpfiling_result");
+    assert_eq!(
+        notice.appid.as_ref().map(|a| a.as_str()),
+        Some("wxd101a85aa106f53e")
+    );
+    assert!(matches!(
+        notice.kind,
+        NoticeKind::IcpFilingResult { beian_status: 1 }
+    ));
+
+    let privacy =
+        AuthorizerMessage::parse(&fixture("unknown_event_wxa_privacy_apply.xml")).unwrap();
+    let MessageKind::Notice(notice) = &privacy.kind else {
+        panic!("a notice: {privacy:?}");
+    };
+    assert_eq!(notice.event, "wxa_privacy_apply");
+    assert_eq!(notice.fields()["api_name"], "wx.chooseAddress");
+    assert_eq!(notice.fields()["status"], 2);
 }

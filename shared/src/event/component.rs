@@ -1,11 +1,11 @@
 //! Pushes to the authorization event URL, told apart by `InfoType`.
 
-use super::fields;
+use super::fields::{self, Body};
+use super::notice::{self, Notice};
 use super::{EventError, sha256_hex};
 use crate::clock::EpochSeconds;
 use crate::ids::{AuthorizerAppId, ComponentAppId, InvalidId};
 use crate::secret::Secret;
-use crate::xml::Fields;
 
 const VERIFY_TICKET: &str = "component_verify_ticket";
 const AUTHORIZED: &str = "authorized";
@@ -28,6 +28,8 @@ pub struct ComponentEvent {
     pub kind: ComponentEventKind,
     /// SHA-256 of the whole push, for the idempotency key of pushes that name nothing stable.
     raw_sha256: String,
+    /// The decrypted body of a [`ComponentEventKind::Notice`], kept so it can be stored as sent.
+    notice_body: Option<Secret>,
 }
 
 /// The `InfoType`-specific part of a [`ComponentEvent`].
@@ -48,8 +50,11 @@ pub enum ComponentEventKind {
     /// `notify_third_fastverifybetaapp`: result of verifying a trial mini program as a company's.
     /// Carries no `auth_code`.
     FastVerifyBetaApp(RegistrationResult),
-    /// Any other `InfoType` (ICP filing, wxa auth, ...): kept whole so it can be stored, not refused.
-    /// The raw XML is the decrypted body, hence a [`Secret`].
+    /// A notification the provider acts on (ICP filing, verification, ...): see [`Notice`]. The
+    /// body as sent is [`ComponentEvent::raw_body`].
+    Notice(Notice),
+    /// Any other `InfoType`: kept whole so it can be stored, not refused. The raw body (XML, or
+    /// JSON when it was sent as JSON) is the decrypted push, hence a [`Secret`].
     Unknown { info_type: String, raw_xml: Secret },
 }
 
@@ -122,7 +127,8 @@ pub struct BetaAppInfo {
 }
 
 impl ComponentEvent {
-    /// Reads a decrypted push from the authorization event URL.
+    /// Reads a decrypted push from the authorization event URL: XML, or a JSON object with the
+    /// same field names when the body's first non-blank character is `{`.
     ///
     /// `AppId`, `CreateTime` and `InfoType` are required for every push, known or not.
     pub fn parse(xml: &str) -> Result<Self, EventError> {
@@ -169,18 +175,41 @@ impl ComponentEvent {
                 msg: f.optional_text("msg")?,
                 info: registration_info(f)?,
             }),
-            other => ComponentEventKind::Unknown {
-                info_type: other.to_owned(),
-                raw_xml: Secret::new(xml),
+            other => match notice::parse(other, f) {
+                Ok(Some(notice)) => ComponentEventKind::Notice(notice),
+                unknown => {
+                    if let Err(e) = unknown {
+                        // Kept whole rather than refused: WeChat would retry it three times and
+                        // the notice would be lost.
+                        tracing::warn!(info_type = other, error = %e, "a notice could not be read; kept raw as an unknown kind");
+                    }
+                    ComponentEventKind::Unknown {
+                        info_type: other.to_owned(),
+                        raw_xml: Secret::new(xml),
+                    }
+                }
             },
         };
+        let notice_body = matches!(kind, ComponentEventKind::Notice(_)).then(|| Secret::new(xml));
 
         Ok(Self {
             component_appid,
             create_time,
             kind,
             raw_sha256: sha256_hex(xml.as_bytes()),
+            notice_body,
         })
+    }
+
+    /// The decrypted body as sent, for the kinds that are stored whole: [`ComponentEventKind::Unknown`]
+    /// and [`ComponentEventKind::Notice`]. `None` for the others (their body holds tickets and
+    /// auth codes that are kept only where they are needed).
+    pub fn raw_body(&self) -> Option<&Secret> {
+        match &self.kind {
+            ComponentEventKind::Unknown { raw_xml, .. } => Some(raw_xml),
+            ComponentEventKind::Notice(_) => self.notice_body.as_ref(),
+            _ => None,
+        }
     }
 
     /// The `InfoType` as WeChat spells it.
@@ -193,6 +222,7 @@ impl ComponentEvent {
             ComponentEventKind::FastRegister(_) => FAST_REGISTER,
             ComponentEventKind::FastRegisterBetaApp(_) => FAST_REGISTER_BETA_APP,
             ComponentEventKind::FastVerifyBetaApp(_) => FAST_VERIFY_BETA_APP,
+            ComponentEventKind::Notice(notice) => &notice.event,
             ComponentEventKind::Unknown { info_type, .. } => info_type,
         }
     }
@@ -201,8 +231,9 @@ impl ComponentEvent {
     /// and different for different pushes, so the push is acted on once.
     ///
     /// `component:<AppId>:<InfoType>:<CreateTime>[:<subject>]`, where the subject is the authorizer
-    /// or registered appid. Pushes without such a subject (an unknown kind, a failed registration)
-    /// use the SHA-256 of the whole push instead. Never contains a ticket or an auth code.
+    /// or registered appid, or the appid a notice is about. Pushes without such a subject (an
+    /// unknown kind, a failed registration, a notice naming no account) use the SHA-256 of the
+    /// whole push instead. Never contains a ticket or an auth code.
     pub fn idempotency_key(&self) -> String {
         let prefix = format!(
             "component:{}:{}:{}",
@@ -221,6 +252,7 @@ impl ComponentEvent {
                 r.appid.as_ref()
             }
             ComponentEventKind::FastRegisterBetaApp(r) => r.appid.as_ref(),
+            ComponentEventKind::Notice(notice) => notice.appid.as_ref(),
             ComponentEventKind::Unknown { .. } => None,
         };
         match subject {
@@ -230,7 +262,7 @@ impl ComponentEvent {
     }
 }
 
-fn authorization(f: &Fields, kind: &'static str) -> Result<Authorization, EventError> {
+fn authorization(f: &Body, kind: &'static str) -> Result<Authorization, EventError> {
     Ok(Authorization {
         authorizer_appid: required_appid(f, kind, "AuthorizerAppid")?,
         authorization_code: Secret::new(f.required(kind, "AuthorizationCode")?),
@@ -239,7 +271,7 @@ fn authorization(f: &Fields, kind: &'static str) -> Result<Authorization, EventE
     })
 }
 
-fn registration_info(f: &Fields) -> Result<RegistrationInfo, EventError> {
+fn registration_info(f: &Body) -> Result<RegistrationInfo, EventError> {
     Ok(RegistrationInfo {
         name: optional_string(f, "info/name")?,
         code: optional_string(f, "info/code")?,
@@ -252,19 +284,19 @@ fn registration_info(f: &Fields) -> Result<RegistrationInfo, EventError> {
     })
 }
 
-fn optional_string(f: &Fields, field: &'static str) -> Result<Option<String>, EventError> {
+fn optional_string(f: &Body, field: &'static str) -> Result<Option<String>, EventError> {
     Ok(f.trimmed(field)?.map(str::to_owned))
 }
 
 fn required_appid(
-    f: &Fields,
+    f: &Body,
     kind: &'static str,
     field: &'static str,
 ) -> Result<AuthorizerAppId, EventError> {
     AuthorizerAppId::parse(f.required(kind, field)?).map_err(invalid_appid(field))
 }
 
-fn optional_appid(f: &Fields, field: &'static str) -> Result<Option<AuthorizerAppId>, EventError> {
+fn optional_appid(f: &Body, field: &'static str) -> Result<Option<AuthorizerAppId>, EventError> {
     f.trimmed(field)?
         .map(|value| AuthorizerAppId::parse(value).map_err(invalid_appid(field)))
         .transpose()

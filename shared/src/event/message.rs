@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::fields;
+use super::notice::{self, Notice};
 use super::{EventError, sha256_hex};
 use crate::clock::EpochSeconds;
 use crate::secret::Secret;
@@ -31,6 +32,8 @@ pub struct AuthorizerMessage {
     /// `MsgType` as sent (`text`, `event`, `image`, ...).
     pub msg_type: String,
     pub kind: MessageKind,
+    /// SHA-256 of the whole push, for the idempotency key of notices.
+    raw_sha256: String,
 }
 
 /// The `MsgType` / `Event`-specific part of an [`AuthorizerMessage`].
@@ -66,8 +69,12 @@ pub enum MessageKind {
         /// `reason`: why it was rejected; blank on approval.
         reason: Option<String>,
     },
+    /// An event the provider acts on (privacy interface results, penalties, category audits,
+    /// users withdrawing their authorization, ...): see [`Notice`].
+    Notice(Notice),
     /// Any other message or event: kept whole so it can be stored, not refused.
-    /// The raw XML is the decrypted body, hence a [`Secret`].
+    /// The raw body (XML, or JSON when it was sent as JSON) is the decrypted push, hence a
+    /// [`Secret`].
     Unknown {
         msg_type: String,
         event: Option<String>,
@@ -76,7 +83,9 @@ pub enum MessageKind {
 }
 
 impl AuthorizerMessage {
-    /// Reads a decrypted push from the message URL.
+    /// Reads a decrypted push from the message URL: XML, or a JSON object with the same field
+    /// names when the body's first non-blank character is `{` (a mini program's message push can be
+    /// configured for JSON).
     ///
     /// `ToUserName`, `FromUserName`, `CreateTime` and `MsgType` are required for every push, and
     /// `Event` for every event, known or not.
@@ -123,10 +132,19 @@ impl AuthorizerMessage {
                 nickname: f.required_text(NICKNAME_AUDIT, "nickname")?,
                 reason: f.trimmed("reason")?.map(str::to_owned),
             },
-            (other, event) => MessageKind::Unknown {
-                msg_type: other.to_owned(),
-                event: event.map(str::to_owned),
-                raw_xml: Secret::new(xml),
+            (other, event) => match event.map(|name| notice::parse(name, &f)).transpose() {
+                Ok(Some(Some(notice))) => MessageKind::Notice(notice),
+                unknown => {
+                    if let Err(e) = unknown {
+                        // Kept whole rather than refused, as on the authorization event URL.
+                        tracing::warn!(event, error = %e, "a notice could not be read; kept raw as an unknown kind");
+                    }
+                    MessageKind::Unknown {
+                        msg_type: other.to_owned(),
+                        event: event.map(str::to_owned),
+                        raw_xml: Secret::new(xml),
+                    }
+                }
             },
         };
 
@@ -136,6 +154,7 @@ impl AuthorizerMessage {
             create_time,
             msg_type: msg_type.to_owned(),
             kind,
+            raw_sha256: sha256_hex(xml.as_bytes()),
         })
     }
 
@@ -147,6 +166,7 @@ impl AuthorizerMessage {
             MessageKind::WeappAuditFail { .. } => Some(WEAPP_AUDIT_FAIL),
             MessageKind::WeappAuditDelay { .. } => Some(WEAPP_AUDIT_DELAY),
             MessageKind::NicknameAudit { .. } => Some(NICKNAME_AUDIT),
+            MessageKind::Notice(notice) => Some(&notice.event),
             MessageKind::Unknown { event, .. } => event.as_deref(),
         }
     }
@@ -156,6 +176,9 @@ impl AuthorizerMessage {
     /// events. All keys are scoped by `ToUserName`:
     /// - text: `msg:<to>:<MsgId>` (without a MsgId: `msg:<to>:<from>:<CreateTime>:text`);
     /// - known events: `event:<to>:<from>:<CreateTime>:<Event>`;
+    /// - notices: `event:<to>:<from>:<CreateTime>:<Event>:sha256:<SHA-256 of the whole push>` (several
+    ///   users can withdraw their authorization in the same second, and one system sender pushes
+    ///   them all);
     /// - anything else: `msg:<to>:sha256:<SHA-256 of the whole push>`.
     ///
     /// Never contains message content (which may carry an auth code).
@@ -174,6 +197,10 @@ impl AuthorizerMessage {
                     sha256_hex(raw_xml.expose().as_bytes())
                 )
             }
+            MessageKind::Notice(notice) => format!(
+                "event:{to}:{from}:{at}:{}:sha256:{}",
+                notice.event, self.raw_sha256
+            ),
             MessageKind::WeappAuditSuccess { .. }
             | MessageKind::WeappAuditFail { .. }
             | MessageKind::WeappAuditDelay { .. }
@@ -269,6 +296,7 @@ impl fmt::Debug for MessageKind {
                 .field("nickname", nickname)
                 .field("reason", reason)
                 .finish(),
+            Self::Notice(notice) => f.debug_tuple("Notice").field(notice).finish(),
             Self::Unknown {
                 msg_type,
                 event,

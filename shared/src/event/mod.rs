@@ -1,10 +1,13 @@
-//! Typed push events: the decrypted XML of a WeChat push turned into Rust values.
+//! Typed push events: the decrypted XML (or JSON) of a WeChat push turned into Rust values.
 //!
-//! Two kinds of push arrive (docs/wechat-protocol.md, "Events"):
+//! Two kinds of push arrive (docs/wechat-protocol.md, "Events" and "Notices"):
 //! - on the authorization event URL, [`ComponentEvent`]s keyed by `InfoType` (the verify ticket,
-//!   authorizations, fast-registration results);
+//!   authorizations, fast-registration results, filing and verification [`Notice`]s);
 //! - on the message URL, [`AuthorizerMessage`]s keyed by `MsgType` / `Event` (user messages, code
-//!   audit results, nickname audits, ...).
+//!   audit results, nickname audits, privacy, penalty, category and user [`Notice`]s, ...).
+//!
+//! A body whose first non-blank character is `{` is read as a JSON object with the XML's field
+//! names; anything else as XML.
 //!
 //! Kinds this crate does not know are kept with their raw XML instead of failing, so a new WeChat
 //! notification is stored and answered rather than retried. Each value has an idempotency key so that
@@ -16,12 +19,17 @@
 mod component;
 mod fields;
 mod message;
+mod notice;
 
 pub use component::{
     Authorization, BetaAppInfo, BetaAppRegistration, ComponentEvent, ComponentEventKind,
     RegistrationInfo, RegistrationResult,
 };
 pub use message::{AuthorizerMessage, MessageKind, text_reply_xml};
+pub use notice::{
+    Notice, NoticeKind, PrivacyApplyResult, Punishment, UserAuthorizationChange, WxaAuthDispatch,
+    WxaAuthProgress,
+};
 
 use sha2::{Digest, Sha256};
 
@@ -43,8 +51,12 @@ pub enum EventError {
         #[source]
         source: quick_xml::Error,
     },
-    /// Well-formed enough to read, but not a single `<xml>` element.
-    #[error("push XML has the wrong shape: {0}")]
+    /// A body that starts with `{` but is not valid JSON. Only the position is kept: the JSON
+    /// parser's own message can quote the push.
+    #[error("push JSON is not well-formed (line {line}, column {column})")]
+    MalformedJson { line: usize, column: usize },
+    /// Well-formed enough to read, but not a single `<xml>` element (or, for JSON, not an object).
+    #[error("push has the wrong shape: {0}")]
     Shape(&'static str),
     /// A field that this kind of push must have is absent or blank.
     #[error("{kind} push is missing required field <{field}>")]

@@ -586,12 +586,15 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                     }
                 }
             }
-            ComponentEventKind::Unknown { raw_xml, .. } => {
+            // Notices are not acted on here yet: stored raw, as an unknown InfoType is.
+            ComponentEventKind::Unknown { .. } | ComponentEventKind::Notice(_) => {
                 tracing::info!("an InfoType this platform does not act on; stored");
                 record.retention = Retention::Secs(UNKNOWN_EVENT_RETENTION_SECS);
-                record
-                    .detail
-                    .insert("raw_xml".into(), raw_xml.expose().to_owned());
+                if let Some(raw_xml) = event.raw_body() {
+                    record
+                        .detail
+                        .insert("raw_xml".into(), raw_xml.expose().to_owned());
+                }
             }
         }
         Ok(record)
@@ -882,7 +885,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 }
             }
             // Ordinary messages and events: recorded once, nothing to do.
-            MessageKind::Text { .. } | MessageKind::Unknown { .. } => {}
+            MessageKind::Text { .. } | MessageKind::Unknown { .. } | MessageKind::Notice(_) => {}
         }
         Ok(record)
     }
