@@ -273,7 +273,8 @@ fn beta_app_verification_gives_appid_status_and_company_info() {
 fn unknown_info_types_are_kept_with_their_raw_xml_not_refused() {
     // A verification progress push without the fields it must have is kept whole, as an
     // unknown kind is.
-    for (name, info_type) in [("unknown_notify_3rd_wxa_auth.xml", "notify_3rd_wxa_auth")] {
+    {
+        let (name, info_type) = ("unknown_notify_3rd_wxa_auth.xml", "notify_3rd_wxa_auth");
         let xml = fixture(name);
 
         let event = ComponentEvent::parse(&xml).expect(name);
