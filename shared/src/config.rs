@@ -19,6 +19,8 @@ pub const TABLE_NAME: &str = "TABLE_NAME";
 /// The EventBridge bus the product's events go to (name or ARN). Without it they wait in the
 /// table's outbox.
 pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+/// `true` publishes the pushes the product does not act on as `Authorizer Message` events.
+pub const PUBLISH_AUTHORIZER_MESSAGES: &str = "PUBLISH_AUTHORIZER_MESSAGES";
 pub const API_KEY_SHA256: &str = "API_KEY_SHA256";
 pub const REFRESH_CONCURRENCY: &str = "REFRESH_CONCURRENCY";
 /// How many release campaign steps the campaign worker runs at once (1 to 64, default 16).
@@ -465,6 +467,8 @@ impl RefresherConfig {
 pub struct TicketCallbackConfig {
     pub app: Config,
     pub message: MessageConfig,
+    /// `PUBLISH_AUTHORIZER_MESSAGES`: `true` or `false` (the default).
+    pub publish_messages: bool,
 }
 
 impl TicketCallbackConfig {
@@ -473,8 +477,25 @@ impl TicketCallbackConfig {
     }
 
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let (app, message) = with_common(vars, MessageConfig::read)?;
-        Ok(Self { app, message })
+        let (app, (message, publish_messages)) = with_common(vars, |v| {
+            let message = MessageConfig::read(v);
+            let flag = v.optional(PUBLISH_AUTHORIZER_MESSAGES);
+            let publish = v.parse(
+                PUBLISH_AUTHORIZER_MESSAGES,
+                Some(flag.unwrap_or("false")),
+                |s| match s {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err("must be true or false".to_owned()),
+                },
+            );
+            Some((message?, publish?))
+        })?;
+        Ok(Self {
+            app,
+            message,
+            publish_messages,
+        })
     }
 }
 
@@ -559,6 +580,18 @@ mod tests {
         assert_eq!(names, vec![TOKEN, ENCODING_AES_KEY]);
         let c = TicketCallbackConfig::from_vars(&with_message_secrets()).unwrap();
         assert!(c.message.aes_key_previous.is_none());
+        assert!(!c.publish_messages, "messages are not passed on unless asked");
+        assert_eq!(c.app.event_bus_name, None);
+        let mut asked = with_message_secrets();
+        asked.insert(PUBLISH_AUTHORIZER_MESSAGES.into(), "true".into());
+        asked.insert(EVENT_BUS_NAME.into(), "wxc-events".into());
+        let c = TicketCallbackConfig::from_vars(&asked).unwrap();
+        assert!(c.publish_messages);
+        assert_eq!(c.app.event_bus_name.as_deref(), Some("wxc-events"));
+        asked.insert(PUBLISH_AUTHORIZER_MESSAGES.into(), "yes".into());
+        let err = TicketCallbackConfig::from_vars(&asked).unwrap_err();
+        let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, vec![PUBLISH_AUTHORIZER_MESSAGES]);
         assert_eq!(c.app.table_name, "wechat-component");
         let err = TicketCallbackConfig::from_vars(&HashMap::new()).unwrap_err();
         let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();

@@ -51,11 +51,18 @@ impl Callbacks {
 
     /// Handlers on an existing app.
     pub fn on(app: TestApp, tune: impl FnOnce(&mut AuthFlowSettings)) -> Self {
+        Self::on_with(app, PushSettings::default(), tune)
+    }
+
+    /// Handlers on an existing app, the push handler with `push` settings.
+    pub fn on_with(
+        app: TestApp,
+        push: PushSettings,
+        tune: impl FnOnce(&mut AuthFlowSettings),
+    ) -> Self {
         let crypto = sim_crypto(&app);
         let ledger = app.wiring.push_ledger();
-        let push = app
-            .wiring
-            .push_service(crypto.clone(), PushSettings::default());
+        let push = app.wiring.push_service(crypto.clone(), push);
         let mut settings = AuthFlowSettings {
             pc_page_base: app.sim.base_url(),
             mobile_page_base: app.sim.base_url(),

@@ -257,7 +257,11 @@ pub async fn from_config(
     )
     .await?;
     let crypto = MessageCrypto::from_config(&config.app.component_appid, &config.message);
-    Ok(TicketCallback::new(
-        app.push_service(crypto, PushSettings::default()),
-    ))
+    Ok(TicketCallback::new(app.push_service(
+        crypto,
+        PushSettings {
+            publish_messages: config.publish_messages,
+            ..PushSettings::default()
+        },
+    )))
 }

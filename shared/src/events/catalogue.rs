@@ -170,3 +170,114 @@ pub fn ticket_missing(
         .with("last_ticket_at", last_ticket_at)
         .with("ticket_age_secs", last_ticket_at.map(|t| (at - t).max(0)))
 }
+
+/// What a fast registration result is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// `notify_third_fasteregister`: a mini program registered for a company or a person.
+    MiniProgram,
+    /// `notify_third_fastregisterbetaapp`: a trial mini program created.
+    BetaApp,
+    /// `notify_third_fastverifybetaapp`: a trial mini program verified as a company's.
+    BetaAppVerification,
+}
+
+impl Registration {
+    fn as_str(self) -> &'static str {
+        match self {
+            Registration::MiniProgram => "mini_program",
+            Registration::BetaApp => "beta_app",
+            Registration::BetaAppVerification => "beta_app_verification",
+        }
+    }
+}
+
+/// `Fast Registration Completed`: WeChat's result of a fast registration, successful (`status`
+/// 0, with the new mini program as `authorizer_appid`) or not. One per push; `details` are the
+/// result's own fields (`msg`, `name`, `unique_id`...). The authorization that a successful
+/// registration carries is an `Authorizer Authorized` of its own.
+pub fn fast_registration(
+    component: &ComponentAppId,
+    appid: Option<&AuthorizerAppId>,
+    registration: Registration,
+    status: i64,
+    details: &[(&str, Option<&String>)],
+    push_key: &str,
+    at: EpochSeconds,
+) -> ProductEvent {
+    let mut event = ProductEvent::new(
+        component,
+        DetailType::FastRegistrationCompleted,
+        push_key,
+        at,
+    )
+    .with("registration", registration.as_str())
+    .with("status", status)
+    .with("succeeded", status == 0);
+    if let Some(appid) = appid {
+        event = event.about(appid);
+    }
+    for (name, value) in details {
+        if let Some(value) = value {
+            event = event.with(name, value);
+        }
+    }
+    event
+}
+
+/// Where a passed-on push arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushUrl {
+    /// The authorization event URL (`InfoType`).
+    Component,
+    /// An authorizer's message URL (`MsgType` / `Event`).
+    Message,
+}
+
+/// A push the product passes on without acting on it: what users send an account, events on the
+/// message URL the product does not act on, and WeChat's notices (filing, verification, privacy,
+/// penalties...). `Authorizer Message`, with the parsed `fields` and the decrypted body
+/// (`raw_xml`, XML or JSON as WeChat sent it). One per push.
+pub struct PassedOn<'a> {
+    pub url: PushUrl,
+    /// `MsgType` on the message URL, `InfoType` on the authorization event URL.
+    pub kind: &'a str,
+    pub event: Option<&'a str>,
+    pub to_user_name: Option<&'a str>,
+    pub from_user_name: Option<&'a str>,
+    pub create_time: EpochSeconds,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    pub raw_xml: &'a str,
+}
+
+/// The `Authorizer Message` of a push passed on (see [`PassedOn`]), keyed by the push's
+/// idempotency key.
+pub fn authorizer_message(
+    component: &ComponentAppId,
+    appid: Option<&AuthorizerAppId>,
+    push: PassedOn<'_>,
+    push_key: &str,
+    at: EpochSeconds,
+) -> ProductEvent {
+    let (kind_name, url) = match push.url {
+        PushUrl::Component => ("info_type", "component"),
+        PushUrl::Message => ("msg_type", "message"),
+    };
+    let mut event = ProductEvent::new(component, DetailType::AuthorizerMessage, push_key, at)
+        .with("url", url)
+        .with(kind_name, push.kind)
+        .with("event", push.event)
+        .with("create_time", push.create_time)
+        .with("fields", push.fields)
+        .with("raw_xml", push.raw_xml);
+    if let Some(appid) = appid {
+        event = event.about(appid);
+    }
+    if let Some(to) = push.to_user_name {
+        event = event.with("to_user_name", to);
+    }
+    if let Some(from) = push.from_user_name {
+        event = event.with("from_user_name", from);
+    }
+    event
+}

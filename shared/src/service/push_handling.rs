@@ -39,7 +39,8 @@ use crate::crypto::{CryptoError, MAX_BODY_LEN, MessageCrypto, PushQuery, random_
 use crate::event::{
     AuthorizerMessage, ComponentEvent, ComponentEventKind, EventError, MessageKind,
 };
-use crate::events::catalogue::{self, StatusCause};
+use crate::events::ProductEvent;
+use crate::events::catalogue::{self, PassedOn, PushUrl, Registration, StatusCause};
 use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 use crate::store::{
@@ -104,6 +105,10 @@ pub struct PushSettings {
     pub delivery_budget: Duration,
     /// Kept free before the Lambda deadline, for answering.
     pub deadline_margin: Duration,
+    /// Whether pushes the product does not act on (users' messages, other message URL events,
+    /// unknown kinds) are published as `Authorizer Message` events. WeChat's notices (filing,
+    /// verification, privacy, penalties...) are published either way.
+    pub publish_messages: bool,
 }
 
 impl Default for PushSettings {
@@ -113,6 +118,7 @@ impl Default for PushSettings {
             max_clock_skew_secs: Some(86_400),
             delivery_budget: Duration::from_millis(3800),
             deadline_margin: Duration::from_millis(300),
+            publish_messages: false,
         }
     }
 }
@@ -554,6 +560,20 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 record.appid = r.appid.as_ref().map(ToString::to_string);
                 record.status = Some(r.status);
                 record.retention = Retention::Forever;
+                let registration = match &event.kind {
+                    ComponentEventKind::FastRegister(_) => Registration::MiniProgram,
+                    _ => Registration::BetaAppVerification,
+                };
+                let result = catalogue::fast_registration(
+                    self.component(),
+                    r.appid.as_ref(),
+                    registration,
+                    r.status,
+                    &[("msg", r.msg.as_ref()), ("name", r.info.name.as_ref())],
+                    &event.idempotency_key(),
+                    self.now(),
+                );
+                self.record_and_publish(&[result], deadline).await?;
                 for (name, value) in [
                     ("msg", &r.msg),
                     ("name", &r.info.name),
@@ -576,6 +596,20 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                 record.appid = r.appid.as_ref().map(ToString::to_string);
                 record.status = Some(r.status);
                 record.retention = Retention::Forever;
+                let result = catalogue::fast_registration(
+                    self.component(),
+                    r.appid.as_ref(),
+                    Registration::BetaApp,
+                    r.status,
+                    &[
+                        ("msg", r.msg.as_ref()),
+                        ("unique_id", r.info.unique_id.as_ref()),
+                        ("name", r.info.name.as_ref()),
+                    ],
+                    &event.idempotency_key(),
+                    self.now(),
+                );
+                self.record_and_publish(&[result], deadline).await?;
                 for (name, value) in [
                     ("msg", &r.msg),
                     ("unique_id", &r.info.unique_id),
@@ -586,11 +620,40 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
                     }
                 }
             }
-            // Notices are not acted on here yet: stored raw, as an unknown InfoType is.
+            // Passed on: a notice always, an unknown kind when asked; stored raw either way.
             ComponentEventKind::Unknown { .. } | ComponentEventKind::Notice(_) => {
                 tracing::info!("an InfoType this platform does not act on; stored");
                 record.retention = Retention::Secs(UNKNOWN_EVENT_RETENTION_SECS);
+                let (fields, appid) = match &event.kind {
+                    ComponentEventKind::Notice(notice) => {
+                        (Some(notice.fields()), notice.appid.as_ref())
+                    }
+                    _ if self.inner.settings.publish_messages => {
+                        (Some(serde_json::Map::new()), None)
+                    }
+                    _ => (None, None),
+                };
                 if let Some(raw_xml) = event.raw_body() {
+                    if let Some(fields) = fields {
+                        let push = PassedOn {
+                            url: PushUrl::Component,
+                            kind: event.info_type(),
+                            event: None,
+                            to_user_name: None,
+                            from_user_name: None,
+                            create_time: event.create_time,
+                            fields,
+                            raw_xml: raw_xml.expose(),
+                        };
+                        let passed_on = catalogue::authorizer_message(
+                            self.component(),
+                            appid,
+                            push,
+                            &event.idempotency_key(),
+                            self.now(),
+                        );
+                        self.record_and_publish(&[passed_on], deadline).await?;
+                    }
                     record
                         .detail
                         .insert("raw_xml".into(), raw_xml.expose().to_owned());
@@ -665,17 +728,21 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         async {
             let plaintext = self.open(query, body)?;
             let message = AuthorizerMessage::parse(&plaintext).map_err(PushError::Malformed)?;
-            drop(plaintext);
             let span = tracing::Span::current();
             span.record("msg_type", message.msg_type.as_str());
             if let Some(event) = message.event() {
                 span.record("event", event);
             }
             let idempotency_key = format!("{appid}:{}", message.idempotency_key());
+            let passed_on = self.passed_on_message(appid, &message, &plaintext, &idempotency_key);
+            drop(plaintext);
             let release_test = self
                 .check_addressee(appid, &message, budget.answer_by)
                 .await?;
 
+            // The release test's messages are WeChat's, not a merchant's: never passed on (one
+            // carries an auth code).
+            let passed_on = passed_on.filter(|_| !release_test);
             if let MessageKind::Text { content, .. } = &message.kind
                 && release_test
             {
@@ -706,7 +773,7 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
             }
             let acted = self
                 .once(&idempotency_key, budget, || {
-                    self.act_on_message(appid, &message, budget.answer_by)
+                    self.act_on_message(appid, &message, passed_on.as_ref(), budget.answer_by)
                 })
                 .await?;
             if let Acted::Now = acted {
@@ -828,12 +895,86 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         Ok(record)
     }
 
+    /// The `Authorizer Message` event of a message push, if it is to be published: a notice
+    /// always, anything else the product does not act on when [`PushSettings::publish_messages`]
+    /// says so. Code audit results have events of their own.
+    fn passed_on_message(
+        &self,
+        appid: &AuthorizerAppId,
+        message: &AuthorizerMessage,
+        plaintext: &str,
+        key: &str,
+    ) -> Option<ProductEvent> {
+        let mut fields = serde_json::Map::new();
+        match &message.kind {
+            MessageKind::WeappAuditSuccess { .. }
+            | MessageKind::WeappAuditFail { .. }
+            | MessageKind::WeappAuditDelay { .. } => return None,
+            MessageKind::Notice(notice) => fields = notice.fields(),
+            _ if !self.inner.settings.publish_messages => return None,
+            MessageKind::Text { content, msg_id } => {
+                fields.insert("content".into(), content.clone().into());
+                fields.insert("msg_id".into(), (*msg_id).into());
+            }
+            MessageKind::NicknameAudit {
+                ret,
+                nickname,
+                reason,
+            } => {
+                fields.insert("ret".into(), (*ret).into());
+                fields.insert("nickname".into(), nickname.clone().into());
+                fields.insert("reason".into(), reason.clone().into());
+            }
+            MessageKind::Unknown { .. } => {}
+        }
+        let push = PassedOn {
+            url: PushUrl::Message,
+            kind: &message.msg_type,
+            event: message.event(),
+            to_user_name: Some(&message.to_user_name),
+            from_user_name: Some(&message.from_user_name),
+            create_time: message.create_time,
+            fields,
+            raw_xml: plaintext,
+        };
+        Some(catalogue::authorizer_message(
+            self.component(),
+            Some(appid),
+            push,
+            key,
+            self.now(),
+        ))
+    }
+
+    /// Records events that no state change carries (a push passed on, a registration's result)
+    /// and publishes them before `deadline`. Recorded before the push counts as handled, so a
+    /// failure here makes WeChat deliver it again (and the same event is recorded once).
+    async fn record_and_publish(
+        &self,
+        events: &[ProductEvent],
+        deadline: Instant,
+    ) -> Result<(), PushError> {
+        let context = &self.inner.app.context;
+        context
+            .store()
+            .record_events(self.component(), events)
+            .await
+            .map_err(PushError::Store)?;
+        context.publish_recorded(events, deadline).await;
+        Ok(())
+    }
+
     async fn act_on_message(
         &self,
         appid: &AuthorizerAppId,
         message: &AuthorizerMessage,
+        passed_on: Option<&ProductEvent>,
         deadline: Instant,
     ) -> Result<PushRecord, PushError> {
+        if let Some(event) = passed_on {
+            self.record_and_publish(std::slice::from_ref(event), deadline)
+                .await?;
+        }
         let kind = match message.event() {
             Some(event) => format!("{}:{event}", message.msg_type),
             None => message.msg_type.clone(),

@@ -4,10 +4,11 @@
 //! refresher's drain publishes them later, with the same id).
 
 use wxcomponent::events::{ProductEvent, SOURCE};
+use wxcomponent::service::PushSettings;
 use wxcomponent::store::{AuditState, AuditStatus, AuditStore, AuthorizerStatus, EventOutbox};
 use wxcomponent_tests::app::{TestApp, random_appid};
 use wxcomponent_tests::callbacks::{
-    Callbacks, authorized_xml, body_text, event_xml, unauthorized_xml,
+    Callbacks, authorized_xml, body_text, event_xml, text_xml, unauthorized_xml,
 };
 use wxcomponent_tests::fake_bus::{BusEntry, BusMode, FakeBus};
 use wxcomponent_tests::refresh::refresher;
@@ -213,4 +214,96 @@ async fn a_change_whose_write_fails_records_no_event_and_the_same_change_again_n
     let unsent = store.unsent_events(&c.app.component, 10).await.unwrap();
     assert_eq!(unsent, vec![event(&later)]);
     assert_eq!(unsent[0].fields["reason"], "类目不符");
+}
+
+#[tokio::test]
+async fn registrations_and_notices_are_published_and_messages_only_when_asked() {
+    let fake = FakeBus::start().await.unwrap();
+    let c = callbacks_on(&fake).await;
+    c.app.store_fresh_ticket().await;
+    let component = c.app.component.to_string();
+    let now = c.app.now();
+
+    // A fast registration result: its own event, and the authorization it carries.
+    let mini = random_appid();
+    let code = c.app.sim.authorize(&mini);
+    let registered = format!(
+        "<xml><AppId><![CDATA[{component}]]></AppId><CreateTime>{now}</CreateTime>\
+         <InfoType><![CDATA[notify_third_fasteregister]]></InfoType>\
+         <appid><![CDATA[{mini}]]></appid><status>0</status><auth_code><![CDATA[{code}]]></auth_code>\
+         <msg><![CDATA[OK]]></msg><info><name><![CDATA[示例科技有限公司]]></name></info></xml>"
+    );
+    assert_eq!(c.push_component_event(&registered).await.status(), 200);
+    let completed = fake.accepted_of("Fast Registration Completed");
+    assert_eq!(completed.len(), 1);
+    let detail = &completed[0].detail;
+    assert_eq!(detail["authorizer_appid"], mini.as_str());
+    assert_eq!(detail["registration"], "mini_program");
+    assert_eq!(
+        (detail["status"].clone(), detail["succeeded"].clone()),
+        (0.into(), true.into())
+    );
+    assert_eq!(detail["name"], "示例科技有限公司");
+    assert!(
+        !detail.to_string().contains(&code),
+        "no auth code in the event"
+    );
+    assert_eq!(fake.accepted_of("Authorizer Authorized").len(), 1);
+
+    // A filing result on the authorization event URL: passed on with its typed fields.
+    let filing = format!(
+        "<xml><AppId><![CDATA[{component}]]></AppId><CreateTime>{now}</CreateTime>\
+         <InfoType><![CDATA[notify_apply_icpfiling_result]]></InfoType>\
+         <authorizer_appid><![CDATA[{mini}]]></authorizer_appid><beian_status>4</beian_status></xml>"
+    );
+    for _ in 0..2 {
+        assert_eq!(c.push_component_event(&filing).await.status(), 200);
+    }
+    let passed = fake.accepted_of("Authorizer Message");
+    assert_eq!(passed.len(), 1, "once, although delivered twice");
+    let detail = &passed[0].detail;
+    assert_eq!(detail["url"], "component");
+    assert_eq!(detail["info_type"], "notify_apply_icpfiling_result");
+    assert_eq!(detail["authorizer_appid"], mini.as_str());
+    assert_eq!(detail["fields"]["beian_status"], 4);
+    assert_eq!(detail["raw_xml"], filing.as_str());
+
+    // A user's message is not passed on unless the provider asks for it.
+    let (appid, user_name) = c.app.authorized_account_with_profile().await;
+    let text = text_xml(&user_name, "o-user-1", now, "你好", 7001);
+    assert_eq!(
+        c.push_message(appid.as_str(), &user_name, &text)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(fake.accepted_of("Authorizer Message").len(), 1);
+
+    let asked = Callbacks::on_with(
+        c.app,
+        PushSettings {
+            publish_messages: true,
+            ..PushSettings::default()
+        },
+        |_| {},
+    );
+    let text = text_xml(&user_name, "o-user-1", now + 1, "营业时间？", 7002);
+    assert_eq!(
+        asked
+            .push_message(appid.as_str(), &user_name, &text)
+            .await
+            .status(),
+        200
+    );
+    let passed = fake.accepted_of("Authorizer Message");
+    assert_eq!(passed.len(), 2);
+    let detail = &passed[1].detail;
+    assert_eq!(detail["url"], "message");
+    assert_eq!(
+        (detail["msg_type"].clone(), detail["from_user_name"].clone()),
+        ("text".into(), "o-user-1".into())
+    );
+    assert_eq!(detail["fields"]["content"], "营业时间？");
+    assert_eq!(detail["fields"]["msg_id"], 7002);
+    assert_eq!(detail["raw_xml"], text.as_str());
 }
