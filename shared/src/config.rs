@@ -580,7 +580,10 @@ mod tests {
         assert_eq!(names, vec![TOKEN, ENCODING_AES_KEY]);
         let c = TicketCallbackConfig::from_vars(&with_message_secrets()).unwrap();
         assert!(c.message.aes_key_previous.is_none());
-        assert!(!c.publish_messages, "messages are not passed on unless asked");
+        assert!(
+            !c.publish_messages,
+            "messages are not passed on unless asked"
+        );
         assert_eq!(c.app.event_bus_name, None);
         let mut asked = with_message_secrets();
         asked.insert(PUBLISH_AUTHORIZER_MESSAGES.into(), "true".into());

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::Client as DynamoClient;
 use serde_json::Value;
 use ticket_callback::TicketCallback;
+use wxcomponent::events::EventBus;
 use wxcomponent::service::{CampaignWorker, PushSettings, WorkerSettings, WorkerSummary};
 use wxcomponent::store::{
     AccountInfo, AccountKind, AuthorizationGrant, AuthorizerStore, ExpiringToken,
@@ -44,11 +45,27 @@ impl Fleet {
 
     /// On the DynamoDB endpoint `dynamodb` reaches, with `tune` adjusting the sim.
     pub async fn spawn_on(dynamodb: DynamoClient, tune: impl FnOnce(&mut SimConfig)) -> Self {
+        Self::spawn_with(dynamodb, tune, None).await
+    }
+
+    /// A fleet whose functions publish their events on `bus`.
+    pub async fn spawn_with_bus(bus: EventBus) -> Self {
+        Self::spawn_with(dynamodb_client().await, |_| {}, Some(bus)).await
+    }
+
+    async fn spawn_with(
+        dynamodb: DynamoClient,
+        tune: impl FnOnce(&mut SimConfig),
+        bus: Option<EventBus>,
+    ) -> Self {
         let mut config = SimConfig::random();
         config.privacy_check_delay = PRIVACY_DELAY;
         config.audit_delay = AUDIT_DELAY;
         tune(&mut config);
-        let app = TestApp::spawn_on(dynamodb, config, |_| {}, |_| {}).await;
+        let mut app = TestApp::spawn_on(dynamodb, config, |_| {}, |_| {}).await;
+        if let Some(bus) = bus {
+            app = app.with_event_bus(bus);
+        }
         app.store_fresh_ticket().await;
         // The ticket-callback function's real router, on loopback, as the sim's message URL.
         let push = app

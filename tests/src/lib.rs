@@ -3,6 +3,7 @@
 pub mod app;
 pub mod callbacks;
 pub mod dynamodb_local;
+pub mod event_schemas;
 pub mod fake_bus;
 pub mod fleet;
 pub mod logs;

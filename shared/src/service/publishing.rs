@@ -72,7 +72,25 @@ impl<S: Store> EventPublisher<S> {
             return;
         }
         let publish = async {
-            let published = bus.publish(events).await;
+            // Only what waits: an event recorded before (the same change made again) may have
+            // been published since.
+            let ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+            let waiting = match self.store.unsent_among(&self.component, &ids).await {
+                Ok(waiting) => waiting,
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "could not read which events wait; a drain publishes them");
+                    return 0;
+                }
+            };
+            let events: Vec<ProductEvent> = events
+                .iter()
+                .filter(|e| waiting.contains(&e.id))
+                .cloned()
+                .collect();
+            if events.is_empty() {
+                return 0;
+            }
+            let published = bus.publish(&events).await;
             if !published.failed.is_empty() {
                 tracing::warn!(
                     failed = published.failed.len(),

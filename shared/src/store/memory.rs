@@ -611,6 +611,24 @@ impl EventOutbox for MemoryStore {
         Ok(())
     }
 
+    async fn unsent_among(
+        &self,
+        component: &ComponentAppId,
+        ids: &[EventId],
+    ) -> Result<Vec<EventId>> {
+        let state = self.state();
+        Ok(ids
+            .iter()
+            .filter(|id| {
+                state
+                    .events
+                    .iter()
+                    .any(|(e, sent)| !sent && &e.component == component && &e.id == *id)
+            })
+            .cloned()
+            .collect())
+    }
+
     async fn unsent_events(
         &self,
         component: &ComponentAppId,

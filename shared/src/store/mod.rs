@@ -813,6 +813,14 @@ pub trait EventOutbox: Send + Sync {
         events: &[ProductEvent],
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Which of `ids` are recorded and not yet sent (a change made again records its event once,
+    /// and what was published since must not be published again).
+    fn unsent_among(
+        &self,
+        component: &ComponentAppId,
+        ids: &[EventId],
+    ) -> impl Future<Output = Result<Vec<EventId>>> + Send;
+
     /// Up to `limit` unsent events, oldest first (to the second).
     fn unsent_events(
         &self,

@@ -10,7 +10,9 @@ use wxcomponent_tests::app::{TestApp, random_appid};
 use wxcomponent_tests::callbacks::{
     Callbacks, authorized_xml, body_text, event_xml, text_xml, unauthorized_xml,
 };
+use wxcomponent_tests::event_schemas::{assert_documented, documented, schema_of};
 use wxcomponent_tests::fake_bus::{BusEntry, BusMode, FakeBus};
+use wxcomponent_tests::fleet::Fleet;
 use wxcomponent_tests::refresh::refresher;
 
 /// One refresher run with a minute to go.
@@ -24,6 +26,13 @@ async fn callbacks_on(fake: &FakeBus) -> Callbacks {
         .await
         .with_event_bus(fake.event_bus("wxcomponent-events").await);
     Callbacks::on(app, |_| {})
+}
+
+/// Every event the bus took matches its documented schema.
+fn assert_all_documented(fake: &FakeBus) {
+    for entry in fake.accepted() {
+        assert_documented(&entry.detail_type, &entry.detail);
+    }
 }
 
 fn ids(entries: &[BusEntry]) -> Vec<String> {
@@ -122,11 +131,12 @@ async fn authorization_revocation_and_audit_result_reach_the_bus_once_each_even_
         .await
         .unwrap();
     let at = c.app.now();
-    // Addressed to the account as its profile (filled in from WeChat) names it.
-    let user_name = stored
-        .account
-        .as_ref()
-        .map_or("gh_mini".to_owned(), |a| a.user_name.clone());
+    // Addressed to the account's original id, as WeChat addresses it.
+    let user_name = c
+        .app
+        .sim
+        .user_name_of(&appid)
+        .expect("the sim knows the account");
     let success = event_xml(
         &user_name,
         at,
@@ -173,6 +183,7 @@ async fn authorization_revocation_and_audit_result_reach_the_bus_once_each_even_
     for entry in &all {
         assert!(ProductEvent::from_detail(&entry.detail_type, &entry.detail).is_some());
     }
+    assert_all_documented(&fake);
 }
 
 #[tokio::test]
@@ -306,4 +317,189 @@ async fn registrations_and_notices_are_published_and_messages_only_when_asked() 
     assert_eq!(detail["fields"]["content"], "营业时间？");
     assert_eq!(detail["fields"]["msg_id"], 7002);
     assert_eq!(detail["raw_xml"], text.as_str());
+    assert_all_documented(&fake);
+}
+
+#[tokio::test]
+async fn a_campaign_tells_its_states_releases_and_audit_results() {
+    let fake = FakeBus::start().await.unwrap();
+    let fleet = Fleet::spawn_with_bus(fake.event_bus("wxcomponent-events").await).await;
+    let appids = fleet.mini_programs(2).await;
+    let created = fleet
+        .create(serde_json::json!({
+            "template_id": fleet.template_id,
+            "user_version": "2.0.0",
+            "user_desc": "spring menu",
+        }))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    fleet.one_round().await;
+    assert_eq!(fleet.campaign(&id).await["state"], "done");
+
+    let states: Vec<(String, serde_json::Value)> = fake
+        .accepted_of("Campaign State Changed")
+        .iter()
+        .map(|e| {
+            assert_eq!(e.detail["campaign_id"], id.as_str());
+            (
+                e.detail["state"].as_str().unwrap().to_owned(),
+                e.detail["previous_state"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("running".to_owned(), serde_json::Value::Null),
+            ("done".to_owned(), "running".into())
+        ]
+    );
+    for appid in &appids {
+        let of = |detail_type: &str| {
+            fake.accepted_of(detail_type)
+                .into_iter()
+                .filter(|e| e.detail["authorizer_appid"] == appid.as_str())
+                .count()
+        };
+        assert_eq!(of("Audit Succeeded"), 1, "{appid}");
+        assert_eq!(of("Code Released"), 1, "{appid}");
+    }
+    assert_all_documented(&fake);
+}
+
+#[tokio::test]
+async fn a_missing_ticket_is_told_once_per_last_ticket() {
+    let fake = FakeBus::start().await.unwrap();
+    let c = callbacks_on(&fake).await;
+    // No ticket at all: one event this hour, however many runs.
+    for _ in 0..2 {
+        refresher_run(&c).await;
+    }
+    let missing = fake.accepted_of("Ticket Missing");
+    assert_eq!(
+        missing.len(),
+        1,
+        "{:?}",
+        missing
+            .iter()
+            .map(|e| e.detail.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(missing[0].detail["last_ticket_at"], serde_json::Value::Null);
+    c.app.clock.advance(3600);
+    refresher_run(&c).await;
+    assert_eq!(fake.accepted_of("Ticket Missing").len(), 2, "another hour");
+    // A ticket that went stale: one event for it.
+    c.app.store_fresh_ticket().await;
+    let received = c.app.now();
+    c.app.clock.advance(30 * 60);
+    for _ in 0..2 {
+        refresher_run(&c).await;
+    }
+    let missing = fake.accepted_of("Ticket Missing");
+    assert_eq!(missing.len(), 3);
+    assert_eq!(missing[2].detail["last_ticket_at"], received);
+    assert_eq!(missing[2].detail["ticket_age_secs"], 30 * 60);
+    assert_all_documented(&fake);
+}
+
+#[test]
+fn every_detail_type_has_a_schema_and_the_schemas_refuse_what_they_do_not_name() {
+    use wxcomponent::events::DetailType;
+    use wxcomponent::events::catalogue::{self, StatusCause};
+    let documented = documented();
+    let mut names: Vec<&str> = DetailType::ALL.iter().map(|t| t.as_str()).collect();
+    names.push("common");
+    names.sort_unstable();
+    assert_eq!(
+        documented.keys().map(String::as_str).collect::<Vec<_>>(),
+        names
+    );
+
+    // What the code builds for the kinds the end-to-end tests above do not publish.
+    let component = wxcomponent::ComponentAppId::parse("wx3d5d4b6ce7a1f001").unwrap();
+    let appid = wxcomponent::AuthorizerAppId::parse("wxd101a85aa106f53e").unwrap();
+    let digest = wxcomponent::store::AuthCodeDigest::of(&wxcomponent::Secret::new("code"));
+    let audit = |status| AuditState {
+        audit_id: 12,
+        status,
+        reason: Some("截图不清晰".to_owned()),
+        submitted_at: 1,
+        updated_at: 2,
+        auto_release: true,
+        campaign: None,
+    };
+    let events = [
+        catalogue::authorization(
+            &component,
+            &appid,
+            &digest,
+            true,
+            &[1, 17],
+            catalogue::Completion::Recovered,
+            3,
+        ),
+        catalogue::status_changed(
+            &component,
+            &appid,
+            AuthorizerStatus::ReauthorizationRequired,
+            2,
+            StatusCause::Refused(61023),
+            3,
+        )
+        .unwrap(),
+        catalogue::status_changed(
+            &component,
+            &appid,
+            AuthorizerStatus::Unauthorized,
+            2,
+            StatusCause::Refused(61003),
+            3,
+        )
+        .unwrap(),
+        catalogue::audit_result(&component, &appid, &audit(AuditStatus::Failed), 3).unwrap(),
+        catalogue::audit_result(&component, &appid, &audit(AuditStatus::Delayed), 3).unwrap(),
+        catalogue::code_released(&component, &appid, 12, Some(10), 3),
+        catalogue::fast_registration(
+            &component,
+            None,
+            catalogue::Registration::BetaApp,
+            -1,
+            &[("msg", Some(&"name taken".to_owned()))],
+            "push-key",
+            3,
+        ),
+    ];
+    for event in &events {
+        assert_documented(event.detail_type.as_str(), &event.detail());
+    }
+
+    // The checks can fail: a missing required field, a field no schema names, a wrong type.
+    let detail = events[0].detail();
+    let validator = jsonschema::validator_for(&schema_of("Authorizer Updated")).unwrap();
+    assert!(validator.is_valid(&detail));
+    for broken in [
+        {
+            let mut d = detail.clone();
+            d.as_object_mut().unwrap().remove("completed_by");
+            d
+        },
+        {
+            let mut d = detail.clone();
+            d["refresh_token"] = "leaked".into();
+            d
+        },
+        {
+            let mut d = detail.clone();
+            d["func_info"] = "1,17".into();
+            d
+        },
+        {
+            let mut d = detail.clone();
+            d["event_id"] = "not-an-id".into();
+            d
+        },
+    ] {
+        assert!(!validator.is_valid(&broken), "{broken}");
+    }
 }

@@ -1490,6 +1490,15 @@ async fn events_are_recorded_once_listed_unsent_oldest_first_and_leave_the_list_
     assert_eq!(to_mark.len(), 2);
     f.store.mark_events_sent(c, &to_mark).await.unwrap();
     assert_eq!(unsent(10).await, vec![middle.clone()]);
+    let never = event("never recorded", T0);
+    assert_eq!(
+        f.store
+            .unsent_among(c, &[early.id.clone(), middle.id.clone(), never.id])
+            .await
+            .unwrap(),
+        vec![middle.id.clone()],
+        "only what is recorded and waits"
+    );
     // Marking again changes nothing; a sent event recorded again stays sent.
     f.store.mark_events_sent(c, &to_mark).await.unwrap();
     f.store

@@ -253,6 +253,25 @@ impl EventOutbox for DynamoStore {
         Ok(())
     }
 
+    async fn unsent_among(
+        &self,
+        component: &ComponentAppId,
+        ids: &[EventId],
+    ) -> Result<Vec<EventId>> {
+        let mut unsent = Vec::new();
+        for id in ids {
+            let record = self.get(key(event_pk(component, id), SK_EVENT)).await?;
+            let waiting = record.as_ref().and_then(|item| match item.get(EVENTS) {
+                Some(AttributeValue::M(events)) => Some(events.contains_key(id.as_str())),
+                _ => None,
+            });
+            if waiting == Some(true) {
+                unsent.push(id.clone());
+            }
+        }
+        Ok(unsent)
+    }
+
     async fn unsent_events(
         &self,
         component: &ComponentAppId,
