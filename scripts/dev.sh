@@ -9,10 +9,11 @@ source scripts/lib.sh
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 SIM_PORT="${SIM_PORT:-9100}"
 LAMBDA_PORT="${LAMBDA_PORT:-9000}"
+BUS_PORT="${BUS_PORT:-9200}"
 
-for port in "$DYNAMODB_PORT" "$SIM_PORT" "$LAMBDA_PORT"; do
+for port in "$DYNAMODB_PORT" "$SIM_PORT" "$LAMBDA_PORT" "$BUS_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "port $port on 127.0.0.1 is already in use (set DYNAMODB_PORT / SIM_PORT / LAMBDA_PORT)" >&2
+    echo "port $port on 127.0.0.1 is already in use (set DYNAMODB_PORT / SIM_PORT / LAMBDA_PORT / BUS_PORT)" >&2
     exit 1
   fi
 done
@@ -39,6 +40,9 @@ export API_KEY_SHA256
 LAMBDA_URL="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
 export AUTH_CALLBACK_URL="$LAMBDA_URL/auth-redirect/auth/callback"
 export RUST_LOG="${RUST_LOG:-info}"
+# The product's events go to a loopback EventBridge (fake-eventbridge), through the SDK's own variable.
+export EVENT_BUS_NAME=wxcomponent-dev
+export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$BUS_PORT"
 DEV_TICKET=ticket@@@dev-local-ticket
 
 log "building"
@@ -58,6 +62,10 @@ for _ in $(seq 1 50); do
   curl -s -o /dev/null "$WECHAT_API_BASE_URL/__sim/calls" && break
   sleep 0.1
 done
+log "starting fake-eventbridge on 127.0.0.1:$BUS_PORT"
+"$BIN/fake-eventbridge" --port "$BUS_PORT" >"$TOOLS_DIR/events.log" 2>&1 &
+add_cleanup "kill $! 2>/dev/null || true"
+
 # Where the sim pushes, as WeChat pushes to the URLs set in its console: authorizations to the
 # ticket-callback's component route, audit results to its message route.
 curl -s -o /dev/null -X PUT -H 'Content-Type: application/json' "$WECHAT_API_BASE_URL/__sim/push-targets" \
@@ -68,6 +76,8 @@ cat <<MSG
 The product is starting on http://127.0.0.1:$LAMBDA_PORT (cargo lambda watch; first requests wait for a build).
   DynamoDB Local  $AWS_ENDPOINT_URL_DYNAMODB   table $TABLE_NAME
   wechat-sim      $WECHAT_API_BASE_URL   (log: .tools/wechat-sim.log)
+  events          $AWS_ENDPOINT_URL_EVENTBRIDGE   (fake EventBridge: every event as a JSON line in .tools/events.log,
+                  all of them at $AWS_ENDPOINT_URL_EVENTBRIDGE/events; see docs/events.md)
 
 Try it, from another terminal in this directory:
 
@@ -99,6 +109,11 @@ Try it, from another terminal in this directory:
        curl -s -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/campaigns
      until the campaign's "state" is "done" and its "counts" show every app "released". Each app's errcode and
      hint: GET $LAMBDA_URL/api/campaigns/<id>/apps
+
+  6. See what the provider's systems were told (Authorizer Authorized, Audit Succeeded, Code Released,
+     Campaign State Changed...):
+       tail -f .tools/events.log
+       curl -s $AWS_ENDPOINT_URL_EVENTBRIDGE/events
 
 Ctrl-C stops everything.
 

@@ -88,7 +88,8 @@ impl MetricLine {
 }
 
 /// The refresher's summary line: the alarms' metrics (`RefreshFailed`, `Reauthorization61023`,
-/// `TicketAgeSeconds`) and the run's figures, with the details as properties.
+/// `TicketAgeSeconds`) and the run's figures (with the outbox drain's `EventsPublished` and
+/// `EventsUnpublished`, events the bus did not take), with the details as properties.
 ///
 /// `TicketAgeSeconds` is left out when no ticket is stored: the ticket-age alarm treats missing
 /// data as breaching, which is what "no ticket" deserves, and a made-up age would be misleading.
@@ -108,6 +109,16 @@ pub fn refresh_summary_line(
             count(summary.reauthorization_required),
         )
         .metric("Skipped", Unit::Count, count(summary.skipped.total()))
+        .metric(
+            "EventsPublished",
+            Unit::Count,
+            f64::from(summary.events.published),
+        )
+        .metric(
+            "EventsUnpublished",
+            Unit::Count,
+            f64::from(summary.events.failed),
+        )
         .metric("DurationMs", Unit::Milliseconds, count(summary.duration_ms));
     if let Some(age) = summary.ticket_age_secs {
         line = line.metric("TicketAgeSeconds", Unit::Seconds, age as f64);
@@ -149,7 +160,11 @@ mod tests {
                 deferred: 0,
             },
             stopped_early: false,
-            events: Default::default(),
+            events: crate::service::DrainSummary {
+                published: 5,
+                failed: 3,
+                more: false,
+            },
             duration_ms: 1234,
         }
     }
@@ -177,6 +192,8 @@ mod tests {
             "RefreshFailed",
             "Reauthorization61023",
             "Skipped",
+            "EventsPublished",
+            "EventsUnpublished",
             "DurationMs",
             "TicketAgeSeconds",
         ] {
@@ -187,6 +204,10 @@ mod tests {
         assert_eq!(v["Reauthorization61023"], 1.0);
         assert_eq!(v["TicketAgeSeconds"], 420.0);
         assert_eq!(v["Skipped"], 1.0);
+        assert_eq!(
+            (v["EventsPublished"].clone(), v["EventsUnpublished"].clone()),
+            (json!(5.0), json!(3.0))
+        );
         assert_eq!(v["failed_by_errcode"]["-1"], 1);
     }
 

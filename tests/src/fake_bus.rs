@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 /// How the bus answers from now on.
@@ -31,7 +31,7 @@ pub enum BusMode {
 }
 
 /// One event the bus accepted.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BusEntry {
     pub source: String,
     pub detail_type: String,
@@ -65,16 +65,24 @@ pub struct FakeBus {
 }
 
 impl FakeBus {
+    /// On a free loopback port.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_on(0).await
+    }
+
+    /// On loopback `port` (0: a free one). Besides `PutEvents` it answers `GET /events` with
+    /// every entry accepted, in order, as JSON.
+    pub async fn start_on(port: u16) -> std::io::Result<Self> {
         let shared = Shared(Arc::new(Mutex::new(BusState {
             mode: BusMode::Accept,
             accepted: Vec::new(),
             requests: 0,
         })));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let router = Router::new()
             .route("/", post(put_events))
+            .route("/events", get(list_events))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
@@ -128,6 +136,10 @@ impl Drop for FakeBus {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+async fn list_events(State(shared): State<Shared>) -> axum::Json<Vec<BusEntry>> {
+    axum::Json(shared.lock().accepted.clone())
 }
 
 fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response {

@@ -13,11 +13,16 @@
 //!   twice at once, round after round, while wechat-sim runs its privacy checks and audits and
 //!   pushes the results to `ticket-callback`. The campaign reaches `done` with every app
 //!   released, after exactly one `commit`, one `submit_audit` and one `release` per app.
+//! - **events**: the functions publish on a loopback EventBridge (this process's fake bus, through
+//!   `AWS_ENDPOINT_URL_EVENTBRIDGE`). A merchant authorizes while the bus refuses; the next
+//!   `token-refresher` run publishes `Authorizer Authorized`. An audit result and a revocation are
+//!   pushed while it accepts: `Audit Succeeded` and `Authorizer Unauthorized` arrive at once. Each
+//!   event arrives once, with its own id.
 //!
 //! Exits non-zero on any failure; watch's output is kept in `target/under-watch-<scenario>.log`.
 //! Build the workspace's binaries first (`cargo build --workspace --bins`), so that watch's first
-//! requests do not wait for a build. One scenario alone: `under-watch refresher` or
-//! `under-watch campaign`.
+//! requests do not wait for a build. One scenario alone: `under-watch refresher`,
+//! `under-watch campaign` or `under-watch events`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -30,6 +35,7 @@ use wxcomponent::store::{AuthorizationGrant, AuthorizerStore, DynamoStore, Expir
 use wxcomponent::store::{AuthorizerStatus, TicketStore, dynamodb_client};
 use wxcomponent::{AuthorizerAppId, Clock, ComponentAppId, Secret, SystemClock};
 use wxcomponent_tests::app::random_appid;
+use wxcomponent_tests::fake_bus::{BusMode, FakeBus};
 
 const AUTHORIZER_TOKEN: &str = "/cgi-bin/component/api_authorizer_token";
 /// How long WeChat takes to answer the refresh: the second invocation starts while the first waits.
@@ -538,6 +544,132 @@ async fn campaign(workspace: &Path, log: &Path, http: &Http) -> Result<(), Strin
     Ok(())
 }
 
+/// The product's events on a loopback bus, through the functions under watch.
+async fn events(workspace: &Path, log: &Path, http: &Http) -> Result<(), String> {
+    let bus = FakeBus::start()
+        .await
+        .map_err(|e| format!("cannot start the fake bus: {e}"))?;
+    let endpoint = bus.endpoint_url();
+    let stack = Stack::start(
+        workspace,
+        log,
+        &[],
+        &[
+            ("EVENT_BUS_NAME", "wxc-under-watch"),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", endpoint.as_str()),
+        ],
+    )
+    .await?;
+    let sim = &stack.sim_url;
+    // Start the functions before WeChat pushes to them.
+    http.invoke(&stack.invocations("token-refresher")).await?;
+    let _ = http
+        .0
+        .get(stack.lambda_url("ticket-callback", "/"))
+        .timeout(INVOKE_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("starting ticket-callback: {e}"))?;
+    http.put(
+        &format!("{sim}/__sim/push-targets"),
+        &json!({
+            "authorization_event_url": stack.lambda_url("ticket-callback", "/wechat/component"),
+            "message_url": stack.lambda_url("ticket-callback", "/wechat/message/$APPID$"),
+        }),
+    )
+    .await?;
+    let appid = random_appid();
+    let of = |detail_type: &str| {
+        bus.accepted_of(detail_type)
+            .into_iter()
+            .filter(|e| e.detail["authorizer_appid"] == appid.as_str())
+            .count()
+    };
+
+    // The bus refuses while the merchant authorizes: the push is answered all the same.
+    bus.set_mode(BusMode::Refuse);
+    let pushed = http
+        .post(
+            &format!("{sim}/__sim/push/authorized"),
+            &json!({ "authorizer_appid": appid }),
+        )
+        .await?;
+    check(pushed["reply"]["status"] == 200, || {
+        format!("the authorization push was answered {pushed}")
+    })?;
+    check(bus.requests() > 0 && bus.accepted().is_empty(), || {
+        format!(
+            "expected a refused publication, the bus saw {} requests and took {}",
+            bus.requests(),
+            bus.accepted().len()
+        )
+    })?;
+    println!("authorized while the bus refused: nothing published yet");
+
+    // The bus is back: the scheduled refresher publishes what waited.
+    bus.set_mode(BusMode::Accept);
+    let run = http.invoke(&stack.invocations("token-refresher")).await?;
+    check(of("Authorizer Authorized") == 1, || {
+        format!("the refresher's run did not publish the authorization once: {run}")
+    })?;
+    println!("the refresher's run published it: {}", run["events"]);
+
+    // An audit result and a revocation, published at once.
+    let pushed = http
+        .post(
+            &format!("{sim}/__sim/push/event"),
+            &json!({
+                "authorizer_appid": appid,
+                "event": "weapp_audit_success",
+                "fields": { "SuccTime": SystemClock.now().to_string() },
+            }),
+        )
+        .await?;
+    check(pushed["reply"]["status"] == 200, || {
+        format!("the audit push was answered {pushed}")
+    })?;
+    check(of("Audit Succeeded") == 1, || {
+        "the audit result was not published once".to_owned()
+    })?;
+    let pushed = http
+        .post(
+            &format!("{sim}/__sim/push/unauthorized"),
+            &json!({ "authorizer_appid": appid }),
+        )
+        .await?;
+    check(pushed["reply"]["status"] == 200, || {
+        format!("the revocation push was answered {pushed}")
+    })?;
+    check(of("Authorizer Unauthorized") == 1, || {
+        "the revocation was not published once".to_owned()
+    })?;
+
+    // Another run publishes nothing again, and no id came twice.
+    http.invoke(&stack.invocations("token-refresher")).await?;
+    let accepted = bus.accepted();
+    let mut ids: Vec<String> = accepted
+        .iter()
+        .map(|e| e.detail["event_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    check(ids.len() == accepted.len(), || {
+        format!("an event id arrived twice: {accepted:?}")
+    })?;
+    check(
+        of("Authorizer Authorized") == 1
+            && of("Audit Succeeded") == 1
+            && of("Authorizer Unauthorized") == 1,
+        || format!("an event arrived more than once: {accepted:?}"),
+    )?;
+    println!(
+        "ok: Authorizer Authorized (after a refusal), Audit Succeeded and Authorizer Unauthorized \
+         each arrived once, {} events in all",
+        accepted.len()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
@@ -557,7 +689,7 @@ async fn main() -> ExitCode {
         .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
         .unwrap_or_else(std::env::temp_dir);
     let http = Http(reqwest::Client::new());
-    for name in ["refresher", "campaign"] {
+    for name in ["refresher", "campaign", "events"] {
         if only.as_deref().is_some_and(|only| only != name) {
             continue;
         }
@@ -566,7 +698,8 @@ async fn main() -> ExitCode {
         println!("under-watch: {name}");
         let result = match name {
             "refresher" => refresher(&workspace, &log, &http).await,
-            _ => campaign(&workspace, &log, &http).await,
+            "campaign" => campaign(&workspace, &log, &http).await,
+            _ => events(&workspace, &log, &http).await,
         };
         match result {
             Ok(()) => println!(

@@ -225,7 +225,11 @@ async fn every_function_s_flows() {
             .interceptor(recorder.clone())
             .build(),
     );
-    let app = TestApp::spawn_on(recorded, SimConfig::random(), |_| {}, |_| {}).await;
+    // With a bus: the flows record and publish their events, and the refresher drains the outbox.
+    let bus = wxcomponent_tests::fake_bus::FakeBus::start().await.unwrap();
+    let app = TestApp::spawn_on(recorded, SimConfig::random(), |_| {}, |_| {})
+        .await
+        .with_event_bus(bus.event_bus("wxcomponent-iam").await);
     let c = Callbacks::on(app, |_| {});
     let component = c.app.component.to_string();
     c.app.store_fresh_ticket().await;
@@ -408,5 +412,14 @@ async fn every_function_s_flows() {
         .refresh_due(Instant::now() + Duration::from_secs(60), 2)
         .await;
     assert!(summary.refreshed >= 1, "{summary:?}");
-    assert_allowed("TokenRefresherFunction", &recorder.take());
+    let operations = recorder.take();
+    assert!(
+        operations.contains(&("dynamodb:Query", Some("outbox".to_owned()))),
+        "the run drained the outbox: {operations:?}"
+    );
+    assert_allowed("TokenRefresherFunction", &operations);
+    assert!(
+        !bus.accepted().is_empty(),
+        "the flows published their events"
+    );
 }
