@@ -88,7 +88,8 @@ pub fn status_changed(
 }
 
 /// `Audit Succeeded`, `Audit Failed` or `Audit Delayed` (by the state's status), once the state
-/// is stored. One per audit and outcome. `None` for the other statuses.
+/// is stored. One per audit (its id and submission time: an audit submitted elsewhere is not
+/// stored with its id) and outcome. `None` for the other statuses.
 pub fn audit_result(
     component: &ComponentAppId,
     appid: &AuthorizerAppId,
@@ -101,7 +102,7 @@ pub fn audit_result(
         AuditStatus::Delayed => DetailType::AuditDelayed,
         AuditStatus::Pending | AuditStatus::Withdrawn => return None,
     };
-    let key = format!("{appid}#{}", state.audit_id);
+    let key = format!("{appid}#{}#{}", state.audit_id, state.submitted_at);
     let mut event = ProductEvent::new(component, detail_type, &key, at)
         .about(appid)
         .with("audit_id", state.audit_id)

@@ -1068,16 +1068,6 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         })
     }
 
-    /// Code audit results carry no audit id. The result belongs to the stored audit unless it
-    /// predates that audit's submission (then it is a late result of an earlier one: ignored).
-    ///
-    /// `auto_release` belongs to the stored audit's id and lasts only until that audit's end: a
-    /// rejection or an approval clears it (a delay keeps it), so it can never carry over to a
-    /// later audit. On an approval with it set, the release is tried (see [`Self::auto_release`])
-    /// before the cleared state is written: a crash in between makes WeChat's retry try again
-    /// rather than lose the release. When the release's outcome is unknown, the approval is
-    /// stored with the wish kept and the push fails, so WeChat's next delivery tries again.
-    /// Answers what the automatic release did, if it was tried.
     /// Marks the authorizer unauthorized, with its `Authorizer Unauthorized` event (one per
     /// grant), and publishes the event before `deadline` if it can.
     async fn mark_unauthorized(
@@ -1122,6 +1112,16 @@ impl<S: Store + 'static, L: PushLedger + 'static> PushService<S, L> {
         Ok(())
     }
 
+    /// Code audit results carry no audit id. The result belongs to the stored audit unless it
+    /// predates that audit's submission (then it is a late result of an earlier one: ignored).
+    ///
+    /// `auto_release` belongs to the stored audit's id and lasts only until that audit's end: a
+    /// rejection or an approval clears it (a delay keeps it), so it can never carry over to a
+    /// later audit. On an approval with it set, the release is tried (see [`Self::auto_release`])
+    /// before the cleared state is written: a crash in between makes WeChat's retry try again
+    /// rather than lose the release. When the release's outcome is unknown, the approval is
+    /// stored with the wish kept and the push fails, so WeChat's next delivery tries again.
+    /// Answers what the automatic release did, if it was tried.
     async fn update_audit(
         &self,
         appid: &AuthorizerAppId,
