@@ -503,3 +503,86 @@ fn every_detail_type_has_a_schema_and_the_schemas_refuse_what_they_do_not_name()
         assert!(!validator.is_valid(&broken), "{broken}");
     }
 }
+
+#[tokio::test]
+async fn a_bus_that_does_not_answer_keeps_the_push_within_its_time_and_loses_nothing() {
+    let fake = FakeBus::start().await.unwrap();
+    let c = callbacks_on(&fake).await;
+    let (appid, _) = c.app.authorized_account().await;
+    let component = c.app.component.to_string();
+    fake.set_mode(BusMode::Hang);
+    // WeChat stops waiting after 5 s: the handler's future is dropped then.
+    let revoked = unauthorized_xml(&component, c.app.now(), appid.as_str());
+    let push = c.push_component_event(&revoked);
+    let response = tokio::time::timeout(std::time::Duration::from_secs(5), push)
+        .await
+        .expect("answered before WeChat gives up, although the bus never answers");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        c.app.stored_authorizer(&appid).await.status,
+        AuthorizerStatus::Unauthorized
+    );
+    assert!(fake.accepted().is_empty());
+
+    fake.set_mode(BusMode::Accept);
+    refresher_run(&c).await;
+    let unauthorized = fake.accepted_of("Authorizer Unauthorized");
+    assert_eq!(unauthorized.len(), 1, "published by the next run");
+    assert_eq!(unauthorized[0].detail["authorizer_appid"], appid.as_str());
+}
+
+#[tokio::test]
+async fn dynamodb_failing_before_the_change_or_after_the_publication_loses_no_event() {
+    use wxcomponent_tests::store_faults::FailRequests;
+    let fake = FakeBus::start().await.unwrap();
+    let plain = TestApp::spawn()
+        .await
+        .with_event_bus(fake.event_bus("wxcomponent-events").await);
+    let (appid, _) = plain.authorized_account().await;
+    let component = plain.component.to_string();
+    // The change and its event are one transaction: it fails once, then marking sent fails once.
+    let transaction = FailRequests::next("TransactWriteItems", "EVENT", 1);
+    let marking = FailRequests::next("UpdateItem", "sent_at", 1);
+    let dynamodb = marking.on(&transaction.on(&plain.dynamodb));
+    let c = Callbacks::on(plain.rewired_on(dynamodb), |_| {});
+    let revoked = unauthorized_xml(&component, c.app.now(), appid.as_str());
+
+    // The write fails: the push fails, nothing is stored, nothing published.
+    let first = c.push_component_event(&revoked).await;
+    assert!(first.status().is_server_error(), "{}", first.status());
+    assert_eq!(transaction.failed(), 1);
+    assert_eq!(
+        c.app.stored_authorizer(&appid).await.status,
+        AuthorizerStatus::Authorized
+    );
+    assert!(fake.accepted().is_empty());
+    assert!(
+        c.app
+            .store
+            .unsent_events(&c.app.component, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // WeChat delivers again: stored and published, but the mark is lost.
+    let second = c.push_component_event(&revoked).await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(marking.failed(), 1);
+    assert_eq!(fake.accepted_of("Authorizer Unauthorized").len(), 1);
+
+    // The next drain publishes it again, with the same id: a consumer deduplicates on it.
+    refresher_run(&c).await;
+    let delivered = fake.accepted_of("Authorizer Unauthorized");
+    assert_eq!(delivered.len(), 2);
+    assert_eq!(
+        delivered[0].detail["event_id"],
+        delivered[1].detail["event_id"]
+    );
+    refresher_run(&c).await;
+    assert_eq!(
+        fake.accepted_of("Authorizer Unauthorized").len(),
+        2,
+        "then marked"
+    );
+}

@@ -82,7 +82,7 @@ fn events_of(item: &Item) -> Vec<ProductEvent> {
     out
 }
 
-/// The record of an unsent event, with the condition that it is not recorded yet.
+/// The record of an unsent event (written only if absent: [`not_recorded`]).
 fn event_record(component: &ComponentAppId, event: &ProductEvent) -> Item {
     let mut item = key(event_pk(component, &event.id), SK_EVENT);
     item.extend([
