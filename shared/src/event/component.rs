@@ -1,10 +1,10 @@
 //! Pushes to the authorization event URL, told apart by `InfoType`.
 
-use super::fields::{self, Body};
+use super::fields::{self, Body, invalid_appid, optional_appid, optional_string, required_appid};
 use super::notice::{self, Notice};
 use super::{EventError, sha256_hex};
 use crate::clock::EpochSeconds;
-use crate::ids::{AuthorizerAppId, ComponentAppId, InvalidId};
+use crate::ids::{AuthorizerAppId, ComponentAppId};
 use crate::secret::Secret;
 
 const VERIFY_TICKET: &str = "component_verify_ticket";
@@ -282,26 +282,4 @@ fn registration_info(f: &Body) -> Result<RegistrationInfo, EventError> {
         wxuser: optional_string(f, "info/wxuser")?,
         idname: optional_string(f, "info/idname")?,
     })
-}
-
-fn optional_string(f: &Body, field: &'static str) -> Result<Option<String>, EventError> {
-    Ok(f.trimmed(field)?.map(str::to_owned))
-}
-
-fn required_appid(
-    f: &Body,
-    kind: &'static str,
-    field: &'static str,
-) -> Result<AuthorizerAppId, EventError> {
-    AuthorizerAppId::parse(f.required(kind, field)?).map_err(invalid_appid(field))
-}
-
-fn optional_appid(f: &Body, field: &'static str) -> Result<Option<AuthorizerAppId>, EventError> {
-    f.trimmed(field)?
-        .map(|value| AuthorizerAppId::parse(value).map_err(invalid_appid(field)))
-        .transpose()
-}
-
-fn invalid_appid(field: &'static str) -> impl FnOnce(InvalidId) -> EventError {
-    move |source| EventError::InvalidAppId { field, source }
 }

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use super::EventError;
+use crate::ids::{AuthorizerAppId, InvalidId};
 use crate::xml::{Duplicated, Fields, XmlError};
 
 impl From<XmlError> for EventError {
@@ -258,4 +259,35 @@ impl Body {
 
 fn parse_int<T: FromStr>(field: &'static str, value: &str) -> Result<T, EventError> {
     value.parse().map_err(|_| EventError::NotANumber { field })
+}
+
+// ----- typed field readers shared by the push kinds ---------------------------------------------
+
+/// A text field, trimmed; `None` when absent or blank.
+pub(super) fn optional_string(f: &Body, field: &'static str) -> Result<Option<String>, EventError> {
+    Ok(f.trimmed(field)?.map(str::to_owned))
+}
+
+/// An appid field that `kind` must have.
+pub(super) fn required_appid(
+    f: &Body,
+    kind: &'static str,
+    field: &'static str,
+) -> Result<AuthorizerAppId, EventError> {
+    AuthorizerAppId::parse(f.required(kind, field)?).map_err(invalid_appid(field))
+}
+
+/// An appid field, if present.
+pub(super) fn optional_appid(
+    f: &Body,
+    field: &'static str,
+) -> Result<Option<AuthorizerAppId>, EventError> {
+    f.trimmed(field)?
+        .map(|value| AuthorizerAppId::parse(value).map_err(invalid_appid(field)))
+        .transpose()
+}
+
+/// The error of a field that does not hold an appid.
+pub(super) fn invalid_appid(field: &'static str) -> impl FnOnce(InvalidId) -> EventError {
+    move |source| EventError::InvalidAppId { field, source }
 }

@@ -10,9 +10,9 @@
 use serde_json::{Map, Value};
 
 use super::EventError;
-use super::fields::Body;
+use super::fields::{Body, optional_appid, optional_string, required_appid};
 use crate::clock::EpochSeconds;
-use crate::ids::{AuthorizerAppId, InvalidId};
+use crate::ids::AuthorizerAppId;
 
 /// `notify_apply_icpfiling_result`: the filing was approved or rejected.
 const ICP_FILING_RESULT: &str = "notify_apply_icpfiling_result";
@@ -420,28 +420,6 @@ fn required_quoted_int(
     field: &'static str,
 ) -> Result<i64, EventError> {
     quoted_int(f, field)?.ok_or(EventError::MissingField { kind, field })
-}
-
-fn optional_string(f: &Body, field: &'static str) -> Result<Option<String>, EventError> {
-    Ok(f.trimmed(field)?.map(str::to_owned))
-}
-
-fn required_appid(
-    f: &Body,
-    kind: &'static str,
-    field: &'static str,
-) -> Result<AuthorizerAppId, EventError> {
-    AuthorizerAppId::parse(f.required(kind, field)?).map_err(invalid_appid(field))
-}
-
-fn optional_appid(f: &Body, field: &'static str) -> Result<Option<AuthorizerAppId>, EventError> {
-    f.trimmed(field)?
-        .map(|value| AuthorizerAppId::parse(value).map_err(invalid_appid(field)))
-        .transpose()
-}
-
-fn invalid_appid(field: &'static str) -> impl FnOnce(InvalidId) -> EventError {
-    move |source| EventError::InvalidAppId { field, source }
 }
 
 #[cfg(test)]
