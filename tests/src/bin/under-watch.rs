@@ -238,6 +238,27 @@ impl Stack {
     fn lambda_url(&self, function: &str, path: &str) -> String {
         format!("{}/lambda-url/{function}{path}", self.watch_url)
     }
+
+    /// Starts `ticket-callback` (its first request waits for its process, and WeChat waits only
+    /// 5 s for a push) and points WeChat's pushes at it, as its console would.
+    async fn push_to_ticket_callback(&self, http: &Http) -> Result<(), String> {
+        let _ = http
+            .0
+            .get(self.lambda_url("ticket-callback", "/"))
+            .timeout(INVOKE_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| format!("starting ticket-callback: {e}"))?;
+        http.put(
+            &format!("{}/__sim/push-targets", self.sim_url),
+            &json!({
+                "authorization_event_url": self.lambda_url("ticket-callback", "/wechat/component"),
+                "message_url": self.lambda_url("ticket-callback", "/wechat/message/$APPID$"),
+            }),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 async fn wait_for_port(port: u16) -> Result<(), String> {
@@ -431,23 +452,7 @@ async fn campaign(workspace: &Path, log: &Path, http: &Http) -> Result<(), Strin
         None,
     )
     .await?;
-    let _ = http
-        .0
-        .get(stack.lambda_url("ticket-callback", "/"))
-        .timeout(INVOKE_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| format!("starting ticket-callback: {e}"))?;
-
-    // Where WeChat pushes, as set in its console.
-    http.put(
-        &format!("{sim}/__sim/push-targets"),
-        &json!({
-            "authorization_event_url": stack.lambda_url("ticket-callback", "/wechat/component"),
-            "message_url": stack.lambda_url("ticket-callback", "/wechat/message/$APPID$"),
-        }),
-    )
-    .await?;
+    stack.push_to_ticket_callback(http).await?;
     let appids: Vec<String> = (0..3).map(|_| random_appid()).collect();
     for appid in &appids {
         let pushed = http
@@ -563,21 +568,7 @@ async fn events(workspace: &Path, log: &Path, http: &Http) -> Result<(), String>
     let sim = &stack.sim_url;
     // Start the functions before WeChat pushes to them.
     http.invoke(&stack.invocations("token-refresher")).await?;
-    let _ = http
-        .0
-        .get(stack.lambda_url("ticket-callback", "/"))
-        .timeout(INVOKE_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| format!("starting ticket-callback: {e}"))?;
-    http.put(
-        &format!("{sim}/__sim/push-targets"),
-        &json!({
-            "authorization_event_url": stack.lambda_url("ticket-callback", "/wechat/component"),
-            "message_url": stack.lambda_url("ticket-callback", "/wechat/message/$APPID$"),
-        }),
-    )
-    .await?;
+    stack.push_to_ticket_callback(http).await?;
     let appid = random_appid();
     let of = |detail_type: &str| {
         bus.accepted_of(detail_type)
