@@ -39,6 +39,10 @@ API_KEY_SHA256="$(printf %s "$DEV_API_KEY" | sha256sum | cut -d' ' -f1)"
 export API_KEY_SHA256
 LAMBDA_URL="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
 export AUTH_CALLBACK_URL="$LAMBDA_URL/auth-redirect/auth/callback"
+# Web authorization of official accounts' users may return to wechat-sim's stand-in for the provider's
+# page; its result is signed with this development key.
+export OAUTH_REDIRECT_HOSTS="127.0.0.1:$SIM_PORT"
+export AUTH_SIGNING_SECRET=dev-signing-secret-0123456789abcdef
 export RUST_LOG="${RUST_LOG:-info}"
 # The product's events go to a loopback EventBridge (fake-eventbridge), through the SDK's own variable.
 export EVENT_BUS_NAME=wxcomponent-dev
@@ -110,7 +114,21 @@ Try it, from another terminal in this directory:
      until the campaign's "state" is "done" and its "counts" show every app "released". Each app's errcode and
      hint: GET $LAMBDA_URL/api/campaigns/<id>/apps
 
-  6. See what the provider's systems were told (Authorizer Authorized, Audit Succeeded, Code Released,
+  6. An official account (after step 1): it authorizes (wechat-sim pushes it), a user of one of its pages
+     is authorized through /oauth (curl follows WeChat's stand-in page and keeps the state cookie) and lands
+     on the stand-in for the provider's page with the signed openid; then the provider reads the profile and
+     signs wx.config for a page:
+       curl -s -X POST -H 'Content-Type: application/json' $WECHAT_API_BASE_URL/__sim/push/authorized \\
+         -d '{"authorizer_appid": "wx00000000000dev0a", "official_account": true}'; echo
+       curl -s -L -c .tools/oauth-cookies -b .tools/oauth-cookies -o /dev/null -w '%{url_effective}\\n' \\
+         "$LAMBDA_URL/auth-redirect/oauth/wx00000000000dev0a/authorize?scope=snsapi_userinfo&state=dev-1&redirect_uri=$WECHAT_API_BASE_URL/__sim/landing"
+       curl -s -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/authorizers/wx00000000000dev0a/web-users/oSim00000000000dev0a
+       curl -s -G -H 'Authorization: Bearer $DEV_API_KEY' $LAMBDA_URL/api/authorizers/wx00000000000dev0a/jssdk-config \\
+         --data-urlencode 'url=https://h5.example.com/page?x=1'
+     The last URL printed carries appid, openid, unionid, scope, state, ts and sig (HMAC-SHA256 with
+     AUTH_SIGNING_SECRET=$AUTH_SIGNING_SECRET; see docs/official-accounts.md).
+
+  7. See what the provider's systems were told (Authorizer Authorized, Audit Succeeded, Code Released,
      Campaign State Changed...):
        tail -f .tools/events.log
        curl -s $AWS_ENDPOINT_URL_EVENTBRIDGE/events

@@ -27,11 +27,11 @@ start_dynamodb_local
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
 
-# The refresher and a release campaign end to end through `cargo lambda watch` itself (wechat-sim,
+# The refresher, a release campaign, the events and web authorization end to end through `cargo lambda watch` itself (wechat-sim,
 # tables from template.yaml, overlapping invocations): a separate step, since watch builds through
 # cargo and `cargo test` holds the target folder while its tests run. The binaries are built first,
-# so the first invocations only start the functions. About a minute.
-log "token-refresher and campaign-worker under cargo lambda watch"
+# so the first invocations only start the functions. A few minutes.
+log "the functions under cargo lambda watch"
 cargo build --workspace --bins --locked
 PATH="$VENV/bin:$PATH" "${CARGO_TARGET_DIR:-$PWD/target}/debug/under-watch"
 # The fuzz crate is a workspace of its own; its unit tests check the seeds. Sharing the target

@@ -39,6 +39,8 @@ pub const AUTH_SUCCESS_URL: &str = "AUTH_SUCCESS_URL";
 pub const AUTH_SIGNING_SECRET: &str = "AUTH_SIGNING_SECRET";
 pub const AUTH_PAGE_BASE_URL: &str = "WECHAT_AUTH_PAGE_BASE_URL";
 pub const MOBILE_AUTH_PAGE_BASE_URL: &str = "WECHAT_MOBILE_AUTH_PAGE_BASE_URL";
+/// The hosts of the provider's pages web authorization may return to (comma-separated).
+pub const OAUTH_REDIRECT_HOSTS: &str = "OAUTH_REDIRECT_HOSTS";
 
 /// What every function needs to know about the component and where its state lives. The message
 /// crypto's secrets are not here: only `ticket-callback` opens pushes ([`MessageConfig`]), so only
@@ -233,7 +235,7 @@ pub fn auth_flow_settings(
 ) -> Result<crate::service::AuthFlowSettings, ConfigError> {
     use crate::service::auth_state::{ReservedSuccessParam, STATE_PARAM, SUCCESS_PARAMS};
     use crate::service::{
-        DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE, SigningKey, SuccessRedirect,
+        DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE, SuccessRedirect,
     };
     let mut v = Vars::new(vars);
     let callback = v.optional(AUTH_CALLBACK_URL);
@@ -263,18 +265,7 @@ pub fn auth_flow_settings(
     });
     // Only needed to sign the success redirect; without AUTH_SUCCESS_URL it is not read.
     let secret = match success {
-        Some(_) => match v.optional(AUTH_SIGNING_SECRET) {
-            Some(secret) => v.parse(AUTH_SIGNING_SECRET, Some(secret), |s| {
-                SigningKey::new(Secret::new(s))
-            }),
-            None => {
-                v.problem(
-                    AUTH_SIGNING_SECRET,
-                    format!("is missing (required when {AUTH_SUCCESS_URL} is set)"),
-                );
-                None
-            }
-        },
+        Some(_) => signing_key(&mut v, AUTH_SUCCESS_URL),
         None => None,
     };
     let success_redirect = match (success_url, secret) {
@@ -300,6 +291,98 @@ pub fn auth_flow_settings(
         // Unreachable: a None above recorded a problem.
         _ => Err(ConfigError { problems: vec![] }),
     }
+}
+
+/// `AUTH_SIGNING_SECRET`, which `needed_by` being set makes required.
+fn signing_key(v: &mut Vars<'_>, needed_by: &str) -> Option<crate::service::SigningKey> {
+    match v.optional(AUTH_SIGNING_SECRET) {
+        Some(secret) => v.parse(AUTH_SIGNING_SECRET, Some(secret), |s| {
+            crate::service::SigningKey::new(Secret::new(s))
+        }),
+        None => {
+            v.problem(
+                AUTH_SIGNING_SECRET,
+                format!("is missing (required when {needed_by} is set)"),
+            );
+            None
+        }
+    }
+}
+
+/// One entry of `OAUTH_REDIRECT_HOSTS`: a host, or `host:port`, lowercase.
+fn redirect_host(entry: &str) -> Result<String, String> {
+    let entry = entry.to_ascii_lowercase();
+    let parsed = url::Url::parse(&format!("https://{entry}/"))
+        .ok()
+        .filter(|u| u.path() == "/" && u.query().is_none() && u.username().is_empty());
+    let recomposed = parsed.and_then(|u| {
+        let host = u.host_str()?.to_owned();
+        Some(match u.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    });
+    match recomposed {
+        Some(host) if host == entry || entry == format!("{host}:443") => Ok(host),
+        _ => Err(format!(
+            "`{entry}` is not a host (list hosts such as h5.example.com or 127.0.0.1:8080, not URLs)"
+        )),
+    }
+}
+
+/// The web authorization settings of auth-redirect's `/oauth` routes: `OAUTH_REDIRECT_HOSTS`
+/// (`AUTH_SIGNING_SECRET` is required with it), WeChat's page base (the mobile authorization
+/// page's, `open.weixin.qq.com`), and the callback on `AUTH_CALLBACK_URL`'s origin when that is set.
+pub fn web_oauth_settings(
+    vars: &HashMap<String, String>,
+) -> Result<crate::service::WebOAuthSettings, ConfigError> {
+    use crate::service::{CALLBACK_PATH, DEFAULT_MOBILE_AUTH_PAGE_BASE, OAUTH_CALLBACK_PATH};
+    let mut v = Vars::new(vars);
+    let mut redirect_hosts = Vec::new();
+    for entry in v
+        .optional(OAUTH_REDIRECT_HOSTS)
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        match redirect_host(entry) {
+            Ok(host) => redirect_hosts.push(host),
+            Err(problem) => v.problem(OAUTH_REDIRECT_HOSTS, problem),
+        }
+    }
+    let key = if redirect_hosts.is_empty() {
+        None
+    } else {
+        signing_key(&mut v, OAUTH_REDIRECT_HOSTS)
+    };
+    let base = v
+        .optional(MOBILE_AUTH_PAGE_BASE_URL)
+        .unwrap_or(DEFAULT_MOBILE_AUTH_PAGE_BASE);
+    let page_base = v.parse(MOBILE_AUTH_PAGE_BASE_URL, Some(base), parse_base_url);
+    let callback = v.optional(AUTH_CALLBACK_URL);
+    let callback_url = v
+        .parse(AUTH_CALLBACK_URL, callback, parse_base_url)
+        .map(|mut url| {
+            let path = url.path().to_owned();
+            let prefix = path.strip_suffix(CALLBACK_PATH).unwrap_or("");
+            url.set_path(&format!(
+                "{}{OAUTH_CALLBACK_PATH}",
+                prefix.trim_end_matches('/')
+            ));
+            url.set_query(None);
+            url
+        });
+    v.finish()?;
+    Ok(crate::service::WebOAuthSettings {
+        redirect_hosts,
+        key,
+        // Unreachable default: a None above recorded a problem.
+        page_base: page_base.unwrap_or_else(|| {
+            url::Url::parse(DEFAULT_MOBILE_AUTH_PAGE_BASE).expect("a valid URL")
+        }),
+        callback_url,
+    })
 }
 
 /// Two configuration results as one: both values, or every problem of both.
@@ -808,5 +891,61 @@ mod tests {
             !debug.contains("s3cr3t-value") && !debug.contains("tok-value") && !debug.contains(KEY)
         );
         assert!(c.message.aes_key_previous.is_some());
+    }
+
+    #[test]
+    fn web_authorization_takes_listed_hosts_needs_the_signing_secret_and_follows_the_callback_url()
+    {
+        let names = |e: ConfigError| e.problems.iter().map(|p| p.name).collect::<Vec<_>>();
+        let off = web_oauth_settings(&HashMap::new()).unwrap();
+        assert!(off.redirect_hosts.is_empty() && off.key.is_none() && off.callback_url.is_none());
+        assert_eq!(off.page_base.as_str(), "https://open.weixin.qq.com/");
+
+        let secret = "a-signing-secret-of-at-least-32-characters";
+        let on = web_oauth_settings(&vars(&[
+            (
+                OAUTH_REDIRECT_HOSTS,
+                " H5.example.com, 127.0.0.1:9100 ,,shop.example.com:443",
+            ),
+            (AUTH_SIGNING_SECRET, secret),
+            (
+                AUTH_CALLBACK_URL,
+                "https://auth.example.com/prod/auth/callback",
+            ),
+            (MOBILE_AUTH_PAGE_BASE_URL, "http://127.0.0.1:9100"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            on.redirect_hosts,
+            ["h5.example.com", "127.0.0.1:9100", "shop.example.com"]
+        );
+        assert!(on.key.is_some());
+        assert_eq!(
+            on.callback_url.unwrap().as_str(),
+            "https://auth.example.com/prod/oauth/callback"
+        );
+        assert_eq!(on.page_base.as_str(), "http://127.0.0.1:9100/");
+
+        let err =
+            web_oauth_settings(&vars(&[(OAUTH_REDIRECT_HOSTS, "h5.example.com")])).unwrap_err();
+        assert_eq!(names(err.clone()), vec![AUTH_SIGNING_SECRET]);
+        assert!(
+            err.to_string()
+                .contains("required when OAUTH_REDIRECT_HOSTS is set"),
+            "{err}"
+        );
+        for bad in [
+            "https://h5.example.com",
+            "h5.example.com/path",
+            "user@h5.example.com",
+            "a b",
+        ] {
+            let err = web_oauth_settings(&vars(&[
+                (OAUTH_REDIRECT_HOSTS, bad),
+                (AUTH_SIGNING_SECRET, secret),
+            ]))
+            .unwrap_err();
+            assert_eq!(names(err), vec![OAUTH_REDIRECT_HOSTS], "{bad}");
+        }
     }
 }

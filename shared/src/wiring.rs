@@ -11,7 +11,7 @@ use crate::crypto::MessageCrypto;
 use crate::events::{EventBus, eventbridge_client};
 use crate::service::{
     Application, AuthFlow, AuthFlowSettings, CampaignWorker, Campaigns, Context, PushService,
-    PushSettings, TokenSettings, WorkerSettings,
+    PushSettings, TokenSettings, WebOAuth, WebOAuthSettings, WorkerSettings,
 };
 use crate::store::{DynamoPushLedger, DynamoStore, dynamodb_client};
 use crate::wechat::{ClientConfig, WechatClient, WechatError};
@@ -115,6 +115,11 @@ impl App {
     /// The release campaign engine (the campaign-worker function's use case).
     pub fn campaign_worker(&self, settings: WorkerSettings) -> CampaignWorker {
         CampaignWorker::new(self.application.clone(), settings)
+    }
+
+    /// Web authorization of official accounts' users (auth-redirect's `/oauth` routes).
+    pub fn web_oauth(&self, settings: WebOAuthSettings) -> WebOAuth<DynamoStore> {
+        WebOAuth::new(self.application.tokens.clone(), settings)
     }
 
     /// The merchant's authorization flow (the auth-redirect function's use case).

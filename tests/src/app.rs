@@ -261,6 +261,31 @@ impl TestApp {
         (appid, user_name)
     }
 
+    /// An official account authorizes the component in the sim and is stored with its profile,
+    /// as a merchant's service account would be.
+    pub async fn authorized_official_account(&self) -> AuthorizerAppId {
+        let (appid, _) = self.authorized_account().await;
+        self.sim.make_official_account(appid.as_str());
+        self.store
+            .set_account_info(
+                &self.component,
+                &appid,
+                &AccountInfo {
+                    nick_name: format!("Sim service account {appid}"),
+                    user_name: self.sim.user_name_of(appid.as_str()).unwrap_or_default(),
+                    kind: AccountKind::OfficialAccount,
+                    service_type: 2,
+                    verify_type: 0,
+                    principal_name: "Sim principal".into(),
+                    head_img: String::new(),
+                    qrcode_url: String::new(),
+                },
+            )
+            .await
+            .expect("storing the profile");
+        appid
+    }
+
     /// Stores an authorizer record with these tokens (version 1 for a new one).
     pub async fn store_authorizer(
         &self,

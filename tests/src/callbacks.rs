@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use ticket_callback::TicketCallback;
 use wxcomponent::crypto::AesKey;
-use wxcomponent::service::{AuthFlowSettings, PushService, PushSettings};
+use wxcomponent::service::{AuthFlowSettings, PushService, PushSettings, WebOAuthSettings};
 use wxcomponent::store::{DynamoPushLedger, DynamoStore, LedgerEntry, PushLedger};
 use wxcomponent::{MessageCrypto, Secret};
 
@@ -17,6 +17,16 @@ use crate::app::TestApp;
 
 /// The host API Gateway would give the functions.
 pub const API_HOST: &str = "abc123.execute-api.us-east-1.amazonaws.com";
+/// The provider's page host the tests' web authorization allows (`OAUTH_REDIRECT_HOSTS`).
+pub const OAUTH_REDIRECT_HOST: &str = "h5.example.com";
+/// The tests' `AUTH_SIGNING_SECRET` for web authorization results.
+pub const OAUTH_SIGNING_SECRET: &str = "test-signing-secret-of-forty-characters!";
+
+/// The signing key of [`OAUTH_SIGNING_SECRET`].
+pub fn oauth_signing_key() -> wxcomponent::service::SigningKey {
+    wxcomponent::service::SigningKey::new(Secret::new(OAUTH_SIGNING_SECRET))
+        .expect("the test secret is long enough")
+}
 
 /// Both handlers, wired to the app's table, simulator and clock.
 pub struct Callbacks {
@@ -70,9 +80,15 @@ impl Callbacks {
         };
         tune(&mut settings);
         let flow = app.wiring.auth_flow(settings);
+        let oauth = app.wiring.web_oauth(WebOAuthSettings {
+            redirect_hosts: vec![OAUTH_REDIRECT_HOST.to_owned()],
+            key: Some(oauth_signing_key()),
+            page_base: app.sim.base_url(),
+            callback_url: None,
+        });
         Self {
             ticket_callback: TicketCallback::new(push),
-            auth_redirect: AuthRedirect::new(flow),
+            auth_redirect: AuthRedirect::new(flow, oauth),
             ledger,
             crypto,
             app,

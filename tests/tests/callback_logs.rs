@@ -145,6 +145,63 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
     assert_eq!(malformed.status(), 400);
     secrets.push("malformed-code-secret".to_owned());
 
+    // Web authorization of an official account's user, through to the profile; then a refusal
+    // whose log line names the fix; and a wx.config signature.
+    let official = c.app.authorized_official_account().await;
+    let redirect = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("redirect_uri", "https://h5.example.com/p")
+        .append_pair("scope", "snsapi_userinfo")
+        .finish();
+    let mut oauth_cookies = Vec::new();
+    for fault in [None, Some(48001)] {
+        let start = c
+            .get_auth(&format!("/oauth/{official}/authorize"), &redirect, &[])
+            .await;
+        assert_eq!(start.status(), 302, "{}", body_text(&start));
+        let cookie = header(&start, "set-cookie").unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        oauth_cookies.push(cookie.trim_start_matches("wxc_oauth_state=").to_owned());
+        let wechat_page = header(&start, "location").unwrap();
+        let back = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(&wechat_page)
+            .send()
+            .await
+            .unwrap();
+        let callback = url::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+        if let Some(errcode) = fault {
+            c.app.sim.inject(
+                "/sns/oauth2/component/access_token",
+                wxcomponent_tests::sim::Fault::errcode(errcode),
+                wxcomponent_tests::sim::Times::Next(1),
+            );
+        }
+        let done = c
+            .get_auth(
+                callback.path(),
+                callback.query().unwrap(),
+                &[("cookie", &cookie)],
+            )
+            .await;
+        assert_eq!(done.status(), if fault.is_some() { 403 } else { 302 });
+    }
+    let api = wxcomponent_tests::provider_api::ProviderApi::on(&c.app);
+    let config = api
+        .get(&format!(
+            "/authorizers/{official}/jssdk-config?url=https%3A%2F%2Fh5.example.com%2Fp"
+        ))
+        .await;
+    assert_eq!(config.status(), 200);
+    // The codes, the users' tokens and the ticket the sim minted, and the state cookies.
+    secrets.extend(c.app.sim.secrets().into_iter().filter(|s| {
+        ["webcode", "webtoken", "webrefresh", "jsapi"]
+            .iter()
+            .any(|p| s.starts_with(p))
+    }));
+    secrets.extend(oauth_cookies);
+
     // Every token WeChat handed out.
     secrets.extend(c.app.sim.component_token());
     for appid in [&merchant, &account, &third] {
@@ -162,6 +219,11 @@ async fn the_push_and_authorization_flows_log_no_secret_at_trace() {
         "the flows were logged"
     );
     assert!(logs.contains("release test: customer-service message sent"));
+    assert!(
+        logs.contains("网页服务权限"),
+        "the refused web authorization's log line names the fix"
+    );
+    assert!(logs.contains("jsapi ticket fetched"));
     for secret in &secrets {
         assert!(!secret.is_empty());
         if let Some(at) = logs.find(secret.as_str()) {

@@ -47,6 +47,8 @@ use crate::error::ErrorBody;
         wxcomponent::service::CampaignAppPage,
         crate::campaigns::CampaignRequestDoc,
         crate::campaigns::RetryBody,
+        crate::official_accounts::JssdkConfigBody,
+        crate::official_accounts::WebUserBody,
     )),
     modifiers(&Shared),
 )]
@@ -332,6 +334,19 @@ answers!(
         "400" => "BadRequest", "401" => "Unauthorized", "404" => "NotFound", "409" => "Conflict",
         "429" => "WechatQuota", "500" => "InternalError", "502" => "WechatError", "503" => "Unavailable",
     ]
+);
+answers!(
+    /// `GET /authorizers/{appid}/jssdk-config`.
+    JssdkConfigAnswers, "What wx.config takes besides jsApiList.", "JssdkConfig",
+    [
+        "400" => "BadRequest", "401" => "Unauthorized", "404" => "NotFound", "409" => "Conflict",
+        "429" => "WechatQuota", "500" => "InternalError", "502" => "WechatError", "503" => "Unavailable",
+    ]
+);
+answers!(
+    /// `GET /authorizers/{appid}/web-users/{openid}`.
+    WebUserAnswers, "The kept profile.", "WebUser",
+    ["400" => "BadRequest", "401" => "Unauthorized", "404" => "NotFound", "500" => "InternalError"]
 );
 answers!(
     /// `POST /auth-links`.

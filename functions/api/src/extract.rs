@@ -31,6 +31,31 @@ impl<S: Send + Sync> FromRequestParts<S> for AppId {
     }
 }
 
+/// The `{openid}` path parameter: 1 to 64 letters, digits, `-` or `_` (`invalid_openid`).
+pub struct OpenId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for OpenId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let invalid = || ApiError::bad_request("invalid_openid", "the openid is malformed");
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid())?;
+        params
+            .into_iter()
+            .find(|(name, _)| name == "openid")
+            .map(|(_, value)| value)
+            .filter(|o| {
+                (1..=64).contains(&o.len())
+                    && o.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            })
+            .map(OpenId)
+            .ok_or_else(invalid)
+    }
+}
+
 /// A JSON body as `T` (whatever the content type says: callers send JSON).
 pub struct JsonBody<T>(pub T);
 

@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod layers;
 mod miniprogram;
+mod official_accounts;
 
 pub use error::ApiError;
 pub use wxcomponent::service::passthrough::{PASSTHROUGH_PREFIXES, passthrough_path};
@@ -97,6 +98,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(authorizers::routes())
         .merge(campaigns::routes())
         .merge(miniprogram::routes())
+        .merge(official_accounts::routes())
 }
 
 /// The OpenAPI document of every route (`openapi.yaml` is this, as YAML).

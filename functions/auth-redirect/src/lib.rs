@@ -5,6 +5,8 @@
 //! | `GET /auth` | the launch page with the "Authorize" link (the click WeChat requires) |
 //! | `GET /auth/go` | a fresh pre-auth code and flow state (a cookie) and a 302 to WeChat's PC or mobile authorization page |
 //! | `GET /auth/callback` | checks the state and the code's shape, completes the authorization, then a success page or the signed redirect to `AUTH_SUCCESS_URL` |
+//! | `GET /oauth/{appid}/authorize` | web authorization of a user for an authorized official account: checks the provider's `redirect_uri` against `OAUTH_REDIRECT_HOSTS`, then a 302 to WeChat's page with a state bound to the browser (a cookie) |
+//! | `GET /oauth/callback` | checks the state, exchanges the code (and fetches the profile for `snsapi_userinfo`), then the signed redirect to the provider's page |
 //!
 //! `HEAD` of any route answers without side effects (no pre-auth code, no exchange).
 //! An axum router served by `lambda_http` (the stage taken off, and kept for absolute links, by
@@ -12,7 +14,7 @@
 //! `wxcomponent::service::auth_flow`. Pages carry fixed texts, never error details.
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,8 +22,9 @@ use lambda_http::Body;
 use wxcomponent::Config;
 use wxcomponent::service::{
     AuthFlow, AuthFlowSettings, AuthStart, CallbackError, CallbackOutcome, Device, RequestOrigin,
-    StartError, TokenSettings, code_rejected_page, error_page, launch_page, malformed_code_page,
-    state_refused_page,
+    StartError, TokenSettings, WebOAuth, WebOAuthCallbackError, WebOAuthRequest, WebOAuthSettings,
+    WebOAuthStartError, code_rejected_page, error_page, escape_html, launch_page,
+    malformed_code_page, page_in, state_refused_page,
 };
 use wxcomponent::store::Store;
 use wxcomponent::wechat::{ClientConfig, WechatError};
@@ -261,6 +264,147 @@ async fn callback<S: Store + 'static>(
     with_cookie(response, answer.clear_cookie.as_deref())
 }
 
+// ----- web authorization of official accounts' users ------------------------------------------
+
+/// A page of the web authorization, in Chinese: the user is in WeChat. `retry` links back to the
+/// start of the same request.
+fn oauth_page(status: StatusCode, title: &str, message: &str, retry: Option<&str>) -> Response {
+    let link = retry
+        .map(|href| {
+            format!(
+                "<p><a class=\"button\" id=\"retry\" href=\"{}\">重新打开</a></p>",
+                escape_html(href)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>{}</h1><p>{}</p>{link}",
+        escape_html(title),
+        escape_html(message)
+    );
+    html(status, page_in("zh-CN", title, &body))
+}
+
+async fn oauth_authorize<S: Store + 'static>(
+    State(oauth): State<WebOAuth<S>>,
+    Path(appid): Path<String>,
+    request: Request,
+) -> Response {
+    if request.method() == Method::HEAD {
+        return head_answer();
+    }
+    let origin = origin(&request);
+    match oauth
+        .start(&appid, &query_pairs(&request), origin.as_ref())
+        .await
+    {
+        Ok(started) => with_cookie(redirect(&started.location), Some(&started.set_cookie)),
+        Err(WebOAuthStartError::Request(e)) => {
+            tracing::info!(error = %e, "web authorization refused");
+            oauth_page(
+                StatusCode::BAD_REQUEST,
+                "无法发起授权",
+                "这个授权链接不完整或不被允许，请联系页面的提供方。",
+                None,
+            )
+        }
+        Err(e @ (WebOAuthStartError::NotAuthorized(_) | WebOAuthStartError::MiniProgram(_))) => {
+            tracing::info!(error = %e, "web authorization refused");
+            oauth_page(
+                StatusCode::NOT_FOUND,
+                "无法发起授权",
+                "这个公众号没有授权给服务商，或已经取消了授权。",
+                None,
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not start a web authorization");
+            oauth_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "请稍后再试",
+                "暂时无法发起授权，请稍后刷新页面。",
+                None,
+            )
+        }
+    }
+}
+
+async fn oauth_callback<S: Store + 'static>(
+    State(oauth): State<WebOAuth<S>>,
+    request: Request,
+) -> Response {
+    if request.method() == Method::HEAD {
+        return head_answer();
+    }
+    let origin = origin(&request);
+    let answer = Box::pin(oauth.complete(
+        &query_pairs(&request),
+        &cookie_headers(&request),
+        origin.as_ref(),
+    ))
+    .await;
+    // From `/oauth/callback`, the start of the same request is `{appid}/authorize?...`.
+    let retry = answer
+        .request
+        .as_ref()
+        .map(|r: &WebOAuthRequest| format!("{}/authorize?{}", r.appid, r.query_string()));
+    let retry = retry.as_deref();
+    let response = match answer.result {
+        Ok(location) => redirect(&location),
+        Err(e) => {
+            let chain = wxcomponent::logging::error_chain(&e);
+            match e.fix() {
+                Some(fix) => tracing::warn!(error = %chain, fix, "web authorization not completed"),
+                None if matches!(e, WebOAuthCallbackError::Failed(_)) => {
+                    tracing::error!(error = %chain, "web authorization not completed")
+                }
+                None => tracing::info!(error = %chain, "web authorization not completed"),
+            }
+            match e {
+                WebOAuthCallbackError::StateRefused => oauth_page(
+                    StatusCode::BAD_REQUEST,
+                    "无法确认这次授权",
+                    "授权结果不是由当前浏览器发起的请求返回的：链接可能已经用过或已经过期。请回到原页面重新打开。",
+                    None,
+                ),
+                WebOAuthCallbackError::Declined => oauth_page(
+                    StatusCode::FORBIDDEN,
+                    "您已取消授权",
+                    "没有获得您的授权，无法继续。如需继续，请重新打开并同意授权。",
+                    retry,
+                ),
+                WebOAuthCallbackError::MalformedCode
+                | WebOAuthCallbackError::CodeInvalid(_)
+                | WebOAuthCallbackError::CodeUsed(_) => oauth_page(
+                    StatusCode::BAD_REQUEST,
+                    "授权已失效",
+                    "这次授权的链接已经用过或已经过期，请重新打开。",
+                    retry,
+                ),
+                WebOAuthCallbackError::NotPermitted(_) => oauth_page(
+                    StatusCode::FORBIDDEN,
+                    "暂时无法授权",
+                    "这个公众号还没有开通网页授权，请联系公众号的管理员。",
+                    None,
+                ),
+                WebOAuthCallbackError::ScopeNotGranted(_) => oauth_page(
+                    StatusCode::FORBIDDEN,
+                    "未获得用户信息授权",
+                    "需要您同意获取头像和昵称才能继续，请重新打开并同意授权。",
+                    retry,
+                ),
+                WebOAuthCallbackError::Failed(_) => oauth_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "请稍后再试",
+                    "暂时无法完成授权，请稍后刷新页面。",
+                    None,
+                ),
+            }
+        }
+    };
+    with_cookie(response, answer.clear_cookie.as_deref())
+}
+
 async fn not_found() -> Response {
     plain(StatusCode::NOT_FOUND, "not found")
 }
@@ -275,7 +419,12 @@ async fn method_not_allowed() -> Response {
 
 /// The three pages (with or without a trailing `/`). GET routes answer HEAD too; the handlers
 /// that would act answer it without acting.
-fn router<S: Store + 'static>(flow: AuthFlow<S>) -> Router {
+fn router<S: Store + 'static>(flow: AuthFlow<S>, oauth: WebOAuth<S>) -> Router {
+    let web = Router::new()
+        .route("/oauth/{appid}/authorize", get(oauth_authorize::<S>))
+        .route("/oauth/callback", get(oauth_callback::<S>))
+        .route("/oauth/callback/", get(oauth_callback::<S>))
+        .with_state(oauth);
     Router::new()
         .route("/auth", get(launch))
         .route("/auth/", get(launch))
@@ -283,15 +432,16 @@ fn router<S: Store + 'static>(flow: AuthFlow<S>) -> Router {
         .route("/auth/go/", get(go::<S>))
         .route("/auth/callback", get(callback::<S>))
         .route("/auth/callback/", get(callback::<S>))
+        .with_state(flow)
+        .merge(web)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .with_state(flow)
 }
 
 impl AuthRedirect {
-    pub fn new<S: Store + 'static>(flow: AuthFlow<S>) -> Self {
+    pub fn new<S: Store + 'static>(flow: AuthFlow<S>, oauth: WebOAuth<S>) -> Self {
         Self {
-            router: router(flow),
+            router: router(flow, oauth),
         }
     }
 
@@ -312,6 +462,7 @@ impl AuthRedirect {
 pub async fn from_config(
     config: &Config,
     settings: AuthFlowSettings,
+    oauth: WebOAuthSettings,
 ) -> Result<AuthRedirect, WechatError> {
     let app = wxcomponent::wiring::production(
         config,
@@ -319,5 +470,8 @@ pub async fn from_config(
         TokenSettings::default(),
     )
     .await?;
-    Ok(AuthRedirect::new(app.auth_flow(settings)))
+    Ok(AuthRedirect::new(
+        app.auth_flow(settings),
+        app.web_oauth(oauth),
+    ))
 }

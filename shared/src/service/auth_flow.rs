@@ -197,6 +197,30 @@ pub struct RequestOrigin {
 #[error("no AUTH_CALLBACK_URL is set and the request does not name a usable host")]
 pub struct NoCallbackUrl;
 
+/// `path` on the origin and prefix the browser used, if they can make a URL.
+pub fn url_on_origin(
+    origin: Option<&RequestOrigin>,
+    path: &str,
+) -> Result<url::Url, NoCallbackUrl> {
+    let origin = origin.ok_or(NoCallbackUrl)?;
+    if !matches!(origin.scheme.as_str(), "http" | "https")
+        || origin.host.is_empty()
+        || origin
+            .host
+            .bytes()
+            .any(|b| !(b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)))
+    {
+        return Err(NoCallbackUrl);
+    }
+    let text = format!(
+        "{}://{}{}{path}",
+        origin.scheme,
+        origin.host,
+        origin.path_prefix.trim_end_matches('/')
+    );
+    url::Url::parse(&text).map_err(|_| NoCallbackUrl)
+}
+
 /// Why no authorization could be started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -306,23 +330,7 @@ impl<S: Store + 'static> AuthFlow<S> {
         if let Some(url) = &self.settings.callback_url {
             return Ok(url.clone());
         }
-        let origin = origin.ok_or(NoCallbackUrl)?;
-        if !matches!(origin.scheme.as_str(), "http" | "https")
-            || origin.host.is_empty()
-            || origin
-                .host
-                .bytes()
-                .any(|b| !(b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)))
-        {
-            return Err(NoCallbackUrl);
-        }
-        let text = format!(
-            "{}://{}{}{CALLBACK_PATH}",
-            origin.scheme,
-            origin.host,
-            origin.path_prefix.trim_end_matches('/')
-        );
-        url::Url::parse(&text).map_err(|_| NoCallbackUrl)
+        url_on_origin(origin, CALLBACK_PATH)
     }
 
     /// Mints a pre-auth code and a fresh flow state: the authorization page URL for `device`,
@@ -515,7 +523,7 @@ fn page(title: &str, body: &str) -> String {
 }
 
 /// A complete page in `lang` around `body` (already escaped HTML).
-fn page_in(lang: &str, title: &str, body: &str) -> String {
+pub fn page_in(lang: &str, title: &str, body: &str) -> String {
     let mut html = String::with_capacity(900 + body.len());
     let _ = write!(
         html,

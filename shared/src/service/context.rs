@@ -12,6 +12,7 @@
 //! | what is stored, as the provider reads it | `directory` | [`DirectoryError`](super::DirectoryError) |
 //! | code audits | `audit` | [`AuditError`](super::AuditError) |
 //! | the guarded passthrough | `passthrough` | [`PassthroughError`](super::passthrough::PassthroughError) |
+//! | official accounts' JS-SDK signatures and web users | `official_accounts` | [`JssdkError`](super::JssdkError) |
 //!
 //! The push service, the merchant's authorization flow and the refresher are built on an
 //! [`Application`] by the function that runs them.
@@ -22,6 +23,7 @@ use std::time::Instant;
 use super::audit::Audits;
 use super::authorization::Authorizations;
 use super::directory::Directory;
+use super::official_accounts::OfficialAccounts;
 use super::passthrough::Passthrough;
 use super::publishing::EventPublisher;
 use super::token_service::{TokenService, TokenSettings};
@@ -144,6 +146,7 @@ pub struct Application<S> {
     pub directory: Directory<S>,
     pub audits: Audits<S>,
     pub passthrough: Passthrough<S>,
+    pub official_accounts: OfficialAccounts<S>,
 }
 
 impl<S> Clone for Application<S> {
@@ -155,6 +158,7 @@ impl<S> Clone for Application<S> {
             directory: self.directory.clone(),
             audits: self.audits.clone(),
             passthrough: self.passthrough.clone(),
+            official_accounts: self.official_accounts.clone(),
         }
     }
 }
@@ -167,6 +171,7 @@ impl<S: Store + 'static> Application<S> {
             directory: Directory::new(context.clone()),
             audits: Audits::new(tokens.clone()),
             passthrough: Passthrough::new(tokens.clone()),
+            official_accounts: OfficialAccounts::new(tokens.clone()),
             tokens,
             context,
         }

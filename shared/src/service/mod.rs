@@ -22,19 +22,22 @@ mod campaign_worker;
 mod context;
 mod directory;
 mod error;
+mod official_accounts;
 pub mod passthrough;
 mod publishing;
 mod push_handling;
 mod refresher;
 mod single_flight;
 mod token_service;
+pub mod web_oauth;
 
 pub use audit::{AuditOverview, AuditView, Audits, ReleaseKind, ReleaseOutcome, WithdrawalsView};
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
     CallbackOutcome, CallbackResponse, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE,
     Device, NoCallbackUrl, RequestOrigin, StartError, StartedAuthorization, code_rejected_page,
-    error_page, escape_html, launch_page, malformed_code_page, state_refused_page, success_page,
+    error_page, escape_html, launch_page, malformed_code_page, page_in, state_refused_page,
+    success_page,
 };
 pub use auth_state::{ProviderState, SigningKey, SuccessRedirect};
 pub use authorization::{
@@ -55,6 +58,9 @@ pub use directory::{
     TICKET_HEALTHY_FOR_SECS,
 };
 pub use error::{AuditError, AuthorizationError, DirectoryError, TokenError, WithdrawError};
+pub use official_accounts::{
+    JssdkConfig, JssdkError, MAX_JSSDK_URL_LEN, OfficialAccounts, signed_page_url,
+};
 pub use publishing::{DRAIN_BATCH, DrainSummary, EventPublisher, PUBLISH_BUDGET};
 pub use push_handling::{
     OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,
@@ -63,3 +69,7 @@ pub use push_handling::{
 };
 pub use refresher::{ComponentTokenStep, RefreshSummary, Refresher, RefresherSettings, Skipped};
 pub use token_service::{RefreshOutcome, TokenService, TokenSettings};
+pub use web_oauth::{
+    OAUTH_CALLBACK_PATH, WebOAuth, WebOAuthAnswer, WebOAuthCallbackError, WebOAuthRequest,
+    WebOAuthRequestError, WebOAuthSettings, WebOAuthStartError, verify_oauth_query,
+};

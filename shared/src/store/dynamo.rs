@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::types::{
 use sha2::{Digest, Sha256};
 
 mod campaigns;
+mod official_accounts;
 mod outbox;
 
 use outbox::StateWrite;
@@ -125,6 +126,7 @@ fn lease_sk(key: &LeaseKey) -> String {
     match key {
         LeaseKey::ComponentToken => "LEASE#COMPONENT_TOKEN".to_owned(),
         LeaseKey::StartPushTicket => "LEASE#START_PUSH_TICKET".to_owned(),
+        LeaseKey::JsapiTicket(appid) => format!("LEASE#JSAPI_TICKET#{appid}"),
     }
 }
 
@@ -663,10 +665,38 @@ impl TicketStore for DynamoStore {
 
 impl ComponentTokenStore for DynamoStore {
     async fn component_token(&self, component: &ComponentAppId) -> Result<Option<ComponentToken>> {
-        let Some(item) = self.get(key(home(component), SK_COMPONENT_TOKEN)).await? else {
+        self.versioned_token(key(home(component), SK_COMPONENT_TOKEN), "component token")
+            .await
+    }
+
+    async fn replace_component_token(
+        &self,
+        component: &ComponentAppId,
+        token: &ExpiringToken,
+        replaces: Option<u64>,
+    ) -> Result<u64> {
+        self.replace_versioned_token(
+            key(home(component), SK_COMPONENT_TOKEN),
+            token,
+            replaces,
+            "component token",
+        )
+        .await
+    }
+}
+
+impl DynamoStore {
+    /// A token item kept with its version (the component token, a `jsapi_ticket`), or `None` if
+    /// there is none or it has expired.
+    async fn versioned_token(
+        &self,
+        item_key: Item,
+        kind: &'static str,
+    ) -> Result<Option<ComponentToken>> {
+        let Some(item) = self.get(item_key).await? else {
             return Ok(None);
         };
-        let r = Reader::new(&item, "component token");
+        let r = Reader::new(&item, kind);
         let token = ComponentToken {
             token: ExpiringToken {
                 value: r.secret(TOKEN)?,
@@ -677,11 +707,14 @@ impl ComponentTokenStore for DynamoStore {
         Ok((token.token.expires_at > self.now()).then_some(token))
     }
 
-    async fn replace_component_token(
+    /// Stores `token` at `item_key` if the stored one is still version `replaces` (or, for `None`,
+    /// none valid is stored); the new version, or [`StoreError::Conflict`].
+    async fn replace_versioned_token(
         &self,
-        component: &ComponentAppId,
+        item_key: Item,
         token: &ExpiringToken,
         replaces: Option<u64>,
+        kind: &'static str,
     ) -> Result<u64> {
         let mut vals = vec![
             (":token", s(token.value.expose())),
@@ -702,7 +735,7 @@ impl ComponentTokenStore for DynamoStore {
         };
         let stored = self
             .update_if(
-                key(home(component), SK_COMPONENT_TOKEN),
+                item_key,
                 &format!("SET #{TOKEN} = :token, #{EXPIRES_AT} = :expires_at ADD #{VERSION} :one"),
                 &condition,
                 &attribute_names,
@@ -711,7 +744,7 @@ impl ComponentTokenStore for DynamoStore {
             .await?
             // Somebody else's token is stored (or none is, for `Some`): the caller's view is stale.
             .map_err(|_| StoreError::Conflict)?;
-        Reader::new(&stored, "component token").num(VERSION)
+        Reader::new(&stored, kind).num(VERSION)
     }
 }
 

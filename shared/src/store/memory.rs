@@ -31,6 +31,38 @@ struct State {
     withdrawals: HashMap<(ComponentAppId, AuthorizerAppId, u32), u32>,
     // Recorded events in the order recorded, and whether each was sent.
     events: Vec<(ProductEvent, bool)>,
+    jsapi_tickets: HashMap<(ComponentAppId, AuthorizerAppId), ComponentToken>,
+    web_users: HashMap<(ComponentAppId, AuthorizerAppId, String), WebUser>,
+}
+
+/// Stores `token` under `key` if the stored one is still the one the caller saw (`replaces`), or
+/// none valid was seen and none valid is stored: the rule of every versioned token.
+fn replace_versioned<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, ComponentToken>,
+    key: K,
+    token: &ExpiringToken,
+    replaces: Option<u64>,
+    now: EpochSeconds,
+) -> Result<u64> {
+    let stored = map.get(&key);
+    let allowed = match (replaces, stored) {
+        (Some(seen), Some(stored)) => stored.version == seen,
+        (Some(_), None) => false,
+        (None, Some(stored)) => stored.token.expires_at <= now,
+        (None, None) => true,
+    };
+    if !allowed {
+        return Err(StoreError::Conflict);
+    }
+    let version = stored.map_or(0, |s| s.version) + 1;
+    map.insert(
+        key,
+        ComponentToken {
+            token: token.clone(),
+            version,
+        },
+    );
+    Ok(version)
 }
 
 impl MemoryStore {
@@ -103,26 +135,13 @@ impl ComponentTokenStore for MemoryStore {
         replaces: Option<u64>,
     ) -> Result<u64> {
         let now = self.now();
-        let mut state = self.state();
-        let stored = state.component_tokens.get(component);
-        let allowed = match (replaces, stored) {
-            (Some(seen), Some(stored)) => stored.version == seen,
-            (Some(_), None) => false,
-            (None, Some(stored)) => stored.token.expires_at <= now,
-            (None, None) => true,
-        };
-        if !allowed {
-            return Err(StoreError::Conflict);
-        }
-        let version = stored.map_or(0, |s| s.version) + 1;
-        state.component_tokens.insert(
+        replace_versioned(
+            &mut self.state().component_tokens,
             component.clone(),
-            ComponentToken {
-                token: token.clone(),
-                version,
-            },
-        );
-        Ok(version)
+            token,
+            replaces,
+            now,
+        )
     }
 }
 
@@ -654,5 +673,68 @@ impl EventOutbox for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+impl OfficialAccountStore for MemoryStore {
+    async fn jsapi_ticket(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> Result<Option<StoredJsapiTicket>> {
+        let now = self.now();
+        Ok(self
+            .state()
+            .jsapi_tickets
+            .get(&(component.clone(), appid.clone()))
+            .filter(|t| t.token.expires_at > now)
+            .map(|t| StoredJsapiTicket {
+                ticket: t.token.clone(),
+                version: t.version,
+            }))
+    }
+
+    async fn replace_jsapi_ticket(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        ticket: &ExpiringToken,
+        replaces: Option<u64>,
+    ) -> Result<u64> {
+        let now = self.now();
+        replace_versioned(
+            &mut self.state().jsapi_tickets,
+            (component.clone(), appid.clone()),
+            ticket,
+            replaces,
+            now,
+        )
+    }
+
+    async fn put_web_user(&self, component: &ComponentAppId, user: &WebUser) -> Result<()> {
+        self.state().web_users.insert(
+            (
+                component.clone(),
+                user.appid.clone(),
+                user.profile.openid.clone(),
+            ),
+            user.clone(),
+        );
+        Ok(())
+    }
+
+    async fn web_user(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        openid: &str,
+    ) -> Result<Option<WebUser>> {
+        let now = self.now();
+        Ok(self
+            .state()
+            .web_users
+            .get(&(component.clone(), appid.clone(), openid.to_owned()))
+            .filter(|u| u.expires_at > now)
+            .cloned())
     }
 }

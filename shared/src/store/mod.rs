@@ -110,6 +110,8 @@ pub enum LeaseKey {
     ComponentToken,
     /// Held for the minimum interval between two `api_start_push_ticket` calls.
     StartPushTicket,
+    /// Held while one worker fetches an official account's `jsapi_ticket`.
+    JsapiTicket(AuthorizerAppId),
 }
 
 /// Who holds a lease: a random id per worker invocation.
@@ -554,6 +556,62 @@ pub trait LeaseStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// A stored official account `jsapi_ticket` and the version it was written as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredJsapiTicket {
+    pub ticket: ExpiringToken,
+    pub version: u64,
+}
+
+/// How long the profile a user's web authorization gave is kept for the provider to read.
+pub const WEB_USER_RETENTION_SECS: i64 = 86_400;
+
+/// What a web authorization with `snsapi_userinfo` told about a user, kept for the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebUser {
+    pub appid: AuthorizerAppId,
+    pub profile: crate::wechat::UserInfo,
+    pub authorized_at: EpochSeconds,
+    /// When the record goes ([`WEB_USER_RETENTION_SECS`] after `authorized_at`).
+    pub expires_at: EpochSeconds,
+}
+
+/// What official accounts need besides their tokens: the JS-SDK ticket, and the profiles of the
+/// users their pages authorized.
+pub trait OfficialAccountStore: Send + Sync {
+    /// The stored ticket of `appid`, or `None` if there is none or it has expired.
+    fn jsapi_ticket(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+    ) -> impl Future<Output = Result<Option<StoredJsapiTicket>>> + Send;
+
+    /// Stores a new ticket if the stored one is still the one the caller saw (`replaces`, or
+    /// `None` when it saw no valid one), as [`ComponentTokenStore::replace_component_token`] does.
+    fn replace_jsapi_ticket(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        ticket: &ExpiringToken,
+        replaces: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Keeps `user` until its `expires_at`, replacing what an earlier authorization stored.
+    fn put_web_user(
+        &self,
+        component: &ComponentAppId,
+        user: &WebUser,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The kept profile of `openid` for `appid`, or `None` (never stored, or expired).
+    fn web_user(
+        &self,
+        component: &ComponentAppId,
+        appid: &AuthorizerAppId,
+        openid: &str,
+    ) -> impl Future<Output = Result<Option<WebUser>>> + Send;
+}
+
 /// Authorizer records. Never deleted: a refresh token, once lost, costs a re-authorization.
 pub trait AuthorizerStore: Send + Sync {
     /// Creates the authorizer (refresh token version 1) or, on re-authorization, stores the new
@@ -853,6 +911,7 @@ pub trait Store:
     + CompletedAuthorizations
     + AuthorizerSettingsStore
     + EventOutbox
+    + OfficialAccountStore
 {
 }
 
@@ -867,6 +926,7 @@ impl<T> Store for T where
         + CompletedAuthorizations
         + AuthorizerSettingsStore
         + EventOutbox
+        + OfficialAccountStore
 {
 }
 

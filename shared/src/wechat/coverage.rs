@@ -15,6 +15,7 @@ use super::miniprogram::{
     basic_info, beta, category, code, domain, login, media, open_account, plugin, privacy,
     register, rid, subscribe, template, tester, unionid, violation, wxacode,
 };
+use super::official_account;
 use std::fmt::{self, Write as _};
 
 /// The markdown file holding the generated table, relative to the workspace root.
@@ -125,6 +126,8 @@ pub enum Origin {
     Reuse(&'static str),
     /// A variant the project adds next to a listed API.
     Extra,
+    /// An API beyond the list that the product needs, named as WeChat's documentation names it.
+    Added(&'static str),
 }
 
 /// One row of the table.
@@ -250,6 +253,7 @@ const SUBSCRIBE: &str = "subscribe messages";
 const UNIONID: &str = "unionid after payment";
 const MEDIA: &str = "media";
 const PLUGINS: &str = "plugins";
+const OFFICIAL: &str = "official accounts on behalf (web authorization, JS-SDK)";
 const TOOLS: &str = "tools";
 
 /// Every listed API and what covers it.
@@ -504,6 +508,31 @@ pub const COVERAGE: &[Coverage] = &[
         register::FAST_REGISTER_BY_OFFICIAL_ACCOUNT
     )
     .with_route("POST /authorizers/{appid}/fast-registration/official-account"),
+    // official accounts on behalf: who the user of a page is, and wx.config's signature
+    client!(
+        OFFICIAL,
+        Origin::Added("代公众号发起网页授权: code 换取 access_token"),
+        oauth_component_access_token,
+        Get,
+        official_account::OAUTH_ACCESS_TOKEN
+    ),
+    client!(
+        OFFICIAL,
+        Origin::Added("代公众号发起网页授权: 拉取用户信息"),
+        sns_userinfo,
+        Get,
+        official_account::SNS_USERINFO
+    )
+    .with_route("GET /authorizers/{appid}/web-users/{openid}"),
+    client!(
+        OFFICIAL,
+        Origin::Added("JS-SDK: jsapi_ticket"),
+        get_jsapi_ticket,
+        Get,
+        official_account::GET_TICKET,
+        Selector::Query("type", "jsapi")
+    )
+    .with_route("GET /authorizers/{appid}/jssdk-config"),
     // beta mini programs
     client!(
         BETA,
@@ -1004,6 +1033,7 @@ pub fn coverage_markdown() -> String {
             Origin::Listed(name) => format!("`{name}`"),
             Origin::Reuse(name) => format!("`{name}` (reusing an official account)"),
             Origin::Extra => "(variant)".to_owned(),
+            Origin::Added(name) => format!("{name} (added)"),
         };
         let (covered, endpoint, token) = match &row.covered {
             Covered::Client { method, call } => (

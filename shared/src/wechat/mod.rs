@@ -16,6 +16,7 @@ mod error;
 mod message;
 pub mod miniprogram;
 mod multipart;
+pub mod official_account;
 mod openapi;
 mod retry;
 pub mod user_data;
@@ -32,5 +33,6 @@ pub use component::{
 pub use error::{DecodeDetail, WechatError, errcode, fix_for};
 pub use message::{CustomMessage, CustomMessageBody, TextContent};
 pub use multipart::FilePart;
+pub use official_account::{JsapiTicket, OAuthScope, UserGrant, UserInfo, jssdk_signature};
 pub use openapi::ApiQuota;
 pub use retry::RetryPolicy;

@@ -1,7 +1,7 @@
 //! `under-watch`: functions end to end through `cargo lambda watch` itself, the way a developer runs
 //! them locally. `scripts/test.sh` runs it after `cargo test` (a `cargo test` holds the target
 //! folder's lock while its tests run, and `cargo lambda watch` builds through cargo, so it cannot
-//! run inside one). Two scenarios, each on its own `wechat-sim` (the binary next to this one), its
+//! run inside one). Four scenarios, each on its own `wechat-sim` (the binary next to this one), its
 //! own table of `template.yaml` (created by `dev-table` in the DynamoDB Local of
 //! `AWS_ENDPOINT_URL_DYNAMODB`) and its own `cargo lambda watch` (from `PATH`) on a free port:
 //!
@@ -18,11 +18,15 @@
 //!   `token-refresher` run publishes `Authorizer Authorized`. An audit result and a revocation are
 //!   pushed while it accepts: `Audit Succeeded` and `Authorizer Unauthorized` arrive at once. Each
 //!   event arrives once, with its own id.
+//! - **official-accounts**: an official account authorizes; a user's web authorization runs
+//!   through `auth-redirect`'s `/oauth` routes and wechat-sim's page, with the state cookie, and
+//!   ends at the provider's page (the sim's stand-in) with a result that verifies; the provider
+//!   reads the profile and two concurrent `wx.config` signatures from `api`, for one `getticket`.
 //!
 //! Exits non-zero on any failure; watch's output is kept in `target/under-watch-<scenario>.log`.
 //! Build the workspace's binaries first (`cargo build --workspace --bins`), so that watch's first
 //! requests do not wait for a build. One scenario alone: `under-watch refresher`,
-//! `under-watch campaign` or `under-watch events`.
+//! `under-watch campaign`, `under-watch events` or `under-watch official-accounts`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -48,6 +52,8 @@ const MESSAGE_TOKEN: &str = "watch-message-token";
 const ENCODING_AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 /// The API key of the campaign scenario, and its SHA-256 as `API_KEY_SHA256` carries it.
 const API_KEY: &str = "under-watch-api-key";
+/// `AUTH_SIGNING_SECRET` of every scenario's `auth-redirect`.
+const SIGNING_SECRET: &str = "under-watch-signing-secret-0123456789";
 const API_KEY_SHA256: &str = "5a449f7c260d2e0253df830daf0233bb6f4c136c98df86170f599f4d5c0b3eb9";
 /// The campaign scenario's WeChat: a privacy check of 2 s, audits decided 3 s after submission.
 const PRIVACY_CHECK_DELAY_SECS: &str = "2";
@@ -191,8 +197,12 @@ impl Stack {
             .await
             .map_err(|e| format!("storing the ticket: {e}"))?;
 
-        // `cargo lambda watch`, as a developer starts it, with the functions' environment.
+        // `cargo lambda watch`, as a developer starts it, with the functions' environment (the
+        // authorization pages' as `make dev` sets them: WeChat's pages are the sim's, and web
+        // authorization may return to the sim's stand-in for the provider's page).
         let port = free_port()?;
+        let lambda_url = format!("http://127.0.0.1:{port}/lambda-url");
+        let sim_host = sim_url.trim_start_matches("http://").to_owned();
         let out = std::fs::File::create(log)
             .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let err = out
@@ -210,6 +220,14 @@ impl Stack {
                 .env("WECHAT_ENCODING_AES_KEY", ENCODING_AES_KEY)
                 .env("WECHAT_API_BASE_URL", &sim_url)
                 .env("TABLE_NAME", &table)
+                .env("WECHAT_AUTH_PAGE_BASE_URL", &sim_url)
+                .env("WECHAT_MOBILE_AUTH_PAGE_BASE_URL", &sim_url)
+                .env(
+                    "AUTH_CALLBACK_URL",
+                    format!("{lambda_url}/auth-redirect/auth/callback"),
+                )
+                .env("OAUTH_REDIRECT_HOSTS", &sim_host)
+                .env("AUTH_SIGNING_SECRET", SIGNING_SECRET)
                 .env("RUST_LOG", "info")
                 .envs(env.iter().copied())
                 .stdin(Stdio::null())
@@ -661,6 +679,149 @@ async fn events(workspace: &Path, log: &Path, http: &Http) -> Result<(), String>
     Ok(())
 }
 
+/// A response's header, or a message naming what was expected.
+fn header_of(response: &reqwest::Response, name: &str, what: &str) -> Result<String, String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{what}: no {name} header (status {})", response.status()))
+}
+
+/// An official account: a user's web authorization through `/oauth`, the profile and `wx.config`.
+async fn official_accounts(workspace: &Path, log: &Path, http: &Http) -> Result<(), String> {
+    let stack = Stack::start(workspace, log, &[], &[("API_KEY_SHA256", API_KEY_SHA256)]).await?;
+    let sim = &stack.sim_url;
+    // Start the functions before WeChat pushes to them.
+    http.api(
+        reqwest::Method::GET,
+        &stack.lambda_url("api", "/health"),
+        None,
+    )
+    .await?;
+    stack.push_to_ticket_callback(http).await?;
+    let appid = random_appid();
+    let pushed = http
+        .post(
+            &format!("{sim}/__sim/push/authorized"),
+            &json!({ "authorizer_appid": appid, "official_account": true }),
+        )
+        .await?;
+    check(pushed["reply"]["status"] == 200, || {
+        format!("the authorization push was answered {pushed}")
+    })?;
+
+    // The browser: no redirects followed, the state cookie carried by hand.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(INVOKE_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let landing = format!("{sim}/__sim/landing");
+    let start = browser
+        .get(stack.lambda_url("auth-redirect", &format!("/oauth/{appid}/authorize")))
+        .query(&[
+            ("redirect_uri", landing.as_str()),
+            ("scope", "snsapi_userinfo"),
+            ("state", "watch-1"),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("starting the web authorization: {e}"))?;
+    check(start.status() == 302, || {
+        format!("/oauth/{{appid}}/authorize answered {}", start.status())
+    })?;
+    let cookie = header_of(&start, "set-cookie", "the start")?;
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
+    let wechat_page = header_of(&start, "location", "the start")?;
+    let back = browser
+        .get(&wechat_page)
+        .send()
+        .await
+        .map_err(|e| format!("WeChat's page: {e}"))?;
+    let callback = header_of(&back, "location", "WeChat's page")?;
+    let ours = stack.lambda_url("auth-redirect", "/oauth/callback?");
+    check(callback.starts_with(&ours), || {
+        format!("WeChat's page sent the browser to {callback}, not to {ours}")
+    })?;
+    let done = browser
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .map_err(|e| format!("the callback: {e}"))?;
+    let result = header_of(&done, "location", "the callback")?;
+    let result = url::Url::parse(&result).map_err(|e| format!("{result}: {e}"))?;
+    check(result.as_str().starts_with(&landing), || {
+        format!("the callback sent the browser to {result}")
+    })?;
+    let key = wxcomponent::service::SigningKey::new(Secret::new(SIGNING_SECRET))
+        .map_err(|e| e.to_string())?;
+    let verified = wxcomponent::service::verify_oauth_query(
+        &key,
+        result.query().unwrap_or_default(),
+        SystemClock.now(),
+        300,
+    )
+    .map_err(|e| format!("the result {result} does not verify: {e}"))?;
+    check(verified.state.as_deref() == Some("watch-1"), || {
+        format!("the provider's state came back as {:?}", verified.state)
+    })?;
+    println!(
+        "web authorization ended at the provider's page with openid {}",
+        verified.openid
+    );
+
+    // The provider reads the profile, and signs wx.config twice at once: one getticket.
+    let profile = http
+        .api(
+            reqwest::Method::GET,
+            &stack.lambda_url(
+                "api",
+                &format!("/authorizers/{appid}/web-users/{}", verified.openid),
+            ),
+            None,
+        )
+        .await?;
+    check(profile["openid"] == verified.openid.as_str(), || {
+        format!("the profile is {profile}")
+    })?;
+    let config_url = format!(
+        "{}?url={}",
+        stack.lambda_url("api", &format!("/authorizers/{appid}/jssdk-config")),
+        url::form_urlencoded::byte_serialize(b"https://h5.example.com/page?x=1")
+            .collect::<String>()
+    );
+    let (a, b) = tokio::join!(
+        http.api(reqwest::Method::GET, &config_url, None),
+        http.api(reqwest::Method::GET, &config_url, None)
+    );
+    let (a, b) = (a?, b?);
+    for config in [&a, &b] {
+        check(
+            config["signature"].as_str().is_some_and(|s| s.len() == 40)
+                && config["app_id"] == appid.as_str(),
+            || format!("wx.config came back as {config}"),
+        )?;
+    }
+    let tickets = http
+        .get(&format!(
+            "{sim}/__sim/call-count?path=/cgi-bin/ticket/getticket&appid={appid}"
+        ))
+        .await?;
+    check(tickets["count"] == 1, || {
+        format!(
+            "two wx.config signatures cost {} getticket calls",
+            tickets["count"]
+        )
+    })?;
+    println!(
+        "ok: the result verifies, the profile is readable, and two wx.config signatures cost one getticket"
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
@@ -680,7 +841,7 @@ async fn main() -> ExitCode {
         .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
         .unwrap_or_else(std::env::temp_dir);
     let http = Http(reqwest::Client::new());
-    for name in ["refresher", "campaign", "events"] {
+    for name in ["refresher", "campaign", "events", "official-accounts"] {
         if only.as_deref().is_some_and(|only| only != name) {
             continue;
         }
@@ -690,7 +851,8 @@ async fn main() -> ExitCode {
         let result = match name {
             "refresher" => refresher(&workspace, &log, &http).await,
             "campaign" => campaign(&workspace, &log, &http).await,
-            _ => events(&workspace, &log, &http).await,
+            "events" => events(&workspace, &log, &http).await,
+            _ => official_accounts(&workspace, &log, &http).await,
         };
         match result {
             Ok(()) => println!(

@@ -4,6 +4,8 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /cgi-bin/componentloginpage`, `GET /wxaopen/safe/bindcomponent` | WeChat's PC and mobile pages: check the component, the pre-auth code and the referrer, then offer an "Authorize as test merchant" link |
+//! | `GET /connect/oauth2/authorize` | WeChat's web authorization page for an official account's user: checks the component, the account, `response_type` and `scope`; the sim's user agrees at once, and the browser goes to `redirect_uri?code=..&state=..&appid=..` |
+//! | `GET /__sim/landing` | a stand-in for the provider's own page: shows the query it was opened with (the signed result of a web authorization) |
 //! | `GET /__sim/auth/confirm` | the merchant confirms: the pre-auth code is spent, the account (`biz_appid`, or a new random one) authorizes, and the browser goes to `redirect_uri?auth_code=..&expires_in=..` |
 //!
 //! Like WeChat, the page refuses to work when it was not reached by a click from another page
@@ -121,4 +123,46 @@ pub(crate) async fn confirm(
         "",
     )
         .into_response()
+}
+
+/// WeChat's web authorization page (代公众号发起网页授权).
+pub(crate) async fn oauth_page(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let answer = shared.lock().oauth_page(&query);
+    match answer {
+        super::state::OAuthPage::Redirect(location) => {
+            (StatusCode::FOUND, [(header::LOCATION, location)], "").into_response()
+        }
+        super::state::OAuthPage::Refused(problem) => (
+            StatusCode::BAD_REQUEST,
+            page(
+                "授权失败",
+                &format!("<h1>授权失败</h1><p>{}</p>", escape(problem)),
+            ),
+        )
+            .into_response(),
+    }
+}
+
+/// A stand-in for the provider's page that a web authorization ends at: the parameters it got.
+pub(crate) async fn landing(Query(query): Query<BTreeMap<String, String>>) -> Response {
+    let rows: String = query
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<tr><th>{}</th><td id=\"{}\">{}</td></tr>",
+                escape(k),
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    Html(format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Provider page</title></head>\
+         <body><p><small>wechat-sim: a stand-in for the provider's own page</small></p>\
+         <h1>The provider's page was opened with</h1><table>{rows}</table></body></html>"
+    ))
+    .into_response()
 }

@@ -19,7 +19,10 @@ pub use pusher::{
     AuthorizationEvent, AuthorizationPush, MessageField, PushError, PushReply, PushTargets,
     TicketPush,
 };
-pub use state::{AuthorizerGrant, DEFAULT_FUNC_INFO, RecordedCall, SentMessage, SimAudit};
+pub use state::{
+    AuthorizerGrant, DEFAULT_FUNC_INFO, OAUTH_CODE_LIFETIME_SECS, RecordedCall, SentMessage,
+    SimAudit, WEB_USER_UNIONID, web_user_openid,
+};
 
 use state::State;
 use std::net::SocketAddr;

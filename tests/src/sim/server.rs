@@ -107,7 +107,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/call-count", get(call_count))
         .route("/overlap-refusals", get(overlap_refusals))
         .route("/audits/deliver", post(deliver_audits))
-        .route("/auth/confirm", get(super::auth_page::confirm));
+        .route("/auth/confirm", get(super::auth_page::confirm))
+        .route("/landing", get(super::auth_page::landing));
     Router::new()
         .route(
             "/cgi-bin/componentloginpage",
@@ -116,6 +117,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/wxaopen/safe/bindcomponent",
             get(super::auth_page::login_page),
+        )
+        .route(
+            "/connect/oauth2/authorize",
+            get(super::auth_page::oauth_page),
         )
         .nest("/__sim", control)
         .fallback(wechat)
@@ -402,6 +407,9 @@ async fn set_push_targets(
 #[derive(Deserialize, Default)]
 struct PushRequest {
     authorizer_appid: Option<String>,
+    /// `authorized` only: the account is an official account rather than a mini program.
+    #[serde(default)]
+    official_account: bool,
     from_user: Option<String>,
     content: Option<String>,
     event: Option<String>,
@@ -455,6 +463,9 @@ async fn push(
         return missing("authorizer_appid");
     };
     if let Some(event) = event {
+        if request.official_account {
+            shared.lock().make_official_account(appid);
+        }
         return match push::push_authorization(&shared, event, appid).await {
             Ok((code, reply)) => Json(json!({ "auth_code": code, "reply": reply })).into_response(),
             Err(e) => push_failed(e),

@@ -12,6 +12,11 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use wxcomponent::{Clock, EpochSeconds};
 
+mod official;
+
+pub(crate) use official::OAuthPage;
+pub use official::{OAUTH_CODE_LIFETIME_SECS, WEB_USER_UNIONID, web_user_openid};
+
 /// One call the sim received, tokens and all (the sim is a test tool; it keeps everything).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordedCall {
@@ -138,6 +143,8 @@ pub(crate) struct State {
     call_counts: HashMap<(String, String), usize>,
     /// Permission sets per authorizer, where a test set them.
     func_infos: HashMap<String, Vec<i64>>,
+    /// Web authorization codes and the users' tokens they gave.
+    web: official::WebModel,
 }
 
 fn err(errcode: i64, errmsg: &str) -> Value {
@@ -178,6 +185,7 @@ impl State {
             code: CodeModel::new(clock.now()),
             call_counts: HashMap::new(),
             func_infos: HashMap::new(),
+            web: official::WebModel::default(),
             clock,
         }
     }
@@ -546,6 +554,9 @@ impl State {
             ("POST", "/cgi-bin/message/custom/send") => {
                 json_body().and_then(|b| self.custom_send(query, b))
             }
+            ("GET", "/sns/oauth2/component/access_token") => self.sns_oauth_access_token(query),
+            ("GET", "/sns/userinfo") => self.sns_userinfo(query),
+            ("GET", "/cgi-bin/ticket/getticket") => self.getticket(query),
             ("GET", "/cgi-bin/get_api_domain_ip") => self
                 .any_token(query)
                 .map(|_| json!({ "ip_list": ["101.226.103.0/25", "101.226.233.128/25"] })),

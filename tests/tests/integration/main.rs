@@ -13,6 +13,7 @@ mod event_bus;
 mod events;
 mod faults;
 mod iam;
+mod official_accounts;
 mod push_deadlines;
 mod refresh_token_safety;
 mod refresher;

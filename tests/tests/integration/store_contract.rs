@@ -70,6 +70,8 @@ contract_suite!(
     events_are_recorded_once_listed_unsent_oldest_first_and_leave_the_list_when_sent,
     the_start_push_ticket_lease_is_its_own_and_lapses_after_its_interval,
     a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends,
+    a_jsapi_ticket_is_versioned_per_account_and_counts_as_absent_once_expired,
+    a_web_users_profile_is_kept_per_account_until_it_expires,
 );
 
 // ---- the push ledger --------------------------------------------------------------------------
@@ -320,6 +322,107 @@ async fn each_component_keeps_its_own_ticket_token_and_authorizers<S: Store>(f: 
 }
 
 // ---- component token --------------------------------------------------------------------------
+
+async fn a_jsapi_ticket_is_versioned_per_account_and_counts_as_absent_once_expired<S: Store>(
+    f: &Fixture<S>,
+) {
+    let (a, b) = (random_authorizer(), random_authorizer());
+    assert_eq!(f.store.jsapi_ticket(&f.component, &a).await.unwrap(), None);
+    let v1 = f
+        .store
+        .replace_jsapi_ticket(&f.component, &a, &token("jt-1", T0 + 7200), None)
+        .await
+        .unwrap();
+    let v2 = f
+        .store
+        .replace_jsapi_ticket(&f.component, &a, &token("jt-2", T0 + 7300), Some(v1))
+        .await
+        .unwrap();
+    assert!(v2 > v1);
+    for (seen, value) in [(Some(v1), "jt-late"), (None, "jt-blind")] {
+        let refused = f
+            .store
+            .replace_jsapi_ticket(&f.component, &a, &token(value, T0 + 7400), seen)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::Conflict), "{refused:?}");
+    }
+    let stored = f
+        .store
+        .jsapi_ticket(&f.component, &a)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.ticket, stored.version),
+        (token("jt-2", T0 + 7300), v2)
+    );
+    // Another account has its own; the component token is not touched.
+    assert_eq!(f.store.jsapi_ticket(&f.component, &b).await.unwrap(), None);
+    assert_eq!(f.store.component_token(&f.component).await.unwrap(), None);
+    f.clock.advance(7300);
+    assert_eq!(f.store.jsapi_ticket(&f.component, &a).await.unwrap(), None);
+    f.store
+        .replace_jsapi_ticket(&f.component, &a, &token("jt-3", T0 + 15000), None)
+        .await
+        .expect("an expired ticket may be replaced without a version");
+}
+
+async fn a_web_users_profile_is_kept_per_account_until_it_expires<S: Store>(f: &Fixture<S>) {
+    let (a, b) = (random_authorizer(), random_authorizer());
+    let profile = |nickname: &str| -> wxcomponent::wechat::UserInfo {
+        serde_json::from_value(serde_json::json!({
+            "openid": "oUser1", "nickname": nickname, "headimgurl": "https://x/1", "unionid": "oUnion1"
+        }))
+        .unwrap()
+    };
+    let user = |appid: &AuthorizerAppId, nickname: &str| WebUser {
+        appid: appid.clone(),
+        profile: profile(nickname),
+        authorized_at: T0,
+        expires_at: T0 + WEB_USER_RETENTION_SECS,
+    };
+    assert_eq!(
+        f.store.web_user(&f.component, &a, "oUser1").await.unwrap(),
+        None
+    );
+    f.store
+        .put_web_user(&f.component, &user(&a, "first"))
+        .await
+        .unwrap();
+    f.store
+        .put_web_user(&f.component, &user(&a, "second"))
+        .await
+        .unwrap();
+    f.store
+        .put_web_user(&f.component, &user(&b, "other account"))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.web_user(&f.component, &a, "oUser1").await.unwrap(),
+        Some(user(&a, "second")),
+        "a later authorization replaces the profile"
+    );
+    assert_eq!(
+        f.store
+            .web_user(&f.component, &b, "oUser1")
+            .await
+            .unwrap()
+            .unwrap()
+            .profile
+            .nickname,
+        "other account"
+    );
+    assert_eq!(
+        f.store.web_user(&f.component, &a, "oUser2").await.unwrap(),
+        None
+    );
+    f.clock.advance(WEB_USER_RETENTION_SECS);
+    assert_eq!(
+        f.store.web_user(&f.component, &a, "oUser1").await.unwrap(),
+        None
+    );
+}
 
 async fn component_token_is_replaced_only_if_the_caller_saw_the_stored_version<S: Store>(
     f: &Fixture<S>,

@@ -112,7 +112,7 @@ fn the_push_and_refresh_functions_have_reserved_concurrency() {
 }
 
 #[test]
-fn with_a_success_url_the_stack_generates_the_signing_secret_and_passes_it_to_auth_redirect() {
+fn with_a_success_url_or_oauth_hosts_the_stack_generates_the_signing_secret_for_auth_redirect() {
     let doc = template();
     let secret = at(&doc, &["Resources", "AuthSigningSecret"]);
     assert_eq!(
@@ -121,7 +121,13 @@ fn with_a_success_url_the_stack_generates_the_signing_secret_and_passes_it_to_au
     );
     assert_eq!(
         at(secret, &["Condition"]).as_str(),
-        Some("HasAuthSuccessUrl")
+        Some("NeedsSigningSecret")
+    );
+    // Either parameter makes it: the success redirect and the web authorization result are signed.
+    let needs = format!("{:?}", at(&doc, &["Conditions", "NeedsSigningSecret"]));
+    assert!(
+        needs.contains("HasAuthSuccessUrl") && needs.contains("HasOauthRedirectHosts"),
+        "{needs}"
     );
     let generate = at(secret, &["Properties", "GenerateSecretString"]);
     let length = number(generate, &["PasswordLength"]);
@@ -140,6 +146,7 @@ fn with_a_success_url_the_stack_generates_the_signing_secret_and_passes_it_to_au
     );
     assert!(variables.get(AUTH_SIGNING_SECRET).is_some());
     assert!(variables.get("AUTH_SUCCESS_URL").is_some());
+    assert!(variables.get("OAUTH_REDIRECT_HOSTS").is_some());
     assert!(
         at(&doc, &["Outputs", "AuthSigningSecretArn"])
             .get("Value")
