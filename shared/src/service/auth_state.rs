@@ -372,6 +372,49 @@ pub enum SuccessVerifyError {
     AppId,
 }
 
+/// The parameters of a signed query as received, for checking it: each may be given once.
+pub(super) struct SignedQuery(Vec<(String, String)>);
+
+impl SignedQuery {
+    pub(super) fn parse(query: &str) -> Self {
+        Self(
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// The value of `name`, `None` when absent; `Err(name)` when given more than once.
+    pub(super) fn one(&self, name: &'static str) -> Result<Option<&str>, &'static str> {
+        let mut values = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
+        match (values.next(), values.next()) {
+            (value, None) => Ok(value),
+            _ => Err(name),
+        }
+    }
+
+    /// The value of `name`, which must be given once: `Err(name)` otherwise.
+    pub(super) fn required(&self, name: &'static str) -> Result<&str, &'static str> {
+        self.one(name)?.ok_or(name)
+    }
+}
+
+/// `ts_text` as a time at most `max_age_secs` before `now` and at most [`SUCCESS_MAX_SKEW_SECS`]
+/// after it, or `None`.
+pub(super) fn fresh_ts(
+    ts_text: &str,
+    now: EpochSeconds,
+    max_age_secs: i64,
+) -> Option<EpochSeconds> {
+    let ts: EpochSeconds = ts_text.parse().ok()?;
+    (ts >= now.saturating_sub(max_age_secs) && ts <= now.saturating_add(SUCCESS_MAX_SKEW_SECS))
+        .then_some(ts)
+}
+
 /// The provider's check of a success redirect's query (docs/architecture.md describes the same steps for
 /// other languages): the signature over the canonical string, compared in constant time, then `ts`
 /// at most `max_age_secs` old and at most [`SUCCESS_MAX_SKEW_SECS`] ahead of `now`.
@@ -381,33 +424,18 @@ pub fn verify_success_query(
     now: EpochSeconds,
     max_age_secs: i64,
 ) -> Result<VerifiedSuccess, SuccessVerifyError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let one = |name: &'static str| -> Result<Option<&str>, SuccessVerifyError> {
-        let mut values = pairs
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str());
-        match (values.next(), values.next()) {
-            (value, None) => Ok(value),
-            (Some(_), Some(_)) | (None, Some(_)) => Err(SuccessVerifyError::Param(name)),
-        }
-    };
-    let appid = one("appid")?.ok_or(SuccessVerifyError::Param("appid"))?;
-    let state = one("state")?;
-    let ts_text = one("ts")?.ok_or(SuccessVerifyError::Param("ts"))?;
-    let sig = one("sig")?.ok_or(SuccessVerifyError::Param("sig"))?;
+    let query = SignedQuery::parse(query);
+    let appid = query.required("appid").map_err(SuccessVerifyError::Param)?;
+    let state = query.one("state").map_err(SuccessVerifyError::Param)?;
+    let ts_text = query.required("ts").map_err(SuccessVerifyError::Param)?;
+    let sig = query.required("sig").map_err(SuccessVerifyError::Param)?;
     if !key.verify(
         &success_canonical_string(appid, state.unwrap_or(""), ts_text),
         sig,
     ) {
         return Err(SuccessVerifyError::Signature);
     }
-    let ts: EpochSeconds = ts_text.parse().map_err(|_| SuccessVerifyError::Stale)?;
-    if ts < now.saturating_sub(max_age_secs) || ts > now.saturating_add(SUCCESS_MAX_SKEW_SECS) {
-        return Err(SuccessVerifyError::Stale);
-    }
+    let ts = fresh_ts(ts_text, now, max_age_secs).ok_or(SuccessVerifyError::Stale)?;
     Ok(VerifiedSuccess {
         appid: AuthorizerAppId::parse(appid).map_err(|_| SuccessVerifyError::AppId)?,
         state: state.map(str::to_owned),

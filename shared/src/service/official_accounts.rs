@@ -10,7 +10,7 @@
 use tracing::Instrument;
 
 use super::error::TokenError;
-use super::single_flight::{Claim, Flight, Hold, Want};
+use super::single_flight::{Claim, Flight, Hold, Want, claim_lease_item, release_lease_item};
 use super::token_service::TokenService;
 use crate::clock::EpochSeconds;
 use crate::ids::AuthorizerAppId;
@@ -198,21 +198,7 @@ impl<S: Store + 'static> Flight for TicketFlight<'_, S> {
         owner: &LeaseOwner,
         _due_by: Option<EpochSeconds>,
     ) -> Result<Claim<Self::Stored, Self::Stored>, TokenError> {
-        let context = self.tokens.context();
-        match context
-            .store()
-            .try_acquire_lease(
-                context.component_appid(),
-                &self.lease(),
-                owner,
-                context.settings().lease_ttl_secs,
-            )
-            .await
-        {
-            Ok(_) => Ok(Claim::Taken(self.read().await?)),
-            Err(StoreError::LeaseHeld) => Ok(Claim::Held),
-            Err(e) => Err(e.into()),
-        }
+        claim_lease_item(self.tokens.context(), &self.lease(), owner, || self.read()).await
     }
 
     fn declined(&self, _stored: Self::Stored) -> TokenError {
@@ -263,11 +249,7 @@ impl<S: Store + 'static> Flight for TicketFlight<'_, S> {
     }
 
     async fn release(&self, owner: &LeaseOwner) -> Result<(), StoreError> {
-        let context = self.tokens.context();
-        context
-            .store()
-            .release_lease(context.component_appid(), &self.lease(), owner)
-            .await
+        release_lease_item(self.tokens.context(), &self.lease(), owner).await
     }
 }
 

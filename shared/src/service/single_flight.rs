@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::context::Context;
 use super::error::TokenError;
 use super::token_service::{TokenSettings, error_chain};
 use crate::clock::{Clock, EpochSeconds};
 use crate::secret::Secret;
-use crate::store::{ExpiringToken, LeaseOwner, StoreError};
+use crate::store::{ExpiringToken, LeaseKey, LeaseOwner, Store, StoreError};
 
 /// Which stored token will do.
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +103,47 @@ pub(super) trait Flight: Sync {
 
     /// Gives the lease back.
     fn release(&self, owner: &LeaseOwner) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// For a flight whose lease is an item of its own ([`LeaseKey`]): takes the lease for `owner`
+/// and, once it is taken, reads the record with `read`.
+pub(super) async fn claim_lease_item<S, T, R, Fut>(
+    context: &Context<S>,
+    key: &LeaseKey,
+    owner: &LeaseOwner,
+    read: R,
+) -> Result<Claim<T, T>, TokenError>
+where
+    S: Store + 'static,
+    R: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, TokenError>>,
+{
+    match context
+        .store()
+        .try_acquire_lease(
+            context.component_appid(),
+            key,
+            owner,
+            context.settings().lease_ttl_secs,
+        )
+        .await
+    {
+        Ok(_) => Ok(Claim::Taken(read().await?)),
+        Err(StoreError::LeaseHeld) => Ok(Claim::Held),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Gives back a lease item taken with [`claim_lease_item`].
+pub(super) async fn release_lease_item<S: Store + 'static>(
+    context: &Context<S>,
+    key: &LeaseKey,
+    owner: &LeaseOwner,
+) -> Result<(), StoreError> {
+    context
+        .store()
+        .release_lease(context.component_appid(), key, owner)
+        .await
 }
 
 /// The clock and settings the mechanism runs by.

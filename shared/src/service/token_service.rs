@@ -28,7 +28,9 @@ use tracing::Instrument;
 use super::context::{Context, Parts};
 use super::error::TokenError;
 use super::publishing::PUBLISH_BUDGET;
-use super::single_flight::{Claim, Flight, Hold, Rules, Want};
+use super::single_flight::{
+    Claim, Flight, Hold, Rules, Want, claim_lease_item, release_lease_item,
+};
 use crate::clock::EpochSeconds;
 use crate::events::catalogue::{self, StatusCause};
 use crate::ids::AuthorizerAppId;
@@ -819,21 +821,13 @@ impl<S: Store + 'static> Flight for ComponentFlight<'_, S> {
         owner: &LeaseOwner,
         _due_by: Option<EpochSeconds>,
     ) -> Result<Claim<Self::Stored, Self::Stored>, TokenError> {
-        let inner = self.service.inner();
-        match inner
-            .store
-            .try_acquire_lease(
-                &inner.component,
-                &LeaseKey::ComponentToken,
-                owner,
-                inner.settings.lease_ttl_secs,
-            )
-            .await
-        {
-            Ok(_) => Ok(Claim::Taken(self.read().await?)),
-            Err(StoreError::LeaseHeld) => Ok(Claim::Held),
-            Err(e) => Err(e.into()),
-        }
+        claim_lease_item(
+            self.service.context(),
+            &LeaseKey::ComponentToken,
+            owner,
+            || self.read(),
+        )
+        .await
     }
 
     fn declined(&self, _stored: Self::Stored) -> TokenError {
@@ -854,11 +848,7 @@ impl<S: Store + 'static> Flight for ComponentFlight<'_, S> {
     }
 
     async fn release(&self, owner: &LeaseOwner) -> Result<(), StoreError> {
-        let inner = self.service.inner();
-        inner
-            .store
-            .release_lease(&inner.component, &LeaseKey::ComponentToken, owner)
-            .await
+        release_lease_item(self.service.context(), &LeaseKey::ComponentToken, owner).await
     }
 }
 

@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::auth_flow::{NoCallbackUrl, RequestOrigin, StartedAuthorization, url_on_origin};
-use super::auth_state::{ProviderState, SigningKey};
+use super::auth_state::{ProviderState, SignedQuery, SigningKey, fresh_ts};
 use super::error::TokenError;
 use super::token_service::TokenService;
 use crate::clock::EpochSeconds;
@@ -266,23 +266,12 @@ pub fn verify_oauth_query(
     now: EpochSeconds,
     max_age_secs: i64,
 ) -> Result<VerifiedWebUser, WebUserVerifyError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let one = |name: &'static str| -> Result<Option<&str>, WebUserVerifyError> {
-        let mut values = pairs
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str());
-        match (values.next(), values.next()) {
-            (value, None) => Ok(value),
-            _ => Err(WebUserVerifyError::Param(name)),
-        }
-    };
-    let required = |name: &'static str| one(name)?.ok_or(WebUserVerifyError::Param(name));
+    let query = SignedQuery::parse(query);
+    let required = |name| query.required(name).map_err(WebUserVerifyError::Param);
     let (appid, openid, scope) = (required("appid")?, required("openid")?, required("scope")?);
     let (ts_text, sig) = (required("ts")?, required("sig")?);
-    let (state, unionid) = (one("state")?, one("unionid")?);
+    let optional = |name| query.one(name).map_err(WebUserVerifyError::Param);
+    let (state, unionid) = (optional("state")?, optional("unionid")?);
     let canonical = oauth_canonical_string(
         appid,
         openid,
@@ -294,12 +283,7 @@ pub fn verify_oauth_query(
     if !key.verify(&canonical, sig) {
         return Err(WebUserVerifyError::Signature);
     }
-    let ts: EpochSeconds = ts_text.parse().map_err(|_| WebUserVerifyError::Stale)?;
-    if ts < now.saturating_sub(max_age_secs)
-        || ts > now.saturating_add(super::auth_state::SUCCESS_MAX_SKEW_SECS)
-    {
-        return Err(WebUserVerifyError::Stale);
-    }
+    let ts = fresh_ts(ts_text, now, max_age_secs).ok_or(WebUserVerifyError::Stale)?;
     Ok(VerifiedWebUser {
         appid: AuthorizerAppId::parse(appid).map_err(|_| WebUserVerifyError::Malformed)?,
         openid: openid.to_owned(),
