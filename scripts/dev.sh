@@ -43,6 +43,8 @@ export AUTH_CALLBACK_URL="$LAMBDA_URL/auth-redirect/auth/callback"
 # page; its result is signed with this development key.
 export OAUTH_REDIRECT_HOSTS="127.0.0.1:$SIM_PORT"
 export AUTH_SIGNING_SECRET=dev-signing-secret-0123456789abcdef
+# The provider's name on the authorization pages.
+export BRAND_NAME="示例服务商 (dev)"
 export RUST_LOG="${RUST_LOG:-info}"
 # The product's events go to a loopback EventBridge (fake-eventbridge), through the SDK's own variable.
 export EVENT_BUS_NAME=wxcomponent-dev

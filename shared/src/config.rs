@@ -41,6 +41,8 @@ pub const AUTH_PAGE_BASE_URL: &str = "WECHAT_AUTH_PAGE_BASE_URL";
 pub const MOBILE_AUTH_PAGE_BASE_URL: &str = "WECHAT_MOBILE_AUTH_PAGE_BASE_URL";
 /// The hosts of the provider's pages web authorization may return to (comma-separated).
 pub const OAUTH_REDIRECT_HOSTS: &str = "OAUTH_REDIRECT_HOSTS";
+/// The provider's name, shown on the merchant-facing pages.
+pub const BRAND_NAME: &str = "BRAND_NAME";
 
 /// What every function needs to know about the component and where its state lives. The message
 /// crypto's secrets are not here: only `ticket-callback` opens pushes ([`MessageConfig`]), so only
@@ -280,6 +282,14 @@ pub fn auth_flow_settings(
         .optional(MOBILE_AUTH_PAGE_BASE_URL)
         .unwrap_or(DEFAULT_MOBILE_AUTH_PAGE_BASE);
     let mobile_page_base = v.parse(MOBILE_AUTH_PAGE_BASE_URL, Some(mobile), parse_base_url);
+    let brand_name = v
+        .optional(BRAND_NAME)
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned);
+    if brand_name.as_ref().is_some_and(|b| b.chars().count() > 64) {
+        v.problem(BRAND_NAME, "must be at most 64 characters");
+    }
     v.finish()?;
     match (pc_page_base, mobile_page_base) {
         (Some(pc_page_base), Some(mobile_page_base)) => Ok(crate::service::AuthFlowSettings {
@@ -287,6 +297,7 @@ pub fn auth_flow_settings(
             success_redirect,
             pc_page_base,
             mobile_page_base,
+            brand_name,
         }),
         // Unreachable: a None above recorded a problem.
         _ => Err(ConfigError { problems: vec![] }),
@@ -947,5 +958,23 @@ mod tests {
             .unwrap_err();
             assert_eq!(names(err), vec![OAUTH_REDIRECT_HOSTS], "{bad}");
         }
+    }
+
+    #[test]
+    fn the_brand_name_is_optional_trimmed_and_short() {
+        assert_eq!(
+            auth_flow_settings(&HashMap::new()).unwrap().brand_name,
+            None
+        );
+        let set = auth_flow_settings(&vars(&[(BRAND_NAME, "  云店 SaaS ")])).unwrap();
+        assert_eq!(set.brand_name.as_deref(), Some("云店 SaaS"));
+        assert_eq!(
+            auth_flow_settings(&vars(&[(BRAND_NAME, " ")]))
+                .unwrap()
+                .brand_name,
+            None
+        );
+        let err = auth_flow_settings(&vars(&[(BRAND_NAME, &"店".repeat(65))])).unwrap_err();
+        assert_eq!(err.problems[0].name, BRAND_NAME);
     }
 }

@@ -21,10 +21,9 @@ use axum::routing::get;
 use lambda_http::Body;
 use wxcomponent::Config;
 use wxcomponent::service::{
-    AuthFlow, AuthFlowSettings, AuthStart, CallbackError, CallbackOutcome, Device, RequestOrigin,
-    StartError, TokenSettings, WebOAuth, WebOAuthCallbackError, WebOAuthRequest, WebOAuthSettings,
-    WebOAuthStartError, code_rejected_page, error_page, escape_html, launch_page,
-    malformed_code_page, page_in, state_refused_page,
+    AuthFlow, AuthFlowSettings, AuthStart, CallbackError, CallbackOutcome, Device, Lang, Notice,
+    Pages, RequestOrigin, StartError, TokenSettings, WebOAuth, WebOAuthCallbackError,
+    WebOAuthRequest, WebOAuthSettings, WebOAuthStartError,
 };
 use wxcomponent::store::Store;
 use wxcomponent::wechat::{ClientConfig, WechatError};
@@ -88,9 +87,13 @@ fn redirect(location: &str) -> Response {
         }
         Err(_) => {
             tracing::error!("a redirect location is not a valid header value");
+            let pages = Pages {
+                lang: Lang::default(),
+                brand: None,
+            };
             html(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                error_page("Something went wrong", "Please try again later.", "../auth"),
+                pages.notice(Notice::Internal, "../auth"),
             )
         }
     }
@@ -139,24 +142,30 @@ fn origin(request: &Request) -> Option<RequestOrigin> {
     })
 }
 
+/// The pages in the browser's language (Chinese unless it prefers English), with the provider's
+/// name.
+fn pages<'a, S: Store + 'static>(flow: &'a AuthFlow<S>, request: &Request) -> Pages<'a> {
+    Pages {
+        lang: Lang::from_accept_language(header_value(request.headers(), header::ACCEPT_LANGUAGE)),
+        brand: flow.settings().brand_name.as_deref(),
+    }
+}
+
 /// Link checkers and prefetchers send HEAD: it must not mint a pre-auth code or spend an auth
 /// code, so it gets the pages' headers and nothing happens.
 fn head_answer() -> Response {
     html(StatusCode::OK, String::new())
 }
 
-async fn launch(request: Request) -> Response {
+async fn launch<S: Store + 'static>(State(flow): State<AuthFlow<S>>, request: Request) -> Response {
+    let pages = pages(&flow, &request);
     match AuthStart::from_query(query_pairs(&request)) {
-        Ok(start) => html(StatusCode::OK, launch_page(&start)),
+        Ok(start) => html(StatusCode::OK, pages.launch(&start)),
         Err(e) => {
             tracing::info!(error = %e, "launch page refused");
             html(
                 StatusCode::BAD_REQUEST,
-                error_page(
-                    "Invalid authorization request",
-                    "The link you followed is not valid.",
-                    "auth",
-                ),
+                pages.notice(Notice::InvalidRequest, "auth"),
             )
         }
     }
@@ -167,17 +176,14 @@ async fn go<S: Store + 'static>(State(flow): State<AuthFlow<S>>, request: Reques
         return head_answer();
     }
     let again = "../auth";
+    let pages = pages(&flow, &request);
     let start = match AuthStart::from_query(query_pairs(&request)) {
         Ok(start) => start,
         Err(e) => {
             tracing::info!(error = %e, "authorization start refused");
             return html(
                 StatusCode::BAD_REQUEST,
-                error_page(
-                    "Invalid authorization request",
-                    "The link you followed is not valid.",
-                    again,
-                ),
+                pages.notice(Notice::InvalidRequest, again),
             );
         }
     };
@@ -191,22 +197,14 @@ async fn go<S: Store + 'static>(State(flow): State<AuthFlow<S>>, request: Reques
             tracing::error!(error = %e, "no callback URL");
             html(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                error_page(
-                    "Something went wrong",
-                    "Authorization is not available right now.",
-                    again,
-                ),
+                pages.notice(Notice::Unavailable, again),
             )
         }
         Err(StartError::PreAuthCode(e)) => {
             tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not start an authorization");
             html(
                 StatusCode::SERVICE_UNAVAILABLE,
-                error_page(
-                    "Please try again",
-                    "WeChat could not be reached. Please try again in a moment.",
-                    again,
-                ),
+                pages.notice(Notice::WechatUnreachable, again),
             )
         }
     }
@@ -220,6 +218,7 @@ async fn callback<S: Store + 'static>(
         return head_answer();
     }
     let origin = origin(&request);
+    let pages = pages(&flow, &request);
     let answer = Box::pin(flow.complete(
         &query_pairs(&request),
         &cookie_headers(&request),
@@ -227,37 +226,40 @@ async fn callback<S: Store + 'static>(
     ))
     .await;
     let response = match answer.result {
-        Ok(CallbackOutcome::Page(page)) => html(StatusCode::OK, page),
+        Ok(CallbackOutcome::Authorized(authorizer)) => {
+            html(StatusCode::OK, pages.success(&authorizer))
+        }
         Ok(CallbackOutcome::Redirect(location)) => redirect(&location),
         Err(e @ (CallbackError::MissingState | CallbackError::StateMismatch)) => {
             tracing::info!(error = %e, "authorization callback refused: not from this browser's flow");
-            html(StatusCode::BAD_REQUEST, state_refused_page())
+            html(
+                StatusCode::BAD_REQUEST,
+                pages.notice(Notice::StateRefused, "../auth"),
+            )
         }
         Err(CallbackError::MissingCode) => html(
             StatusCode::BAD_REQUEST,
-            error_page(
-                "Invalid authorization callback",
-                "This page was opened without an authorization code.",
-                "../auth",
-            ),
+            pages.notice(Notice::MissingCode, "../auth"),
         ),
         Err(e @ CallbackError::MalformedCode) => {
             tracing::info!(error = %e, "authorization callback refused");
-            html(StatusCode::BAD_REQUEST, malformed_code_page())
+            html(
+                StatusCode::BAD_REQUEST,
+                pages.notice(Notice::MalformedCode, "../auth"),
+            )
         }
         Err(e @ CallbackError::CodeRejected(_)) => {
             tracing::info!(error = %wxcomponent::logging::error_chain(&e), "authorization code refused");
-            html(StatusCode::BAD_REQUEST, code_rejected_page())
+            html(
+                StatusCode::BAD_REQUEST,
+                pages.notice(Notice::CodeRejected, "../auth"),
+            )
         }
         Err(e @ CallbackError::Failed(_)) => {
             tracing::error!(error = %wxcomponent::logging::error_chain(&e), "could not complete an authorization");
             html(
                 StatusCode::SERVICE_UNAVAILABLE,
-                error_page(
-                    "Please try again",
-                    "The authorization could not be completed right now. Reload this page in a moment.",
-                    "../auth",
-                ),
+                pages.notice(Notice::CompletionFailed, "../auth"),
             )
         }
     };
@@ -269,20 +271,18 @@ async fn callback<S: Store + 'static>(
 /// A page of the web authorization, in Chinese: the user is in WeChat. `retry` links back to the
 /// start of the same request.
 fn oauth_page(status: StatusCode, title: &str, message: &str, retry: Option<&str>) -> Response {
-    let link = retry
-        .map(|href| {
-            format!(
-                "<p><a class=\"button\" id=\"retry\" href=\"{}\">重新打开</a></p>",
-                escape_html(href)
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>{}</h1><p>{}</p>{link}",
-        escape_html(title),
-        escape_html(message)
-    );
-    html(status, page_in("zh-CN", title, &body))
+    let pages = Pages {
+        lang: Lang::Zh,
+        brand: None,
+    };
+    html(
+        status,
+        pages.message(
+            title,
+            message,
+            retry.map(|href| ("retry", "重新打开", href)),
+        ),
+    )
 }
 
 async fn oauth_authorize<S: Store + 'static>(
@@ -426,8 +426,8 @@ fn router<S: Store + 'static>(flow: AuthFlow<S>, oauth: WebOAuth<S>) -> Router {
         .route("/oauth/callback/", get(oauth_callback::<S>))
         .with_state(oauth);
     Router::new()
-        .route("/auth", get(launch))
-        .route("/auth/", get(launch))
+        .route("/auth", get(launch::<S>))
+        .route("/auth/", get(launch::<S>))
         .route("/auth/go", get(go::<S>))
         .route("/auth/go/", get(go::<S>))
         .route("/auth/callback", get(callback::<S>))

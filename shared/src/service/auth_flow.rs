@@ -14,10 +14,8 @@
 //!    (the same use case as the `authorized` push, idempotent per code), then a page naming the
 //!    account, or a signed redirect to `AUTH_SUCCESS_URL`.
 //!
-//! Every page is a small self-contained HTML document; every interpolated value is escaped (the
-//! account name comes from WeChat and is treated as untrusted).
-
-use std::fmt::Write as _;
+//! The pages are the function's to render ([`super::pages`]): the callback's outcome names the
+//! stored account (its name comes from WeChat and is treated as untrusted).
 
 use tracing::Instrument;
 
@@ -51,6 +49,8 @@ pub struct AuthFlowSettings {
     pub pc_page_base: url::Url,
     /// Replaces `https://open.weixin.qq.com` in mobile links.
     pub mobile_page_base: url::Url,
+    /// `BRAND_NAME`: the provider's name, shown on the pages.
+    pub brand_name: Option<String>,
 }
 
 impl Default for AuthFlowSettings {
@@ -60,6 +60,7 @@ impl Default for AuthFlowSettings {
             success_redirect: None,
             pc_page_base: url::Url::parse(DEFAULT_PC_AUTH_PAGE_BASE).expect("a valid URL"),
             mobile_page_base: url::Url::parse(DEFAULT_MOBILE_AUTH_PAGE_BASE).expect("a valid URL"),
+            brand_name: None,
         }
     }
 }
@@ -283,8 +284,8 @@ impl CallbackError {
 /// What the callback shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallbackOutcome {
-    /// The success page (HTML).
-    Page(String),
+    /// The authorization is stored: the success page names this account.
+    Authorized(Box<Authorizer>),
     /// The signed redirect to `AUTH_SUCCESS_URL`.
     Redirect(String),
 }
@@ -469,7 +470,7 @@ impl<S: Store + 'static> AuthFlow<S> {
                 cookie.provider_state.as_ref(),
                 self.authorizations.context().now(),
             )),
-            None => CallbackOutcome::Page(success_page(&authorizer)),
+            None => CallbackOutcome::Authorized(Box::new(authorizer)),
         })
     }
 }
@@ -497,131 +498,6 @@ fn rebase(link: &str, default_base: &str, base: &url::Url) -> String {
         Some(rest) => format!("{}{rest}", base.as_str().trim_end_matches('/')),
         None => link.to_owned(),
     }
-}
-
-// ----- pages ---------------------------------------------------------------------------------
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A complete English page around `body` (already escaped HTML).
-fn page(title: &str, body: &str) -> String {
-    page_in("en", title, body)
-}
-
-/// A complete page in `lang` around `body` (already escaped HTML).
-pub fn page_in(lang: &str, title: &str, body: &str) -> String {
-    let mut html = String::with_capacity(900 + body.len());
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"origin\">\
-         <title>{}</title><style>\
-         body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}}\
-         a.button{{display:inline-block;padding:.75rem 1.5rem;background:#07c160;color:#fff;\
-         border-radius:.4rem;text-decoration:none;font-size:1.1rem}}\
-         </style></head><body>{body}</body></html>\n",
-        escape_html(title)
-    );
-    html
-}
-
-/// The launch page: one link to `auth/go` with the request's options. The link is relative, so
-/// it works under any prefix (an API Gateway stage, `cargo lambda watch`'s `/lambda-url/<fn>`).
-pub fn launch_page(start: &AuthStart) -> String {
-    let href = format!("auth/go?{}", start.query_string());
-    page(
-        "Authorize",
-        &format!(
-            "<h1>Authorize the platform</h1>\
-             <p>Authorize this platform to manage your official account or mini program. \
-             WeChat asks you to confirm with the account administrator's WeChat.</p>\
-             <p><a class=\"button\" id=\"authorize\" href=\"{}\">Authorize</a></p>",
-            escape_html(&href)
-        ),
-    )
-}
-
-/// Shown after a successful authorization; names the account (escaped).
-pub fn success_page(authorizer: &Authorizer) -> String {
-    let name = authorizer
-        .account
-        .as_ref()
-        .map(|a| a.nick_name.as_str())
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or(authorizer.appid.as_str());
-    page(
-        "Authorized",
-        &format!(
-            "<h1>Authorized</h1><p>The platform now manages <strong id=\"account\">{}</strong> \
-             ({}). You can close this page.</p>",
-            escape_html(name),
-            escape_html(authorizer.appid.as_str())
-        ),
-    )
-}
-
-/// Shown for an expired, used or invalid auth code, with a link to start again.
-pub fn code_rejected_page() -> String {
-    page(
-        "Authorization expired",
-        "<h1>This authorization link has expired</h1>\
-         <p>The authorization code is no longer valid (it expires after a few minutes and works \
-         once). Please start again.</p><p><a class=\"button\" href=\"../auth\">Start again</a></p>",
-    )
-}
-
-/// Shown for a callback that does not come back to the browser that started the flow (no state,
-/// or none matching its cookie: opened in another browser, used already, or made up), with a link
-/// to start again. In Chinese, for the merchant.
-pub fn state_refused_page() -> String {
-    page_in(
-        "zh-CN",
-        "无法完成授权",
-        "<h1>无法确认这次授权</h1>\
-         <p>这个授权回调不是由当前浏览器发起的授权返回的：链接可能已经用过、已经过期，\
-         或者是在另一个浏览器中打开的。请回到授权页重新发起授权。</p>\
-         <p><a class=\"button\" id=\"restart\" href=\"../auth\">重新发起授权</a></p>",
-    )
-}
-
-/// Shown for a callback whose `auth_code` does not have WeChat's shape, with a link to start
-/// again. In Chinese, for the merchant.
-pub fn malformed_code_page() -> String {
-    page_in(
-        "zh-CN",
-        "授权码无效",
-        "<h1>授权码无效</h1>\
-         <p>链接中的授权码格式不正确，无法完成授权。请回到授权页重新发起授权。</p>\
-         <p><a class=\"button\" id=\"restart\" href=\"../auth\">重新发起授权</a></p>",
-    )
-}
-
-/// A short page for other failures; `message` is a fixed text, never error details.
-pub fn error_page(title: &str, message: &str, retry_href: &str) -> String {
-    page(
-        title,
-        &format!(
-            "<h1>{}</h1><p>{}</p><p><a class=\"button\" href=\"{}\">Try again</a></p>",
-            escape_html(title),
-            escape_html(message),
-            escape_html(retry_href)
-        ),
-    )
 }
 
 #[cfg(test)]
@@ -697,10 +573,6 @@ mod tests {
 
     #[test]
     fn pages_escape_everything_they_interpolate() {
-        assert_eq!(
-            escape_html(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
         let now: EpochSeconds = 1;
         let authorizer = Authorizer {
             appid: AuthorizerAppId::parse("wx1234567890abcdef").unwrap(),
@@ -725,16 +597,26 @@ mod tests {
             authorized_at: now,
             updated_at: now,
         };
-        let html = success_page(&authorizer);
+        let pages = super::super::pages::Pages {
+            lang: super::super::pages::Lang::Zh,
+            brand: None,
+        };
+        let html = pages.success(&authorizer);
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;&quot;Shop&quot;"));
-        let launch = launch_page(&AuthStart {
+        assert!(
+            html.contains("&#60;img src=x onerror=alert(1)&#62;&#34;Shop&#34;"),
+            "{html}"
+        );
+        let launch = pages.launch(&AuthStart {
             auth_type: AuthType::Both,
             biz_appid: None,
             category_id_list: vec![1, 2],
             provider_state: None,
         });
-        assert!(launch.contains(r#"href="auth/go?auth_type=3&amp;category_id_list=1%7C2""#));
+        assert!(
+            launch.contains(r#"href="auth/go?auth_type=3&#38;category_id_list=1%7C2""#),
+            "{launch}"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod context;
 mod directory;
 mod error;
 mod official_accounts;
+mod pages;
 pub mod passthrough;
 mod publishing;
 mod push_handling;
@@ -35,9 +36,7 @@ pub use audit::{AuditOverview, AuditView, Audits, ReleaseKind, ReleaseOutcome, W
 pub use auth_flow::{
     AuthFlow, AuthFlowSettings, AuthStart, AuthStartError, CALLBACK_PATH, CallbackError,
     CallbackOutcome, CallbackResponse, DEFAULT_MOBILE_AUTH_PAGE_BASE, DEFAULT_PC_AUTH_PAGE_BASE,
-    Device, NoCallbackUrl, RequestOrigin, StartError, StartedAuthorization, code_rejected_page,
-    error_page, escape_html, launch_page, malformed_code_page, page_in, state_refused_page,
-    success_page,
+    Device, NoCallbackUrl, RequestOrigin, StartError, StartedAuthorization,
 };
 pub use auth_state::{ProviderState, SigningKey, SuccessRedirect};
 pub use authorization::{
@@ -61,6 +60,7 @@ pub use error::{AuditError, AuthorizationError, DirectoryError, TokenError, With
 pub use official_accounts::{
     JssdkConfig, JssdkError, MAX_JSSDK_URL_LEN, OfficialAccounts, signed_page_url,
 };
+pub use pages::{Lang, Notice, Pages};
 pub use publishing::{DRAIN_BATCH, DrainSummary, EventPublisher, PUBLISH_BUDGET};
 pub use push_handling::{
     OsRandomness, PushError, PushReply, PushService, PushSettings, RELEASE_TEST_ACCOUNTS,

@@ -931,7 +931,8 @@ fn href_of(html: &str, id: &str) -> String {
         .unwrap_or_else(|| panic!("no #{id} link in {html}"))
         + marker.len();
     let end = start + html[start..].find('"').unwrap();
-    html[start..end].replace("&amp;", "&")
+    // The product's pages (askama) write `&` in attributes as `&#38;`, the sim's as `&amp;`.
+    html[start..end].replace("&#38;", "&").replace("&amp;", "&")
 }
 
 #[tokio::test]
@@ -1588,4 +1589,54 @@ async fn every_page_of_the_flow_forbids_framing() {
     let down = c.get_auth("/auth/go", "auth_type=3", &[]).await;
     assert_eq!(down.status(), 503);
     assert_frames_forbidden(&down, "WeChat down");
+}
+
+#[tokio::test]
+async fn the_pages_speak_chinese_unless_the_browser_prefers_english_and_name_the_provider() {
+    let c = Callbacks::spawn_with(|s| s.brand_name = Some("云店 <SaaS>".to_owned())).await;
+    c.app.store_fresh_ticket().await;
+    let english = [("accept-language", "en-US,en;q=0.9,zh-CN;q=0.5")];
+
+    let launch = body_text(&c.get_auth("/auth", "auth_type=3", &[]).await);
+    assert!(launch.contains("<html lang=\"zh-CN\""), "{launch}");
+    assert!(launch.contains("去授权"), "{launch}");
+    assert!(
+        launch.contains("云店 &#60;SaaS&#62;"),
+        "the provider's name, escaped: {launch}"
+    );
+    let launch_en = body_text(&c.get_auth("/auth", "auth_type=3", &english).await);
+    assert!(launch_en.contains("<html lang=\"en\""), "{launch_en}");
+    assert!(launch_en.contains(">Authorize</a>"), "{launch_en}");
+    assert!(launch_en.contains("云店 &#60;SaaS&#62;"), "{launch_en}");
+
+    // The success page, in the language of the browser that comes back.
+    let merchant = random_appid();
+    for (headers, expected) in [(&[][..], "授权成功"), (&english[..], "Authorized")] {
+        let flow = c.start_flow("auth_type=3", &[]).await;
+        let code = c.app.sim.authorize(&merchant);
+        let mut with_cookie = vec![("cookie", flow.cookie.as_str())];
+        with_cookie.extend_from_slice(headers);
+        let done = c
+            .get_auth(
+                flow.redirect_uri.path(),
+                &flow.callback_query(&code),
+                &with_cookie,
+            )
+            .await;
+        assert_eq!(done.status(), 200, "{}", body_text(&done));
+        let page = body_text(&done);
+        assert!(page.contains(expected), "{page}");
+        assert!(page.contains(&format!("({merchant})")), "{page}");
+    }
+
+    // A refusal, in English when asked.
+    let refused = c
+        .get_auth(
+            "/auth/callback",
+            "state=x&auth_code=queryauthcode@@@x",
+            &english,
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    assert!(body_text(&refused).contains("This authorization cannot be confirmed"));
 }

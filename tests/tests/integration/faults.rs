@@ -282,7 +282,10 @@ async fn dropped_connections_are_retried_and_a_dead_wechat_gets_the_merchant_a_t
         .get_auth("/auth/go", "auth_type=3", &[("user-agent", PC_UA)])
         .await;
     assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body_text(&down).contains("try again"));
+    assert!(
+        body_text(&down).contains("请稍后再试"),
+        "a Chinese page asking to try again"
+    );
     logs.lines_with("could not start an authorization");
     logs.lines_with("connection failed");
     assert_no_secret(&body_text(&down), &c.app.sim.secrets());
