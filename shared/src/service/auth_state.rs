@@ -359,18 +359,21 @@ pub struct VerifiedSuccess {
     pub ts: EpochSeconds,
 }
 
-/// Why a success redirect was not accepted.
+/// Why a signed query (the success redirect, a web authorization's result) was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SuccessVerifyError {
+pub enum SignedQueryError {
     #[error("the parameter `{0}` is missing or given more than once")]
     Param(&'static str),
     #[error("the signature does not match")]
     Signature,
     #[error("ts is not a time within the accepted age")]
     Stale,
-    #[error("appid is not an appid")]
-    AppId,
+    #[error("the parameter `{0}` is malformed")]
+    Malformed(&'static str),
 }
+
+/// Why a success redirect was not accepted.
+pub type SuccessVerifyError = SignedQueryError;
 
 /// The parameters of a signed query as received, for checking it: each may be given once.
 pub(super) struct SignedQuery(Vec<(String, String)>);
@@ -437,7 +440,7 @@ pub fn verify_success_query(
     }
     let ts = fresh_ts(ts_text, now, max_age_secs).ok_or(SuccessVerifyError::Stale)?;
     Ok(VerifiedSuccess {
-        appid: AuthorizerAppId::parse(appid).map_err(|_| SuccessVerifyError::AppId)?,
+        appid: AuthorizerAppId::parse(appid).map_err(|_| SuccessVerifyError::Malformed("appid"))?,
         state: state.map(str::to_owned),
         ts,
     })

@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::auth_flow::{NoCallbackUrl, RequestOrigin, StartedAuthorization, url_on_origin};
-use super::auth_state::{ProviderState, SignedQuery, SigningKey, fresh_ts};
+use super::auth_state::{ProviderState, SignedQuery, SignedQueryError, SigningKey, fresh_ts};
 use super::error::TokenError;
 use super::token_service::TokenService;
 use crate::clock::EpochSeconds;
@@ -245,17 +245,7 @@ pub struct VerifiedWebUser {
 }
 
 /// Why a result was not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WebUserVerifyError {
-    #[error("the parameter `{0}` is missing or given more than once")]
-    Param(&'static str),
-    #[error("the signature does not match")]
-    Signature,
-    #[error("ts is not a time within the accepted age")]
-    Stale,
-    #[error("appid or scope is malformed")]
-    Malformed,
-}
+pub type WebUserVerifyError = SignedQueryError;
 
 /// The provider's check of the result's query (docs/official-accounts.md gives the same steps for
 /// other languages): the signature, in constant time, then `ts` at most `max_age_secs` old and at
@@ -285,10 +275,10 @@ pub fn verify_oauth_query(
     }
     let ts = fresh_ts(ts_text, now, max_age_secs).ok_or(WebUserVerifyError::Stale)?;
     Ok(VerifiedWebUser {
-        appid: AuthorizerAppId::parse(appid).map_err(|_| WebUserVerifyError::Malformed)?,
+        appid: AuthorizerAppId::parse(appid).map_err(|_| WebUserVerifyError::Malformed("appid"))?,
         openid: openid.to_owned(),
         unionid: unionid.map(str::to_owned),
-        scope: OAuthScope::parse(scope).ok_or(WebUserVerifyError::Malformed)?,
+        scope: OAuthScope::parse(scope).ok_or(WebUserVerifyError::Malformed("scope"))?,
         state: state.map(str::to_owned),
         ts,
     })
