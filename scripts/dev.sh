@@ -37,6 +37,10 @@ export TABLE_NAME=wxcomponent-dev
 DEV_API_KEY=dev-api-key
 API_KEY_SHA256="$(printf %s "$DEV_API_KEY" | sha256sum | cut -d' ' -f1)"
 export API_KEY_SHA256
+# The operators' console signs in with this development key.
+DEV_CONSOLE_KEY=dev-console-key
+CONSOLE_KEY_SHA256="$(printf %s "$DEV_CONSOLE_KEY" | sha256sum | cut -d' ' -f1)"
+export CONSOLE_KEY_SHA256
 LAMBDA_URL="http://127.0.0.1:$LAMBDA_PORT/lambda-url"
 export AUTH_CALLBACK_URL="$LAMBDA_URL/auth-redirect/auth/callback"
 # Web authorization of official accounts' users may return to wechat-sim's stand-in for the provider's
@@ -84,6 +88,10 @@ The product is starting on http://127.0.0.1:$LAMBDA_PORT (cargo lambda watch; fi
   wechat-sim      $WECHAT_API_BASE_URL   (log: .tools/wechat-sim.log)
   events          $AWS_ENDPOINT_URL_EVENTBRIDGE   (fake EventBridge: every event as a JSON line in .tools/events.log,
                   all of them at $AWS_ENDPOINT_URL_EVENTBRIDGE/events; see docs/events.md)
+
+The operators' console: $LAMBDA_URL/console/console/   key: $DEV_CONSOLE_KEY
+  (overview, authorizers, authorization links with their QR code, releases; Chinese, or English when
+  the browser prefers it)
 
 Try it, from another terminal in this directory:
 

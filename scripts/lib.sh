@@ -46,6 +46,19 @@ ensure_python_tools() {
   export WXC_PYTHON="$VENV/bin/python"
 }
 
+# Debian's Chromium, its WebDriver (chromedriver) and a Chinese font (for the screenshots), for the
+# console's browser test; the test fails without the first two once WXC_REQUIRE_BROWSER=1.
+ensure_browser() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -d /usr/share/fonts/truetype/wqy ]; then
+    return
+  fi
+  log "installing Debian's chromium, chromium-driver and fonts-wqy-zenhei (the console's browser test)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei >/dev/null
+}
+
 # A cargo subcommand pinned to a version, built from crates.io into .tools/cargo (once).
 ensure_cargo_tool() {
   local name="$1" version="$2" bin="$TOOLS_DIR/cargo/bin/$1"

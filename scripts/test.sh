@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, then runs formatting, lints and every test against
-# real DynamoDB Local (started here, stopped at the end) and the WeChat simulator on loopback.
+# real DynamoDB Local (started here, stopped at the end) and the WeChat simulator on loopback; the
+# console also in headless Chromium (Debian's, installed here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -8,6 +9,8 @@ source scripts/lib.sh
 ensure_rust_components
 ensure_python_tools
 ensure_dynamodb_local
+ensure_browser
+export WXC_REQUIRE_BROWSER=1
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

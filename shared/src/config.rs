@@ -43,6 +43,8 @@ pub const MOBILE_AUTH_PAGE_BASE_URL: &str = "WECHAT_MOBILE_AUTH_PAGE_BASE_URL";
 pub const OAUTH_REDIRECT_HOSTS: &str = "OAUTH_REDIRECT_HOSTS";
 /// The provider's name, shown on the merchant-facing pages.
 pub const BRAND_NAME: &str = "BRAND_NAME";
+/// The SHA-256 (hex) of the operators' console key.
+pub const CONSOLE_KEY_SHA256: &str = "CONSOLE_KEY_SHA256";
 
 /// What every function needs to know about the component and where its state lives. The message
 /// crypto's secrets are not here: only `ticket-callback` opens pushes ([`MessageConfig`]), so only
@@ -282,14 +284,7 @@ pub fn auth_flow_settings(
         .optional(MOBILE_AUTH_PAGE_BASE_URL)
         .unwrap_or(DEFAULT_MOBILE_AUTH_PAGE_BASE);
     let mobile_page_base = v.parse(MOBILE_AUTH_PAGE_BASE_URL, Some(mobile), parse_base_url);
-    let brand_name = v
-        .optional(BRAND_NAME)
-        .map(str::trim)
-        .filter(|b| !b.is_empty())
-        .map(str::to_owned);
-    if brand_name.as_ref().is_some_and(|b| b.chars().count() > 64) {
-        v.problem(BRAND_NAME, "must be at most 64 characters");
-    }
+    let brand_name = brand_name(&mut v);
     v.finish()?;
     match (pc_page_base, mobile_page_base) {
         (Some(pc_page_base), Some(mobile_page_base)) => Ok(crate::service::AuthFlowSettings {
@@ -302,6 +297,19 @@ pub fn auth_flow_settings(
         // Unreachable: a None above recorded a problem.
         _ => Err(ConfigError { problems: vec![] }),
     }
+}
+
+/// `BRAND_NAME`, trimmed; at most 64 characters.
+fn brand_name(v: &mut Vars<'_>) -> Option<String> {
+    let brand_name = v
+        .optional(BRAND_NAME)
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned);
+    if brand_name.as_ref().is_some_and(|b| b.chars().count() > 64) {
+        v.problem(BRAND_NAME, "must be at most 64 characters");
+    }
+    brand_name
 }
 
 /// `AUTH_SIGNING_SECRET`, which `needed_by` being set makes required.
@@ -514,6 +522,44 @@ impl ApiConfig {
     }
 }
 
+/// The `console` function's configuration: the operators' key digest (`CONSOLE_KEY_SHA256`), the
+/// key sessions are signed with (`AUTH_SIGNING_SECRET`, required), where the merchants'
+/// authorization page is (from `AUTH_CALLBACK_URL`, optional) and the provider's name.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    pub app: Config,
+    pub console_key: ApiKeyDigest,
+    pub signing_key: crate::service::SigningKey,
+    pub auth_callback_url: Option<url::Url>,
+    pub brand_name: Option<String>,
+}
+
+impl ConsoleConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let (app, (console_key, signing_key, auth_callback_url, brand_name)) =
+            with_common(vars, |v| {
+                let hex = v.required(CONSOLE_KEY_SHA256);
+                let key = v.parse(CONSOLE_KEY_SHA256, hex, ApiKeyDigest::from_hex);
+                let signing = signing_key(v, CONSOLE_KEY_SHA256);
+                let callback = v.optional(AUTH_CALLBACK_URL);
+                let callback = v.parse(AUTH_CALLBACK_URL, callback, parse_base_url);
+                let brand = brand_name(v);
+                Some((key?, signing?, callback, brand))
+            })?;
+        Ok(Self {
+            app,
+            console_key,
+            signing_key,
+            auth_callback_url,
+            brand_name,
+        })
+    }
+}
+
 /// The `token-refresher` function's configuration.
 #[derive(Debug, Clone)]
 pub struct RefresherConfig {
@@ -702,6 +748,38 @@ mod tests {
                 ENCODING_AES_KEY
             ]
         );
+    }
+
+    #[test]
+    fn the_console_needs_its_key_digest_and_the_signing_secret_and_finds_the_launch_page() {
+        let err = ConsoleConfig::from_vars(&complete()).unwrap_err();
+        let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, vec![CONSOLE_KEY_SHA256, AUTH_SIGNING_SECRET]);
+        let mut v = complete();
+        v.insert(CONSOLE_KEY_SHA256.into(), "ab".repeat(32));
+        v.insert(
+            AUTH_SIGNING_SECRET.into(),
+            "console-signing-secret-0123456789abcdef".into(),
+        );
+        v.insert(
+            AUTH_CALLBACK_URL.into(),
+            "https://h.example/prod/auth/callback".into(),
+        );
+        let c = ConsoleConfig::from_vars(&v).unwrap();
+        assert_eq!(
+            c.console_key,
+            ApiKeyDigest::from_hex(&"ab".repeat(32)).unwrap()
+        );
+        assert_eq!(
+            c.auth_callback_url.map(|u| u.to_string()).as_deref(),
+            Some("https://h.example/prod/auth/callback")
+        );
+        v.insert(CONSOLE_KEY_SHA256.into(), "not-hex".into());
+        v.insert(AUTH_SIGNING_SECRET.into(), "short".into());
+        let err = ConsoleConfig::from_vars(&v).unwrap_err();
+        let names: Vec<_> = err.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, vec![CONSOLE_KEY_SHA256, AUTH_SIGNING_SECRET]);
+        assert!(!err.to_string().contains("short"), "{err}");
     }
 
     #[test]

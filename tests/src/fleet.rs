@@ -28,6 +28,8 @@ pub struct Fleet {
     pub api: ProviderApi,
     pub worker: CampaignWorker,
     pub template_id: i64,
+    /// `http://<addr>` of the ticket-callback function serving the sim's pushes.
+    pub callback_base: String,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -91,6 +93,7 @@ impl Fleet {
             api,
             worker,
             template_id,
+            callback_base: format!("http://{addr}"),
             _server: server,
         }
     }

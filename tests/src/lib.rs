@@ -7,6 +7,7 @@ pub mod event_schemas;
 pub mod fake_bus;
 pub mod fleet;
 pub mod logs;
+pub mod operator;
 pub mod provider_api;
 pub mod refresh;
 pub mod requests;

@@ -433,7 +433,9 @@ mod tests {
     fn least_privilege(function: &str) -> Vec<(String, String)> {
         let mut grants: Vec<(&str, &str)> = ITEMS.iter().map(|a| (TABLE_ARN, *a)).collect();
         match function {
-            "ApiFunction" => grants.extend([
+            // The console lists what the api lists, reads recent events (Query on the table)
+            // and starts campaigns too.
+            "ApiFunction" | "ConsoleFunction" => grants.extend([
                 (TABLE_ARN, "dynamodb:Query"),
                 (TABLE_ARN, "dynamodb:BatchWriteItem"),
                 (STATUS_INDEX_ARN, "dynamodb:Query"),
@@ -463,11 +465,12 @@ mod tests {
     /// The secrets each function reads: the component secret everywhere (any function may renew
     /// the component token), the push crypto's for ticket-callback (`TicketCallbackConfig`), the
     /// key digest for the api (`ApiConfig`), the success redirect's signing key for auth-redirect
-    /// (`auth_flow_settings`).
+    /// (`auth_flow_settings`), the console key's digest and the session signing key for the
+    /// console (`ConsoleConfig`).
     fn secrets_read(function: &str) -> Vec<&'static str> {
         use wxcomponent::config::{
-            API_KEY_SHA256, AUTH_SIGNING_SECRET, COMPONENT_SECRET, ENCODING_AES_KEY,
-            ENCODING_AES_KEY_PREVIOUS, TOKEN,
+            API_KEY_SHA256, AUTH_SIGNING_SECRET, COMPONENT_SECRET, CONSOLE_KEY_SHA256,
+            ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS, TOKEN,
         };
         let mut secrets = vec![COMPONENT_SECRET];
         match function {
@@ -475,6 +478,7 @@ mod tests {
                 secrets.extend([TOKEN, ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS]);
             }
             "ApiFunction" => secrets.push(API_KEY_SHA256),
+            "ConsoleFunction" => secrets.extend([CONSOLE_KEY_SHA256, AUTH_SIGNING_SECRET]),
             "AuthRedirectFunction" => secrets.push(AUTH_SIGNING_SECRET),
             _ => {}
         }
@@ -482,10 +486,11 @@ mod tests {
         secrets
     }
 
-    const FUNCTIONS: [&str; 5] = [
+    const FUNCTIONS: [&str; 6] = [
         "TicketCallbackFunction",
         "AuthRedirectFunction",
         "ApiFunction",
+        "ConsoleFunction",
         "TokenRefresherFunction",
         "CampaignWorkerFunction",
     ];
@@ -580,8 +585,8 @@ mod tests {
     #[test]
     fn each_function_gets_only_the_secrets_it_reads() {
         use wxcomponent::config::{
-            API_KEY_SHA256, AUTH_SIGNING_SECRET, COMPONENT_SECRET, ENCODING_AES_KEY,
-            ENCODING_AES_KEY_PREVIOUS, TOKEN,
+            API_KEY_SHA256, AUTH_SIGNING_SECRET, COMPONENT_SECRET, CONSOLE_KEY_SHA256,
+            ENCODING_AES_KEY, ENCODING_AES_KEY_PREVIOUS, TOKEN,
         };
         let secrets = [
             COMPONENT_SECRET,
@@ -590,6 +595,7 @@ mod tests {
             ENCODING_AES_KEY_PREVIOUS,
             API_KEY_SHA256,
             AUTH_SIGNING_SECRET,
+            CONSOLE_KEY_SHA256,
         ];
         let doc = template();
         for function in FUNCTIONS {

@@ -187,7 +187,9 @@ async fn go<S: Store + 'static>(State(flow): State<AuthFlow<S>>, request: Reques
             );
         }
     };
-    let device = Device::from_user_agent(header_value(request.headers(), header::USER_AGENT));
+    let device = start.device.unwrap_or_else(|| {
+        Device::from_user_agent(header_value(request.headers(), header::USER_AGENT))
+    });
     let origin = origin(&request);
     // Boxed: the token service's futures are deep enough to exceed the compiler's layout
     // recursion limit in callers otherwise.

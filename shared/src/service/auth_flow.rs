@@ -103,6 +103,9 @@ pub struct AuthStart {
     pub biz_appid: Option<AuthorizerAppId>,
     pub category_id_list: Vec<u32>,
     pub provider_state: Option<ProviderState>,
+    /// `device=pc` or `device=mobile`: the page to send the merchant to whatever the browser is
+    /// (the console's PC and mobile links); absent, the browser's `User-Agent` decides.
+    pub device: Option<Device>,
 }
 
 /// A launch query that cannot be used.
@@ -112,6 +115,8 @@ pub enum AuthStartError {
     AuthType,
     #[error("biz_appid is not an appid")]
     BizAppId,
+    #[error("device must be pc or mobile")]
+    Device,
     #[error("category_id_list must be numbers separated by '|' or ','")]
     CategoryIds,
     #[error("invalid state")]
@@ -132,6 +137,7 @@ impl AuthStart {
             biz_appid: None,
             category_id_list: Vec::new(),
             provider_state: None,
+            device: None,
         };
         for (name, value) in pairs {
             let value = value.as_ref().trim();
@@ -155,6 +161,13 @@ impl AuthStart {
                         .split(['|', ','])
                         .map(|id| id.trim().parse().map_err(|_| AuthStartError::CategoryIds))
                         .collect::<Result<_, _>>()?;
+                }
+                "device" => {
+                    start.device = Some(match value {
+                        "pc" => Device::Pc,
+                        "mobile" => Device::Mobile,
+                        _ => return Err(AuthStartError::Device),
+                    });
                 }
                 STATE_PARAM => {
                     start.provider_state =
@@ -180,6 +193,11 @@ impl AuthStart {
         if let Some(state) = &self.provider_state {
             query.append_pair(STATE_PARAM, state.as_str());
         }
+        match self.device {
+            Some(Device::Pc) => query.append_pair("device", "pc"),
+            Some(Device::Mobile) => query.append_pair("device", "mobile"),
+            None => &mut query,
+        };
         query.finish()
     }
 }
@@ -553,6 +571,7 @@ mod tests {
             ("auth_type", "x", AuthStartError::AuthType),
             ("biz_appid", "<script>", AuthStartError::BizAppId),
             ("category_id_list", "1|a", AuthStartError::CategoryIds),
+            ("device", "both", AuthStartError::Device),
             (
                 "state",
                 "a&b",
@@ -569,6 +588,15 @@ mod tests {
             Some("order-42")
         );
         assert_eq!(start.query_string(), "auth_type=1&state=order-42");
+
+        // A link may name its page, whatever browser opens it.
+        let start = AuthStart::from_query([("device", "mobile")]).unwrap();
+        assert_eq!(start.device, Some(Device::Mobile));
+        assert_eq!(start.query_string(), "auth_type=3&device=mobile");
+        assert_eq!(
+            AuthStart::from_query([("device", "tablet")]),
+            Err(AuthStartError::Device)
+        );
     }
 
     #[test]
@@ -612,6 +640,7 @@ mod tests {
             biz_appid: None,
             category_id_list: vec![1, 2],
             provider_state: None,
+            device: None,
         });
         assert!(
             launch.contains(r#"href="auth/go?auth_type=3&#38;category_id_list=1%7C2""#),

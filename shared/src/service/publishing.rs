@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::token_service::error_chain;
-use crate::events::{EventBus, ProductEvent};
+use crate::events::{EventBus, EventId, ProductEvent};
 use crate::ids::ComponentAppId;
-use crate::store::{Store, StoreError};
+use crate::store::{RecentEvent, Store, StoreError};
 
 /// How long publishing just-recorded events may take outside a push (the bus client's own
 /// timeouts end sooner).
@@ -104,6 +104,7 @@ impl<S: Store> EventPublisher<S> {
             {
                 tracing::warn!(error = %error_chain(&e), "published events could not be marked sent; a drain publishes them again");
             }
+            self.note_recent(&events, &published.sent).await;
             published.sent.len()
         };
         match tokio::time::timeout_at(by.into(), publish).await {
@@ -111,6 +112,26 @@ impl<S: Store> EventPublisher<S> {
             Err(_) => tracing::warn!(
                 "event publication ran out of time; the events wait for the next drain"
             ),
+        }
+    }
+
+    /// Notes the events the bus took for the console's list of recent events. A failure is
+    /// logged only: the list is for reading, the events themselves are published.
+    async fn note_recent(&self, events: &[ProductEvent], sent: &[EventId]) {
+        let recent: Vec<RecentEvent> = events
+            .iter()
+            .filter(|e| sent.contains(&e.id))
+            .map(RecentEvent::from)
+            .collect();
+        if recent.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .note_recent_events(&self.component, &recent)
+            .await
+        {
+            tracing::warn!(error = %error_chain(&e), "published events could not be noted for the console");
         }
     }
 
@@ -138,6 +159,7 @@ impl<S: Store> EventPublisher<S> {
             tracing::warn!(error = %error_chain(&e), "published events could not be marked sent");
             return Err(e);
         }
+        self.note_recent(&unsent, &sent).await;
         if summary.failed > 0 {
             tracing::warn!(
                 failed = summary.failed,

@@ -25,9 +25,10 @@ use tokio::task::JoinSet;
 
 use super::publishing::{DrainSummary, PUBLISH_BUDGET};
 use super::token_service::{RefreshOutcome, TokenService, error_chain};
+use crate::clock::EpochSeconds;
 use crate::events::catalogue;
 use crate::ids::AuthorizerAppId;
-use crate::store::{DueToken, Store};
+use crate::store::{DueToken, RefresherRun, Store};
 use crate::wechat::deadline;
 
 /// How a run pages, stops and judges the ticket.
@@ -132,6 +133,20 @@ pub struct RefreshSummary {
 }
 
 impl RefreshSummary {
+    /// The figures the console shows, as of `finished_at`.
+    pub fn record(&self, finished_at: EpochSeconds) -> RefresherRun {
+        RefresherRun {
+            finished_at,
+            due: self.due,
+            refreshed: self.refreshed,
+            failed: self.failed,
+            failed_by_errcode: self.failed_by_errcode.clone(),
+            reauthorization_required: self.reauthorization_required,
+            unauthorized: self.unauthorized,
+            stopped_early: self.stopped_early,
+        }
+    }
+
     fn new() -> Self {
         Self {
             component_token: ComponentTokenStep::NotDue,
@@ -240,10 +255,24 @@ impl<S: Store + 'static> Refresher<S> {
                 self.defer_authorizers(&mut summary, due_by).await;
             }
             self.drain_events(&mut summary, limits.stop_at).await;
+            self.record_run(&summary).await;
         };
         tracing::Instrument::instrument(deadline::within(deadline, run), span).await;
         summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         summary
+    }
+
+    /// Keeps what this run did for the console; a failure is logged only.
+    async fn record_run(&self, summary: &RefreshSummary) {
+        let context = self.service.context();
+        let run = summary.record(context.now());
+        if let Err(e) = context
+            .store()
+            .put_refresher_run(context.component_appid(), &run)
+            .await
+        {
+            tracing::warn!(error = %error_chain(&e), "could not record the run for the console");
+        }
     }
 
     async fn check_ticket(&self, summary: &mut RefreshSummary) {

@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::types::{
 use sha2::{Digest, Sha256};
 
 mod campaigns;
+mod console;
 mod official_accounts;
 mod outbox;
 

@@ -33,6 +33,11 @@ struct State {
     events: Vec<(ProductEvent, bool)>,
     jsapi_tickets: HashMap<(ComponentAppId, AuthorizerAppId), ComponentToken>,
     web_users: HashMap<(ComponentAppId, AuthorizerAppId, String), WebUser>,
+    console_sessions: HashMap<(ComponentAppId, String), ConsoleSession>,
+    // (component, client, window start) → failed sign-ins.
+    failed_sign_ins: HashMap<(ComponentAppId, String, EpochSeconds), u32>,
+    refresher_runs: HashMap<ComponentAppId, RefresherRun>,
+    recent_events: HashMap<ComponentAppId, Vec<RecentEvent>>,
 }
 
 /// Stores `token` under `key` if the stored one is still the one the caller saw (`replaces`), or
@@ -736,5 +741,128 @@ impl OfficialAccountStore for MemoryStore {
             .get(&(component.clone(), appid.clone(), openid.to_owned()))
             .filter(|u| u.expires_at > now)
             .cloned())
+    }
+}
+
+impl ConsoleStore for MemoryStore {
+    async fn put_console_session(
+        &self,
+        component: &ComponentAppId,
+        session: &ConsoleSession,
+    ) -> Result<()> {
+        self.state().console_sessions.insert(
+            (component.clone(), session.id_digest.clone()),
+            session.clone(),
+        );
+        Ok(())
+    }
+
+    async fn console_session(
+        &self,
+        component: &ComponentAppId,
+        id_digest: &str,
+    ) -> Result<Option<ConsoleSession>> {
+        let now = self.now();
+        Ok(self
+            .state()
+            .console_sessions
+            .get(&(component.clone(), id_digest.to_owned()))
+            .filter(|s| s.expires_at > now)
+            .cloned())
+    }
+
+    async fn delete_console_session(
+        &self,
+        component: &ComponentAppId,
+        id_digest: &str,
+    ) -> Result<()> {
+        self.state()
+            .console_sessions
+            .remove(&(component.clone(), id_digest.to_owned()));
+        Ok(())
+    }
+
+    async fn add_failed_sign_in(
+        &self,
+        component: &ComponentAppId,
+        client: &str,
+        window: EpochSeconds,
+        _expires_at: EpochSeconds,
+    ) -> Result<u32> {
+        let mut state = self.state();
+        let count = state
+            .failed_sign_ins
+            .entry((component.clone(), client.to_owned(), window))
+            .or_default();
+        *count += 1;
+        Ok(*count)
+    }
+
+    async fn failed_sign_ins(
+        &self,
+        component: &ComponentAppId,
+        client: &str,
+        window: EpochSeconds,
+    ) -> Result<u32> {
+        Ok(self
+            .state()
+            .failed_sign_ins
+            .get(&(component.clone(), client.to_owned(), window))
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn put_refresher_run(
+        &self,
+        component: &ComponentAppId,
+        run: &RefresherRun,
+    ) -> Result<()> {
+        self.state()
+            .refresher_runs
+            .insert(component.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn refresher_run(&self, component: &ComponentAppId) -> Result<Option<RefresherRun>> {
+        Ok(self.state().refresher_runs.get(component).cloned())
+    }
+
+    async fn note_recent_events(
+        &self,
+        component: &ComponentAppId,
+        events: &[RecentEvent],
+    ) -> Result<()> {
+        let mut state = self.state();
+        let noted = state.recent_events.entry(component.clone()).or_default();
+        for event in events {
+            if !noted.iter().any(|e| e.id == event.id) {
+                noted.push(event.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn recent_events(
+        &self,
+        component: &ComponentAppId,
+        limit: usize,
+    ) -> Result<Vec<RecentEvent>> {
+        let cutoff = self.now() - RECENT_EVENT_RETENTION_SECS;
+        let mut events: Vec<RecentEvent> = self
+            .state()
+            .recent_events
+            .get(component)
+            .map(|noted| {
+                noted
+                    .iter()
+                    .filter(|e| e.occurred_at > cutoff)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        // The order DynamoDB's sort key gives: time, then id.
+        events.sort_by(|a, b| (b.occurred_at, b.id.as_str()).cmp(&(a.occurred_at, a.id.as_str())));
+        events.truncate(limit);
+        Ok(events)
     }
 }

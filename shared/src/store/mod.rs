@@ -386,7 +386,7 @@ impl Cursor {
     }
 
     /// Both adapters order authorizers by appid and resume after the last one returned.
-    pub(crate) fn after(appid: &AuthorizerAppId) -> Self {
+    pub fn after(appid: &AuthorizerAppId) -> Self {
         Self(hex::encode(appid.as_str()))
     }
 
@@ -899,6 +899,123 @@ pub trait EventOutbox: Send + Sync {
 /// How long a sent event stays in the table.
 pub const SENT_EVENT_RETENTION_SECS: i64 = 7 * 86_400;
 
+/// An operator's signed-in console session. The session's id is only in the operator's cookie;
+/// the store keeps its SHA-256 (hex), so a table read gives no one a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub id_digest: String,
+    pub created_at: EpochSeconds,
+    pub expires_at: EpochSeconds,
+}
+
+/// What the token refresher's last run did, as the console shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefresherRun {
+    pub finished_at: EpochSeconds,
+    pub due: u64,
+    pub refreshed: u64,
+    pub failed: u64,
+    /// `failed` by WeChat errcode; `"other"` for failures without one.
+    pub failed_by_errcode: std::collections::BTreeMap<String, u64>,
+    pub reauthorization_required: u64,
+    pub unauthorized: u64,
+    pub stopped_early: bool,
+}
+
+/// A published event as the console lists it: what, about whom, when. Never its fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentEvent {
+    pub id: EventId,
+    pub detail_type: String,
+    pub authorizer: Option<AuthorizerAppId>,
+    pub occurred_at: EpochSeconds,
+}
+
+impl From<&ProductEvent> for RecentEvent {
+    fn from(event: &ProductEvent) -> Self {
+        Self {
+            id: event.id.clone(),
+            detail_type: event.detail_type.as_str().to_owned(),
+            authorizer: event.authorizer.clone(),
+            occurred_at: event.occurred_at,
+        }
+    }
+}
+
+/// How long a published event stays in the console's list of recent events.
+pub const RECENT_EVENT_RETENTION_SECS: i64 = 7 * 86_400;
+
+/// What the console keeps: operators' sessions, failed sign-ins per client and time window, the
+/// token refresher's last run and the events published lately.
+pub trait ConsoleStore: Send + Sync {
+    /// Stores a new session.
+    fn put_console_session(
+        &self,
+        component: &ComponentAppId,
+        session: &ConsoleSession,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The session with this id digest, if stored and not expired.
+    fn console_session(
+        &self,
+        component: &ComponentAppId,
+        id_digest: &str,
+    ) -> impl Future<Output = Result<Option<ConsoleSession>>> + Send;
+
+    /// Ends a session (signing out); ending one that is gone is not an error.
+    fn delete_console_session(
+        &self,
+        component: &ComponentAppId,
+        id_digest: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Counts one more failed sign-in of `client` in the window starting at `window`, kept
+    /// until `expires_at`; returns the window's count with this one.
+    fn add_failed_sign_in(
+        &self,
+        component: &ComponentAppId,
+        client: &str,
+        window: EpochSeconds,
+        expires_at: EpochSeconds,
+    ) -> impl Future<Output = Result<u32>> + Send;
+
+    /// The failed sign-ins of `client` in the window starting at `window`.
+    fn failed_sign_ins(
+        &self,
+        component: &ComponentAppId,
+        client: &str,
+        window: EpochSeconds,
+    ) -> impl Future<Output = Result<u32>> + Send;
+
+    /// Replaces the record of the refresher's last run.
+    fn put_refresher_run(
+        &self,
+        component: &ComponentAppId,
+        run: &RefresherRun,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The refresher's last run, if one was recorded.
+    fn refresher_run(
+        &self,
+        component: &ComponentAppId,
+    ) -> impl Future<Output = Result<Option<RefresherRun>>> + Send;
+
+    /// Notes events as published, for [`ConsoleStore::recent_events`], kept
+    /// [`RECENT_EVENT_RETENTION_SECS`]. Noting one again changes nothing.
+    fn note_recent_events(
+        &self,
+        component: &ComponentAppId,
+        events: &[RecentEvent],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Up to `limit` noted events, the latest first.
+    fn recent_events(
+        &self,
+        component: &ComponentAppId,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecentEvent>>> + Send;
+}
+
 /// Every capability at once, for wiring and tests.
 pub trait Store:
     TicketStore
@@ -912,6 +1029,7 @@ pub trait Store:
     + AuthorizerSettingsStore
     + EventOutbox
     + OfficialAccountStore
+    + ConsoleStore
 {
 }
 
@@ -927,6 +1045,7 @@ impl<T> Store for T where
         + AuthorizerSettingsStore
         + EventOutbox
         + OfficialAccountStore
+        + ConsoleStore
 {
 }
 

@@ -1,7 +1,7 @@
 //! `under-watch`: functions end to end through `cargo lambda watch` itself, the way a developer runs
 //! them locally. `scripts/test.sh` runs it after `cargo test` (a `cargo test` holds the target
 //! folder's lock while its tests run, and `cargo lambda watch` builds through cargo, so it cannot
-//! run inside one). Four scenarios, each on its own `wechat-sim` (the binary next to this one), its
+//! run inside one). Five scenarios, each on its own `wechat-sim` (the binary next to this one), its
 //! own table of `template.yaml` (created by `dev-table` in the DynamoDB Local of
 //! `AWS_ENDPOINT_URL_DYNAMODB`) and its own `cargo lambda watch` (from `PATH`) on a free port:
 //!
@@ -23,10 +23,17 @@
 //!   ends at the provider's page (the sim's stand-in) with a result that verifies; the provider
 //!   reads the profile and two concurrent `wx.config` signatures from `api`, for one `getticket`.
 //!
+//! - **console**: a merchant authorizes; an operator signs in to `console` (the form's token and
+//!   cookie, then the session cookie, carried by hand), follows the answers' relative links under
+//!   watch's `/lambda-url/console` prefix to the authorizers, where the merchant is listed,
+//!   creates an authorization link that opens `auth-redirect`'s launch page, signs out and is
+//!   refused.
+//!
 //! Exits non-zero on any failure; watch's output is kept in `target/under-watch-<scenario>.log`.
 //! Build the workspace's binaries first (`cargo build --workspace --bins`), so that watch's first
 //! requests do not wait for a build. One scenario alone: `under-watch refresher`,
-//! `under-watch campaign`, `under-watch events` or `under-watch official-accounts`.
+//! `under-watch campaign`, `under-watch events`, `under-watch official-accounts` or
+//! `under-watch console`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -822,6 +829,136 @@ async fn official_accounts(workspace: &Path, log: &Path, http: &Http) -> Result<
     Ok(())
 }
 
+/// The operators' key of the console scenario, and its SHA-256 as `CONSOLE_KEY_SHA256` carries it.
+const CONSOLE_KEY: &str = "under-watch-console-key";
+const CONSOLE_KEY_SHA256: &str = "8e889416b05ab6d377f45598def36cd84233c06805a95889c67455baecd6b664";
+
+/// `name=value` of the cookie `name` a response sets.
+fn set_cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+}
+
+/// The value of the first hidden input named `name`.
+fn hidden_input(page: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = page.find(&marker)? + marker.len();
+    Some(page[start..].split('"').next()?.to_owned())
+}
+
+async fn console(workspace: &Path, log: &Path, http: &Http) -> Result<(), String> {
+    let stack = Stack::start(
+        workspace,
+        log,
+        &[],
+        &[("CONSOLE_KEY_SHA256", CONSOLE_KEY_SHA256)],
+    )
+    .await?;
+    stack.push_to_ticket_callback(http).await?;
+    let appid = random_appid();
+    let pushed = http
+        .post(
+            &format!("{}/__sim/push/authorized", stack.sim_url),
+            &json!({ "authorizer_appid": appid }),
+        )
+        .await?;
+    check(pushed["reply"]["status"] == 200, || {
+        format!("the authorization push was answered {pushed}")
+    })?;
+
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(INVOKE_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let get = |url: url::Url, cookie: String| {
+        let request = browser.get(url.clone()).header("cookie", cookie);
+        async move { request.send().await.map_err(|e| format!("GET {url}: {e}")) }
+    };
+    let form_url =
+        url::Url::parse(&stack.lambda_url("console", "/console/")).map_err(|e| e.to_string())?;
+    let form = get(form_url.clone(), String::new()).await?;
+    check(form.status() == 200, || {
+        format!("the sign-in form answered {}", form.status())
+    })?;
+    let nonce =
+        set_cookie_of(&form, "wxc_console_signin").ok_or("the sign-in form set no cookie")?;
+    let page = form.text().await.map_err(|e| e.to_string())?;
+    let token = hidden_input(&page, "csrf").ok_or("the sign-in form has no token")?;
+    let action = form_url.join("login").map_err(|e| e.to_string())?;
+    let signed_in = browser
+        .post(action.clone())
+        .header("cookie", &nonce)
+        .form(&[("key", CONSOLE_KEY), ("csrf", token.as_str())])
+        .send()
+        .await
+        .map_err(|e| format!("POST {action}: {e}"))?;
+    check(signed_in.status() == 303, || {
+        format!("signing in answered {}", signed_in.status())
+    })?;
+    let session = set_cookie_of(&signed_in, "wxc_console").ok_or("no session cookie")?;
+    let next = header_of(&signed_in, "location", "signing in")?;
+    let list_url = action.join(&next).map_err(|e| e.to_string())?;
+    check(
+        list_url.path() == "/lambda-url/console/console/authorizers",
+        || format!("signing in sent the browser to {list_url}"),
+    )?;
+    let list = get(list_url.clone(), session.clone()).await?;
+    check(list.status() == 200, || {
+        format!("the authorizers answered {}", list.status())
+    })?;
+    let list = list.text().await.map_err(|e| e.to_string())?;
+    check(list.contains(&format!(r#"data-appid="{appid}""#)), || {
+        format!("the merchant is not listed: {list}")
+    })?;
+    let csrf = hidden_input(&list, "csrf").ok_or("the page's forms carry no token")?;
+
+    // A link for the merchant, which opens auth-redirect's launch page.
+    let links_url = list_url
+        .join("links?auth_type=3&create=1")
+        .map_err(|e| e.to_string())?;
+    let links = get(links_url, session.clone()).await?;
+    let links = links.text().await.map_err(|e| e.to_string())?;
+    let pc = links
+        .split(r#"id="pc-link" href=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or("no PC link")?
+        .replace("&#38;", "&");
+    let launch = get(
+        url::Url::parse(&pc).map_err(|e| format!("{pc}: {e}"))?,
+        String::new(),
+    )
+    .await?;
+    check(launch.status() == 200, || {
+        format!("the PC link {pc} answered {}", launch.status())
+    })?;
+    check(links.contains("<svg"), || "no QR code".to_owned())?;
+
+    // Signing out ends the session: its cookie is refused afterwards.
+    let out = browser
+        .post(list_url.join("logout").map_err(|e| e.to_string())?)
+        .header("cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .map_err(|e| format!("signing out: {e}"))?;
+    check(out.status() == 303, || {
+        format!("signing out answered {}", out.status())
+    })?;
+    let refused = get(list_url, session).await?;
+    check(refused.status() == 303, || {
+        format!("a signed-out session was answered {}", refused.status())
+    })?;
+    println!("ok: signed in under the watch prefix, saw the merchant, opened its link, signed out");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_none() {
@@ -841,7 +978,13 @@ async fn main() -> ExitCode {
         .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
         .unwrap_or_else(std::env::temp_dir);
     let http = Http(reqwest::Client::new());
-    for name in ["refresher", "campaign", "events", "official-accounts"] {
+    for name in [
+        "refresher",
+        "campaign",
+        "events",
+        "official-accounts",
+        "console",
+    ] {
         if only.as_deref().is_some_and(|only| only != name) {
             continue;
         }
@@ -852,6 +995,7 @@ async fn main() -> ExitCode {
             "refresher" => refresher(&workspace, &log, &http).await,
             "campaign" => campaign(&workspace, &log, &http).await,
             "events" => events(&workspace, &log, &http).await,
+            "console" => console(&workspace, &log, &http).await,
             _ => official_accounts(&workspace, &log, &http).await,
         };
         match result {

@@ -1,7 +1,8 @@
 //! What the hot paths cost in DynamoDB requests, counted at the SDK with an interceptor on the real
 //! client against DynamoDB Local: a warm ticket push makes one write and no WeChat call; refreshing
 //! a due authorizer token makes two requests (a claim that reads the record, and a write that gives
-//! the lease back); an API call whose token needs refreshing makes three.
+//! the lease back), and a refresher run one more to record itself; an API call whose token needs
+//! refreshing makes three.
 
 use std::time::Instant;
 
@@ -132,9 +133,11 @@ async fn a_refresher_run_makes_two_requests_per_due_token_beside_a_fixed_few() {
     // The ticket, the component token and its availability check; one due query per shard.
     assert!(count("GetItem") <= 3, "{sent:?}");
     assert!(count("Query") <= 8 + 1, "{sent:?}");
+    // The run's record, for the console.
+    assert_eq!(count("PutItem"), 1, "{sent:?}");
     assert_eq!(
         sent.len(),
-        count("UpdateItem") + count("GetItem") + count("Query"),
+        count("UpdateItem") + count("GetItem") + count("Query") + count("PutItem"),
         "nothing else: {sent:?}"
     );
 }

@@ -8,6 +8,7 @@ mod callbacks;
 mod campaigns;
 mod client;
 mod client_miniprogram;
+mod console;
 mod dynamodb_costs;
 mod event_bus;
 mod events;

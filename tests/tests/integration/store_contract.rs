@@ -72,6 +72,10 @@ contract_suite!(
     a_completed_authorization_is_found_by_its_code_digest_until_its_retention_ends,
     a_jsapi_ticket_is_versioned_per_account_and_counts_as_absent_once_expired,
     a_web_users_profile_is_kept_per_account_until_it_expires,
+    a_console_session_is_found_by_its_digest_until_it_expires_or_is_ended,
+    failed_sign_ins_are_counted_per_client_and_window,
+    the_refresher_run_is_replaced_by_the_next,
+    recent_events_are_listed_latest_first_once_each_for_a_week,
 );
 
 // ---- the push ledger --------------------------------------------------------------------------
@@ -1910,4 +1914,172 @@ mod dynamodb_only {
         assert_eq!(stats.queries, wxcomponent::store::dynamo::DUE_SHARDS);
         f.finish().await;
     }
+}
+
+// ---- the console --------------------------------------------------------------------------------
+
+async fn a_console_session_is_found_by_its_digest_until_it_expires_or_is_ended<S: Store>(
+    f: &Fixture<S>,
+) {
+    let session = |digest: &str| ConsoleSession {
+        id_digest: digest.to_owned(),
+        created_at: T0,
+        expires_at: T0 + 3600,
+    };
+    assert_eq!(
+        f.store.console_session(&f.component, "aa").await.unwrap(),
+        None
+    );
+    f.store
+        .put_console_session(&f.component, &session("aa"))
+        .await
+        .unwrap();
+    f.store
+        .put_console_session(&f.component, &session("bb"))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.console_session(&f.component, "aa").await.unwrap(),
+        Some(session("aa"))
+    );
+    let other = f.as_component(random_component());
+    assert_eq!(
+        other
+            .store
+            .console_session(&other.component, "aa")
+            .await
+            .unwrap(),
+        None,
+        "another component's sessions are its own"
+    );
+    f.store
+        .delete_console_session(&f.component, "aa")
+        .await
+        .unwrap();
+    f.store
+        .delete_console_session(&f.component, "aa")
+        .await
+        .expect("ending an ended session is no error");
+    assert_eq!(
+        f.store.console_session(&f.component, "aa").await.unwrap(),
+        None
+    );
+    assert!(
+        f.store
+            .console_session(&f.component, "bb")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    f.clock.advance(3600);
+    assert_eq!(
+        f.store.console_session(&f.component, "bb").await.unwrap(),
+        None,
+        "an expired session is gone"
+    );
+}
+
+async fn failed_sign_ins_are_counted_per_client_and_window<S: Store>(f: &Fixture<S>) {
+    let window = T0 - T0 % 900;
+    assert_eq!(
+        f.store
+            .failed_sign_ins(&f.component, "192.0.2.1", window)
+            .await
+            .unwrap(),
+        0
+    );
+    for expected in 1..=3 {
+        assert_eq!(
+            f.store
+                .add_failed_sign_in(&f.component, "192.0.2.1", window, window + 1800)
+                .await
+                .unwrap(),
+            expected
+        );
+    }
+    f.store
+        .add_failed_sign_in(&f.component, "192.0.2.2", window, window + 1800)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .failed_sign_ins(&f.component, "192.0.2.1", window)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        f.store
+            .failed_sign_ins(&f.component, "192.0.2.1", window + 900)
+            .await
+            .unwrap(),
+        0,
+        "the next window starts again"
+    );
+    assert_eq!(
+        f.store
+            .failed_sign_ins(&f.component, "192.0.2.2", window)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn the_refresher_run_is_replaced_by_the_next<S: Store>(f: &Fixture<S>) {
+    assert_eq!(f.store.refresher_run(&f.component).await.unwrap(), None);
+    let run = |finished_at, failed| RefresherRun {
+        finished_at,
+        due: 5,
+        refreshed: 5 - failed,
+        failed,
+        failed_by_errcode: [("61023".to_owned(), failed)].into_iter().collect(),
+        reauthorization_required: 0,
+        unauthorized: 0,
+        stopped_early: false,
+    };
+    f.store
+        .put_refresher_run(&f.component, &run(T0, 2))
+        .await
+        .unwrap();
+    f.store
+        .put_refresher_run(&f.component, &run(T0 + 300, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.refresher_run(&f.component).await.unwrap(),
+        Some(run(T0 + 300, 1))
+    );
+}
+
+async fn recent_events_are_listed_latest_first_once_each_for_a_week<S: Store>(f: &Fixture<S>) {
+    use wxcomponent::events::{DetailType, ProductEvent};
+    let appid = random_authorizer();
+    let event = |key: &str, at| {
+        let mut event = ProductEvent::new(&f.component, DetailType::ALL[0], key, at);
+        event.authorizer = Some(appid.clone());
+        RecentEvent::from(&event)
+    };
+    let (old, mid, new) = (event("a", T0 - 100), event("b", T0 - 50), event("c", T0));
+    f.store
+        .note_recent_events(&f.component, &[mid.clone(), old.clone()])
+        .await
+        .unwrap();
+    f.store
+        .note_recent_events(&f.component, &[new.clone(), mid.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.recent_events(&f.component, 10).await.unwrap(),
+        vec![new.clone(), mid.clone(), old.clone()]
+    );
+    assert_eq!(
+        f.store.recent_events(&f.component, 2).await.unwrap(),
+        vec![new.clone(), mid]
+    );
+    f.clock.advance(RECENT_EVENT_RETENTION_SECS - 25);
+    assert_eq!(
+        f.store.recent_events(&f.component, 10).await.unwrap(),
+        vec![new],
+        "older than a week is gone"
+    );
 }

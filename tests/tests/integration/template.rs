@@ -126,7 +126,9 @@ fn with_a_success_url_or_oauth_hosts_the_stack_generates_the_signing_secret_for_
     // Either parameter makes it: the success redirect and the web authorization result are signed.
     let needs = format!("{:?}", at(&doc, &["Conditions", "NeedsSigningSecret"]));
     assert!(
-        needs.contains("HasAuthSuccessUrl") && needs.contains("HasOauthRedirectHosts"),
+        needs.contains("HasAuthSuccessUrl")
+            && needs.contains("HasOauthRedirectHosts")
+            && needs.contains("HasConsole"),
         "{needs}"
     );
     let generate = at(secret, &["Properties", "GenerateSecretString"]);
