@@ -198,6 +198,22 @@ impl Seen {
     }
 }
 
+async fn click(browser: &Client, locator: Locator<'_>) {
+    browser
+        .find(locator)
+        .await
+        .expect("the element")
+        .click()
+        .await
+        .expect("a click");
+}
+
+/// Follows the navigation bar's link to `page`.
+async fn open_from_nav(browser: &Client, page: &str) {
+    click(browser, Locator::Css(&format!("nav a[href$='{page}']"))).await;
+    wait_for_path(browser, &format!("/console/{page}")).await;
+}
+
 async fn wait_for_path(browser: &Client, suffix: &str) {
     wait_for(browser, suffix, |path| path.ends_with(suffix)).await;
 }
@@ -271,13 +287,7 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
         .send_keys(CONSOLE_KEY)
         .await
         .unwrap();
-    browser
-        .find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Id("sign-in")).await;
     wait_for_path(&browser, "/console/authorizers").await;
     let list = seen.look(&browser).await;
     assert!(
@@ -287,13 +297,11 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
     shots.take(&browser, "authorizers").await;
 
     // Its detail page.
-    browser
-        .find(Locator::Css(&format!(r#"tr[data-appid="{merchant}"] a"#)))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(
+        &browser,
+        Locator::Css(&format!(r#"tr[data-appid="{merchant}"] a"#)),
+    )
+    .await;
     wait_for_path(&browser, &format!("/console/authorizers/{merchant}")).await;
     let detail = seen.look(&browser).await;
     assert!(detail.contains(r#"id="profile""#), "{detail}");
@@ -301,14 +309,7 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
     shots.take(&browser, "authorizer").await;
 
     // An authorization link and its QR code.
-    browser
-        .find(Locator::Css("nav a[href$='links']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for_path(&browser, "/console/links").await;
+    open_from_nav(&browser, "links").await;
     browser
         .find(Locator::Id("auth_type"))
         .await
@@ -316,13 +317,7 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
         .select_by_value("2")
         .await
         .unwrap();
-    browser
-        .find(Locator::Id("create-links"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Id("create-links")).await;
     let qr = browser
         .wait()
         .for_element(Locator::Css("#mobile-qr svg"))
@@ -337,14 +332,7 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
     shots.take(&browser, "links").await;
 
     // A release over three simulated mini programs.
-    browser
-        .find(Locator::Css("nav a[href$='releases']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for_path(&browser, "/console/releases").await;
+    open_from_nav(&browser, "releases").await;
     seen.look(&browser).await;
     browser
         .find(Locator::Id("template_id"))
@@ -375,13 +363,7 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
             .unwrap();
     }
     shots.take(&browser, "releases").await;
-    browser
-        .find(Locator::Id("start-campaign"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Id("start-campaign")).await;
     wait_for_path_containing(&browser, "/console/campaigns/").await;
     let state = browser
         .find(Locator::Id("state"))
@@ -413,14 +395,7 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
     shots.take(&browser, "campaign").await;
 
     // The list shows each released app's version and audit.
-    browser
-        .find(Locator::Css("nav a[href$='authorizers']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for_path(&browser, "/console/authorizers").await;
+    open_from_nav(&browser, "authorizers").await;
     let row = browser
         .find(Locator::Css(&format!(
             r#"tr[data-appid="{}"] td.audit"#,
@@ -439,14 +414,7 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
     let run = wxcomponent_tests::refresh::refresher(&fleet.app, |_| {})
         .refresh_due(std::time::Instant::now() + Duration::from_secs(30), 4)
         .await;
-    browser
-        .find(Locator::Css("nav a[href$='overview']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for_path(&browser, "/console/overview").await;
+    open_from_nav(&browser, "overview").await;
     let overview = seen.look(&browser).await;
     assert!(overview.contains("授权方（按状态）"), "{overview}");
     assert!(
@@ -457,13 +425,7 @@ async fn an_operator_runs_the_fleet_from_the_console_in_a_real_browser() {
     shots.take(&browser, "overview").await;
 
     // Sign out, and be refused.
-    browser
-        .find(Locator::Id("sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Id("sign-out")).await;
     browser
         .wait()
         .for_element(Locator::Id("key"))

@@ -419,6 +419,18 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// An unconditional PutItem.
+    async fn put(&self, item: Item) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| backend("PutItem", e))?;
+        Ok(())
+    }
+
     /// A conditional PutItem whose only expected failure is the condition, reported as `on_fail`.
     async fn put_if(
         &self,
@@ -1436,13 +1448,7 @@ impl CompletedAuthorizations for DynamoStore {
                 n(now + COMPLETED_AUTHORIZATION_RETENTION_SECS),
             ),
         ]);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| backend("PutItem", e))?;
+        self.put(item).await?;
         Ok(())
     }
 

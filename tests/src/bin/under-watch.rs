@@ -687,6 +687,15 @@ async fn events(workspace: &Path, log: &Path, http: &Http) -> Result<(), String>
 }
 
 /// A response's header, or a message naming what was expected.
+/// A browser that follows no redirect (the scenarios follow them by hand, cookies and all).
+fn browser() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(INVOKE_TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 fn header_of(response: &reqwest::Response, name: &str, what: &str) -> Result<String, String> {
     response
         .headers()
@@ -720,11 +729,7 @@ async fn official_accounts(workspace: &Path, log: &Path, http: &Http) -> Result<
     })?;
 
     // The browser: no redirects followed, the state cookie carried by hand.
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(INVOKE_TIMEOUT)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let browser = browser()?;
     let landing = format!("{sim}/__sim/landing");
     let start = browser
         .get(stack.lambda_url("auth-redirect", &format!("/oauth/{appid}/authorize")))
@@ -871,11 +876,7 @@ async fn console(workspace: &Path, log: &Path, http: &Http) -> Result<(), String
         format!("the authorization push was answered {pushed}")
     })?;
 
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(INVOKE_TIMEOUT)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let browser = browser()?;
     let get = |url: url::Url, cookie: String| {
         let request = browser.get(url.clone()).header("cookie", cookie);
         async move { request.send().await.map_err(|e| format!("GET {url}: {e}")) }

@@ -712,13 +712,7 @@ impl DynamoStore {
             ("fetched_at".to_owned(), n(quota.fetched_at)),
         ]);
         let Some(stale_before) = stale_before else {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| backend("PutItem", e))?;
+            self.put(item).await?;
             return Ok(true);
         };
         match self

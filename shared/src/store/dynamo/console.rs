@@ -57,13 +57,7 @@ impl ConsoleStore for DynamoStore {
             (EXPIRES_AT.to_owned(), n(session.expires_at)),
             (TTL.to_owned(), n(session.expires_at)),
         ]);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| backend("PutItem", e))?;
+        self.put(item).await?;
         Ok(())
     }
 
@@ -155,13 +149,7 @@ impl ConsoleStore for DynamoStore {
         })?;
         let mut item = key(home(component), SK_REFRESHER_RUN);
         item.insert(RUN.to_owned(), s(json));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| backend("PutItem", e))?;
+        self.put(item).await?;
         Ok(())
     }
 
@@ -205,13 +193,7 @@ impl ConsoleStore for DynamoStore {
             .collect::<Vec<_>>();
         for item in items {
             // Single writes: every function that publishes may put items; not all may batch.
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| backend("PutItem", e))?;
+            self.put(item).await?;
         }
         Ok(())
     }

@@ -70,13 +70,7 @@ impl OfficialAccountStore for DynamoStore {
             (EXPIRES_AT.to_owned(), n(user.expires_at)),
             (TTL.to_owned(), n(user.expires_at)),
         ]);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| super::backend("PutItem", e))?;
+        self.put(item).await?;
         Ok(())
     }
 
