@@ -119,16 +119,6 @@ pub(crate) struct ListQuery {
     cursor: Option<String>,
 }
 
-fn matches(view: &AuthorizerView, needle: &str) -> bool {
-    let needle = needle.to_lowercase();
-    view.appid.as_str().to_lowercase().contains(&needle)
-        || view.account.as_ref().is_some_and(|a| {
-            a.nick_name.to_lowercase().contains(&needle)
-                || a.principal_name.to_lowercase().contains(&needle)
-                || a.user_name.to_lowercase().contains(&needle)
-        })
-}
-
 fn display_name(view: &AuthorizerView) -> String {
     view.account
         .as_ref()
@@ -143,46 +133,32 @@ pub(crate) async fn authorizers(
     Extension(operator): Extension<Operator>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let directory = &state.app.directory;
     let needle = query.q.trim().to_owned();
-    let mut cursor = query
+    let cursor = query
         .cursor
         .filter(|c| !c.is_empty())
         .map(Cursor::from_string);
-    let mut found: Vec<AuthorizerView> = Vec::new();
-    let mut scanned = 0;
-    let next = loop {
-        let limit = if needle.is_empty() { PAGE_SIZE } else { 100 };
-        let page = match directory.list_authorizers(limit, cursor.as_ref()).await {
-            Ok(page) => page,
-            Err(DirectoryError::InvalidCursor) => {
-                return views::message(&here, StatusCode::BAD_REQUEST, here.texts().invalid_input);
-            }
-            Err(e) => return unavailable(&here, "could not list the authorizers", &e),
-        };
-        if needle.is_empty() {
-            found = page.items;
-            break page.next_cursor;
+    let listed = if needle.is_empty() {
+        state
+            .app
+            .directory
+            .list_authorizers(PAGE_SIZE, cursor.as_ref())
+            .await
+            .map(|page| (page.items, page.next_cursor, None))
+    } else {
+        state
+            .app
+            .directory
+            .search_authorizers(&needle, PAGE_SIZE, SEARCH_SCAN_LIMIT, cursor.as_ref())
+            .await
+            .map(|found| (found.items, found.next_cursor, Some(found.scanned)))
+    };
+    let (found, next, scanned) = match listed {
+        Ok(listed) => listed,
+        Err(DirectoryError::InvalidCursor) => {
+            return views::message(&here, StatusCode::BAD_REQUEST, here.texts().invalid_input);
         }
-        let mut stopped_at = None;
-        for view in page.items {
-            scanned += 1;
-            if matches(&view, &needle) {
-                found.push(view);
-                if found.len() == PAGE_SIZE {
-                    stopped_at = found.last().map(|v| Cursor::after(&v.appid));
-                    break;
-                }
-            }
-        }
-        if let Some(stopped_at) = stopped_at {
-            // Only worth a "next page" link if this page did not end the listing.
-            break Some(stopped_at.as_str().to_owned());
-        }
-        match page.next_cursor {
-            Some(next) if scanned < SEARCH_SCAN_LIMIT => cursor = Some(Cursor::from_string(next)),
-            other => break other,
-        }
+        Err(e) => return unavailable(&here, "could not list the authorizers", &e),
     };
     let lang = here.lang;
     let now = state.app.context.now();
@@ -232,7 +208,7 @@ pub(crate) async fn authorizers(
         f: Frame::new(&state, &here, Some(&operator), "authorizers"),
         query: needle.clone(),
         rows,
-        scanned: (!needle.is_empty()).then_some(scanned),
+        scanned,
         next,
     };
     views::page(StatusCode::OK, &page)

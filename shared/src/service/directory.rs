@@ -88,6 +88,25 @@ pub struct AuthorizerPage {
     pub next_cursor: Option<String>,
 }
 
+/// What one search page found: up to a page of matches, where to go on (absent once the listing
+/// ended), and how many authorizers were looked through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerSearch {
+    pub items: Vec<AuthorizerView>,
+    pub next_cursor: Option<String>,
+    pub scanned: usize,
+}
+
+/// Whether `needle` (lowercase) is in the appid, the name, the principal or the original id.
+fn matches(view: &AuthorizerView, needle: &str) -> bool {
+    let has = |text: &str| text.to_lowercase().contains(needle);
+    has(view.appid.as_str())
+        || view
+            .account
+            .as_ref()
+            .is_some_and(|a| has(&a.nick_name) || has(&a.principal_name) || has(&a.user_name))
+}
+
 /// Authorizers by status.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(as = AuthorizerCounts))]
@@ -147,6 +166,53 @@ impl<S: Store + 'static> Directory<S> {
             items: page.items.iter().map(AuthorizerView::from).collect(),
             next_cursor: page.next.map(|c| c.as_str().to_owned()),
         })
+    }
+
+    /// The authorizers whose appid, name, principal or original id contains `needle` (any
+    /// case), in appid order after `cursor`: up to `page` of them, looking through at most
+    /// about `scan_limit` (whole store pages) before handing back a cursor to go on from.
+    pub async fn search_authorizers(
+        &self,
+        needle: &str,
+        page: usize,
+        scan_limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> Result<AuthorizerSearch, DirectoryError> {
+        let needle = needle.to_lowercase();
+        let mut cursor = cursor.cloned();
+        let mut found = AuthorizerSearch {
+            items: Vec::new(),
+            next_cursor: None,
+            scanned: 0,
+        };
+        loop {
+            let listed = self
+                .list_authorizers(crate::store::MAX_PAGE_SIZE, cursor.as_ref())
+                .await?;
+            for view in listed.items {
+                found.scanned += 1;
+                if matches(&view, &needle) {
+                    found.items.push(view);
+                    if found.items.len() == page {
+                        // Go on after the last match, not after the store's page.
+                        found.next_cursor = found
+                            .items
+                            .last()
+                            .map(|v| Cursor::after(&v.appid).as_str().to_owned());
+                        return Ok(found);
+                    }
+                }
+            }
+            match listed.next_cursor {
+                Some(next) if found.scanned < scan_limit => {
+                    cursor = Some(Cursor::from_string(next));
+                }
+                other => {
+                    found.next_cursor = other;
+                    return Ok(found);
+                }
+            }
+        }
     }
 
     /// One authorizer, whatever its status.

@@ -53,8 +53,8 @@ pub use campaign_worker::{
 };
 pub use context::{Application, Context};
 pub use directory::{
-    AccountView, AuthorizerPage, AuthorizerView, Directory, Health, StatusCountsView,
-    TICKET_HEALTHY_FOR_SECS,
+    AccountView, AuthorizerPage, AuthorizerSearch, AuthorizerView, Directory, Health,
+    StatusCountsView, TICKET_HEALTHY_FOR_SECS,
 };
 pub use error::{AuditError, AuthorizationError, DirectoryError, TokenError, WithdrawError};
 pub use official_accounts::{
